@@ -1,0 +1,231 @@
+/**
+ * The pieces every model is made of: a {@link ParamStore} of named parameters (HF names), the
+ * {@link Linear} layer that adapters (LoRA, gated LoRA, DyLoRA, AdaLoRA) attach to, and the
+ * {@link Model} interface that heads, methods and the session program against.
+ *
+ * Why a store with overrides: hypergradients need the forward pass as a *function* of the
+ * weights (`L(W − η∇L, β)`), so every layer reads its parameters through the store, and
+ * {@link ParamStore.withOverrides} swaps in plain tensors for the duration of one call.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../core/rng.js";
+
+/**
+ * What a parameter is for. `base`: frozen pretrained weight; `adapter`: a PEFT method's weight
+ * (LoRA factors…); `head`: the task head (trained with the adapter, PEFT `modules_to_save`);
+ * `selection`: AutoLoRA's β (trained by the outer loop only).
+ */
+export type ParamRole = "base" | "adapter" | "head" | "selection";
+
+/** One named parameter. */
+export interface Param {
+  readonly name: string;
+  readonly variable: tf.Variable;
+  readonly role: ParamRole;
+  /** Whether the inner (weight) optimiser updates it. */
+  trainable: boolean;
+}
+
+/**
+ * The model's parameters by name. Forward passes read through {@link ParamStore.get}, which
+ * prefers an active override.
+ *
+ * @example
+ * ```ts
+ * const store = new ParamStore();
+ * store.add("w", tf.ones([2, 2]), "base");
+ * store.withOverrides(new Map([["w", tf.zeros([2, 2])]]), () => store.get("w").sum().dataSync()); // [0]
+ * ```
+ */
+export class ParamStore {
+  private readonly params = new Map<string, Param>();
+  private readonly overrides: Map<string, tf.Tensor>[] = [];
+
+  /** Add a parameter (the store keeps the tensor as a variable and owns it). */
+  add(name: string, value: tf.Tensor, role: ParamRole, trainable = role !== "base"): tf.Variable {
+    if (this.params.has(name)) throw new Error(`parameter ${name} exists already`);
+    const variable = tf.variable(value, trainable, `${name}#${nextId++}`);
+    this.params.set(name, { name, variable, role, trainable });
+    return variable;
+  }
+
+  /** The tensor to compute with: the innermost override, else the variable. */
+  get(name: string): tf.Tensor {
+    for (let i = this.overrides.length - 1; i >= 0; i--) {
+      const t = this.overrides[i]!.get(name);
+      if (t) return t;
+    }
+    const p = this.params.get(name);
+    if (!p) throw new Error(`no parameter named ${name}`);
+    return p.variable;
+  }
+
+  /** The parameter record (variable, role, trainable) or undefined. */
+  param(name: string): Param | undefined {
+    return this.params.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.params.has(name);
+  }
+
+  /** Remove and dispose a parameter. */
+  delete(name: string): void {
+    const p = this.params.get(name);
+    if (p) {
+      p.variable.dispose();
+      this.params.delete(name);
+    }
+  }
+
+  /** All parameters, in insertion order, optionally filtered. */
+  list(filter?: (p: Param) => boolean): Param[] {
+    const all = [...this.params.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  /** Names of all parameters, in insertion order. */
+  names(): string[] {
+    return [...this.params.keys()];
+  }
+
+  /** Run `fn` with some parameters replaced by the given tensors. */
+  withOverrides<T>(overrides: Map<string, tf.Tensor>, fn: () => T): T {
+    this.overrides.push(overrides);
+    try {
+      return fn();
+    } finally {
+      this.overrides.pop();
+    }
+  }
+
+  /** Dispose every variable. */
+  dispose(): void {
+    for (const p of this.params.values()) p.variable.dispose();
+    this.params.clear();
+  }
+}
+let nextId = 0;
+
+/** Passed down every forward pass. */
+export interface ForwardContext {
+  /** Dropout on (training) or off (evaluation, hypergradient checks). */
+  training: boolean;
+  /** Seeds dropout masks; required when `training` is true and any dropout rate is > 0. */
+  rng?: Rng;
+}
+
+/**
+ * Something added to a frozen {@link Linear}'s output: `y = base(x) + adapter.forward(x)`.
+ * Each PEFT method (in `sdk/methods/*`) implements one.
+ */
+export interface LinearAdapter {
+  /** The method's name (`lora`, `autolora`, `dylora`, `adalora`, …). */
+  readonly kind: string;
+  /** `x`: `[..., in]` → `[..., out]`, added to the frozen layer's output. */
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+  /** When set, the adapter computes the whole output itself (used by merged/unmerged paths). */
+  readonly replacesBase?: boolean;
+}
+
+/**
+ * A frozen linear layer `y = x Wᵀ + b` reading `name.weight` (`[out, in]`, HF layout) and
+ * `name.bias` from the store. GPT-2's `Conv1D` stores `[in, out]`: `fanInFanOut` says so (PEFT's
+ * flag of the same name).
+ */
+export class Linear {
+  /** The adapter attached by a PEFT method, if any. */
+  adapter: LinearAdapter | undefined;
+
+  constructor(
+    readonly store: ParamStore,
+    /** Module name, e.g. `bert.encoder.layer.0.attention.self.query`. */
+    readonly name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly hasBias = true,
+    readonly fanInFanOut = false,
+  ) {}
+
+  /** The frozen weight in `[out, in]` layout, whatever the storage layout. */
+  weightOutIn(): tf.Tensor2D {
+    const w = this.store.get(`${this.name}.weight`) as tf.Tensor2D;
+    return this.fanInFanOut ? w.transpose() : w;
+  }
+
+  /** The frozen part only: `x Wᵀ + b`. */
+  base(x: tf.Tensor): tf.Tensor {
+    const shape = x.shape;
+    const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
+    const w = this.store.get(`${this.name}.weight`) as tf.Tensor2D;
+    let y: tf.Tensor = this.fanInFanOut ? tf.matMul(x2, w) : tf.matMul(x2, w, false, true);
+    if (this.hasBias) y = tf.add(y, this.store.get(`${this.name}.bias`));
+    return y.reshape([...shape.slice(0, -1), this.outFeatures]);
+  }
+
+  /** Frozen output plus the adapter's contribution. */
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    if (!this.adapter) return this.base(x);
+    if (this.adapter.replacesBase) return this.adapter.forward(x, ctx);
+    return tf.add(this.base(x), this.adapter.forward(x, ctx));
+  }
+}
+
+/** Which output a model computes. */
+export type HeadKind = "sequence-classification" | "token-classification" | "causal-lm";
+
+/** Inputs of a forward pass: token ids and a 1/0 attention mask, both `[batch, length]` int32. */
+export interface ModelInputs {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+  /** BERT segment ids; zeros when absent. */
+  tokenTypeIds?: tf.Tensor2D;
+}
+
+/** Plain-array inputs for {@link Model.predict}. */
+export interface PlainInputs {
+  inputIds: number[][];
+  attentionMask?: number[][];
+  tokenTypeIds?: number[][];
+}
+
+/** A model's HF `config.json`, with the fields we read typed and the rest kept as is. */
+export interface ModelConfig {
+  model_type: "bert" | "roberta" | "gpt2";
+  architectures: string[];
+  vocab_size: number;
+  num_labels?: number;
+  [key: string]: unknown;
+}
+
+/**
+ * A loaded transformer with its head. Implemented by `EncoderModel` (BERT/RoBERTa) and
+ * `DecoderModel` (GPT-2).
+ */
+export interface Model {
+  readonly config: ModelConfig;
+  readonly head: HeadKind;
+  /** Every parameter, HF names. */
+  readonly params: ParamStore;
+  /** Every linear layer by module name: where adapters attach. */
+  readonly linears: Map<string, Linear>;
+  /** Names of the head's modules (PEFT `modules_to_save` for this architecture). */
+  readonly headModules: string[];
+  /**
+   * Logits: `[batch, labels]` (sequence classification), `[batch, length, labels]` (token
+   * classification), `[batch, length, vocab]` (causal LM).
+   */
+  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor;
+  /**
+   * The head's loss. `labels`: `[batch]` int class ids, or float targets when `num_labels` is 1
+   * (MSE); `[batch, length]` with −100 for ignored positions (token classification, causal LM,
+   * where the shift by one happens inside).
+   */
+  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar;
+  /** Logits as plain nested arrays (evaluation mode, no gradients). */
+  predict(inputs: PlainInputs): Promise<number[][] | number[][][]>;
+  /** Write `config.json` + `model.safetensors` in HF format (adapters merged out: base only). */
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}

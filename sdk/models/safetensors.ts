@@ -1,0 +1,166 @@
+/**
+ * Reading and writing Hugging Face `.safetensors` files: an 8-byte little-endian header length,
+ * a JSON header `{ name: { dtype, shape, data_offsets } , __metadata__ }`, then the raw bytes.
+ * F32 is read as is; F16, BF16 and F64 are converted to float32; integer tensors to Int32.
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { CheckpointError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+
+/** One tensor as stored: its shape and its values (float32, or int32 for integer dtypes). */
+export interface StoredTensor {
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** All tensors of a file by name, plus the file's `__metadata__`. */
+export interface SafetensorsFile {
+  tensors: Map<string, StoredTensor>;
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/**
+ * Parse safetensors bytes. Throws {@link CheckpointError} naming `what` on a truncated or
+ * corrupt header, an unknown dtype, or offsets outside the file.
+ *
+ * @example
+ * ```ts
+ * const f = parseSafetensors(await readFile("model.safetensors"), "model.safetensors");
+ * f.tensors.get("bert.embeddings.word_embeddings.weight")?.shape;
+ * ```
+ */
+export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): SafetensorsFile {
+  const bad = (why: string) =>
+    new CheckpointError(`${what} is not a valid safetensors file: ${why}. Re-save it with safetensors (save_pretrained(..., safe_serialization=True)) or re-download it.`);
+  if (bytes.byteLength < 8) throw bad(`it is ${bytes.byteLength} bytes long, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n <= 1 || 8 + n > bytes.byteLength) throw bad(`the header says it is ${n} bytes but the file has ${bytes.byteLength - 8} after the length`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    throw bad(`its JSON header does not parse (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) throw bad("its header is not a JSON object");
+  const dataStart = 8 + n;
+  const dataLen = bytes.byteLength - dataStart;
+  const tensors = new Map<string, StoredTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      metadata = (raw ?? {}) as Record<string, string>;
+      continue;
+    }
+    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const { dtype, shape, data_offsets: off } = info;
+    if (typeof dtype !== "string" || !Array.isArray(shape) || !Array.isArray(off) || off.length !== 2) throw bad(`entry "${name}" lacks dtype, shape or data_offsets`);
+    const width = BYTES[dtype];
+    if (width === undefined) throw bad(`entry "${name}" has unsupported dtype ${dtype}`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    const [s, e] = off;
+    if (!(s >= 0 && e >= s && e <= dataLen)) throw bad(`entry "${name}" points at bytes ${s}..${e} but only ${dataLen} data bytes exist (truncated?)`);
+    if (e - s !== count * width) throw bad(`entry "${name}" has ${e - s} bytes but shape [${shape}] of ${dtype} needs ${count * width}`);
+    tensors.set(name, { shape: [...shape], data: decode(bytes, dataStart + s, count, dtype) });
+  }
+  return { tensors, metadata };
+}
+
+function decode(bytes: Uint8Array, at: number, count: number, dtype: string): Float32Array | Int32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, count * BYTES[dtype]!);
+  switch (dtype) {
+    case "F32": {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+      return out;
+    }
+    case "F64": {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
+      return out;
+    }
+    case "F16": {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+      return out;
+    }
+    case "BF16": {
+      const out = new Float32Array(count);
+      const tmp = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < count; i++) {
+        tmp.setUint32(0, view.getUint16(i * 2, true) << 16, true);
+        out[i] = tmp.getFloat32(0, true);
+      }
+      return out;
+    }
+    default: {
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        if (dtype === "I64") out[i] = Number(view.getBigInt64(i * 8, true));
+        else if (dtype === "I32") out[i] = view.getInt32(i * 4, true);
+        else if (dtype === "I16") out[i] = view.getInt16(i * 2, true);
+        else if (dtype === "I8") out[i] = view.getInt8(i);
+        else out[i] = view.getUint8(i);
+      }
+      return out;
+    }
+  }
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** Read and parse a safetensors file; a missing file gives a {@link CheckpointError}. */
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseSafetensors(bytes, path);
+}
+
+/**
+ * Serialise float32/int32 tensors to safetensors bytes (names sorted, header padded to 8 bytes,
+ * as the Python library writes them).
+ */
+export function serializeSafetensors(tensors: Map<string, StoredTensor>, metadata: Record<string, string> = { format: "pt" }): Uint8Array {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const nbytes = t.data.length * 4;
+    header[name] = { dtype: t.data instanceof Int32Array ? "I32" : "F32", shape: t.shape, data_offsets: [offset, offset + nbytes] };
+    offset += nbytes;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += " ";
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const name of names) {
+    const d = tensors.get(name)!.data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    at += d.byteLength;
+  }
+  return out;
+}
+
+/** Write tensors to `path` atomically (a failed write leaves an old file intact). */
+export async function writeSafetensors(path: string, tensors: Map<string, StoredTensor>, metadata?: Record<string, string>): Promise<void> {
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}

@@ -9,7 +9,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
+import { sigmoid, tanh } from "./ops.js";
 
 /**
  * What a parameter is for. `base`: frozen pretrained weight; `adapter`: a PEFT method's weight
@@ -206,6 +208,8 @@ export interface ModelConfig {
 export interface Model {
   readonly config: ModelConfig;
   readonly head: HeadKind;
+  /** Outputs of a classification head (1 = regression); the vocabulary size for a causal LM. */
+  readonly numLabels: number;
   /** Every parameter, HF names. */
   readonly params: ParamStore;
   /** Every linear layer by module name: where adapters attach. */
@@ -228,4 +232,117 @@ export interface Model {
   /** Write `config.json` + `model.safetensors` in HF format (adapters merged out: base only). */
   save(dir: string): Promise<void>;
   dispose(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks shared by the encoder, the decoder and the heads (added with encoder.ts):
+// parameter declarations, LayerNorm, dropout, activations. Functional, reading the store, so
+// overrides and adapters see every use.
+
+/**
+ * A parameter a model declares: its HF name, shape, role, and how to initialise it when no
+ * checkpoint supplies it (HF `_init_weights`: linear/embedding weights `normal(0, std)`, biases
+ * zero, LayerNorm weight one; `zeroRow` zeroes an embedding's padding row).
+ */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  role: ParamRole;
+  init: "normal" | "zeros" | "ones";
+  /** Standard deviation of a `normal` init (the config's `initializer_range` unless set). */
+  std?: number;
+  /** Embedding row set to zero (`padding_idx`). */
+  zeroRow?: number;
+  /** May be freshly initialised when a checkpoint lacks it (BERT's pooler in an MLM checkpoint). */
+  optional?: boolean;
+}
+
+/** Supplies the values of a declared parameter (from a checkpoint, or a seeded init). */
+export type ParamSource = (spec: ParamSpec) => Float32Array;
+
+/**
+ * Add declared parameters to a store, taking their values from `source`.
+ *
+ * @example
+ * ```ts
+ * addParams(store, [{ name: "w", shape: [2], role: "base", init: "ones" }], (s) => new Float32Array(2).fill(1));
+ * ```
+ */
+export function addParams(store: ParamStore, specs: readonly ParamSpec[], source: ParamSource): void {
+  for (const spec of specs) {
+    const values = source(spec);
+    const t = tf.tensor(values, spec.shape, "float32");
+    store.add(spec.name, t, spec.role);
+    t.dispose();
+  }
+}
+
+/**
+ * LayerNorm over the last axis with `name.weight` / `name.bias` from the store (biased variance,
+ * as torch computes it).
+ *
+ * @example
+ * ```ts
+ * const y = layerNorm(store, "bert.embeddings.LayerNorm", x, 1e-12);
+ * ```
+ */
+export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    return tf.add(tf.mul(normed, store.get(`${name}.weight`)), store.get(`${name}.bias`));
+  });
+}
+
+/**
+ * Inverted dropout, active only when `ctx.training` and `rate > 0`; masks are seeded from
+ * `ctx.rng` so a run is reproducible.
+ *
+ * @example
+ * ```ts
+ * const y = dropout(x, 0.1, { training: true, rng: new Rng(0) });
+ * ```
+ */
+export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext): tf.Tensor {
+  if (!ctx.training || !(rate > 0)) return x;
+  if (!ctx.rng) throw new ConfigError("a training forward pass with dropout needs ctx.rng: pass { training: true, rng: new Rng(seed) }, or set training: false.");
+  return tf.dropout(x, rate, undefined, ctx.rng.tfSeed());
+}
+
+/** Activation names read from HF configs (`hidden_act`, `activation_function`). */
+export type ActivationName = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh" | "silu" | "swish";
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/**
+ * Apply an HF activation by name (tanh and sigmoid from `ops.ts`, so that second derivatives,
+ * which the exact hypergradient needs, are right): `gelu` is the exact erf GELU, `gelu_new` /
+ * `gelu_pytorch_tanh` the tanh approximation (GPT-2).
+ *
+ * @example
+ * ```ts
+ * activation("gelu", tf.tensor([0, 1])); // [0, 0.8413]
+ * ```
+ */
+export function activation(name: string, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    switch (name) {
+      case "gelu":
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+      case "gelu_new":
+      case "gelu_pytorch_tanh": {
+        const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tanh(inner)));
+      }
+      case "relu":
+        return tf.relu(x);
+      case "tanh":
+        return tanh(x);
+      case "silu":
+      case "swish":
+        return tf.mul(x, sigmoid(x));
+      default:
+        throw new UnknownNameError(`unknown activation "${name}" in the model config: use one of gelu, gelu_new, gelu_pytorch_tanh, relu, tanh, silu.`);
+    }
+  });
 }

@@ -1,0 +1,135 @@
+/**
+ * Hypergradients of the bilevel problem
+ *
+ *     min_β L_val(W'(β), β),   W'(β) = W − η ∇_W L_tr(W, β)
+ *
+ * (one unrolled inner step, as in AutoLoRA and DARTS). Three estimators:
+ * - `exact`: differentiate through the one-step update (second order, nested `tf.grads`);
+ * - `darts`: DARTS' finite-difference approximation of the second-order term,
+ *   `g = ∇_β L_val(W', β) − η (∇_β L_tr(W⁺, β) − ∇_β L_tr(W⁻, β)) / (2ε)`,
+ *   `v = ∇_{W'} L_val(W', β)`, `W± = W ± ε v`, `ε = r / ‖v‖` (r = 0.01);
+ * - `first-order`: η = 0, `g = ∇_β L_val(W, β)` (the paper's ablation).
+ *
+ * The problem reads its parameters through a {@link ParamStore}, so W and β can be replaced by
+ * plain tensors for one evaluation ({@link ParamStore.withOverrides}).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../core/errors.js";
+import type { ParamStore } from "../models/module.js";
+
+/** The estimators. */
+export type HypergradientKind = "exact" | "darts" | "first-order";
+
+/** A bilevel problem at one outer step: which names are W and β, and the two losses. */
+export interface BilevelProblem {
+  store: ParamStore;
+  /** Inner parameters W (LoRA factors, head). */
+  innerNames: string[];
+  /** Selection variables β. */
+  outerNames: string[];
+  /** L_tr on the current training batch, reading parameters through the store. */
+  trainLoss(): tf.Scalar;
+  /** L_val on the current validation batch. */
+  valLoss(): tf.Scalar;
+}
+
+/** Options of {@link hypergradient}. */
+export interface HypergradientOptions {
+  /** η of the virtual step W' = W − η∇L_tr (the inner learning rate). */
+  eta: number;
+  /** DARTS' r in ε = r / ‖v‖. Default 0.01. */
+  dartsR?: number;
+}
+
+/** The estimate, per β name, and the validation loss it was taken at. */
+export interface Hypergradient {
+  grads: Map<string, tf.Tensor>;
+  /** L_val at the point the estimator evaluated it (W' for exact/darts, W for first-order). */
+  valLoss: number;
+}
+
+const asMap = (names: string[], ts: readonly tf.Tensor[]) => new Map(names.map((n, i) => [n, ts[i]!]));
+
+/**
+ * Estimate ∇_β L_val(W'(β), β). The returned tensors are owned by the caller (dispose them).
+ *
+ * @example
+ * ```ts
+ * const { grads } = hypergradient("darts", problem, { eta: 1e-4 });
+ * for (const g of grads.values()) g.dispose();
+ * ```
+ */
+export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: HypergradientOptions): Hypergradient {
+  const { eta } = opts;
+  const W = p.innerNames.map((n) => p.store.get(n));
+  const B = p.outerNames.map((n) => p.store.get(n));
+  let valLoss = Number.NaN;
+  const keepVal = (l: tf.Scalar) => {
+    valLoss = l.dataSync()[0]!;
+  };
+  const out = tf.tidy(() => {
+    if (kind === "first-order") {
+      const { value, grads } = tf.valueAndGrads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.valLoss()))(B);
+      keepVal(value);
+      return grads;
+    }
+    if (kind === "exact") {
+      const f = (...b: tf.Tensor[]) =>
+        p.store.withOverrides(asMap(p.outerNames, b), () => {
+          const gW = tf.grads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
+          const W1 = W.map((w, i) => w.sub(gW[i]!.mul(eta)));
+          return p.store.withOverrides(asMap(p.innerNames, W1), () => p.valLoss());
+        });
+      const { value, grads } = tf.valueAndGrads(f)(B);
+      keepVal(value);
+      return grads;
+    }
+    if (kind === "darts") {
+      const r = opts.dartsR ?? 0.01;
+      const gW = tf.grads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
+      const W1 = W.map((w, i) => w.sub(gW[i]!.mul(eta)));
+      // ∇_{W'} L_val and ∇_β L_val at W', in one backward pass.
+      const { value, grads: g1 } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
+        p.store.withOverrides(asMap([...p.innerNames, ...p.outerNames], xs), () => p.valLoss()),
+      )([...W1, ...B]);
+      keepVal(value);
+      const v = g1.slice(0, W.length);
+      const dBeta = g1.slice(W.length);
+      if (eta === 0) return dBeta;
+      const norm = tf.sqrt(tf.addN(v.map((x) => x.square().sum()))).dataSync()[0]!;
+      if (norm === 0) return dBeta;
+      const eps = r / norm;
+      const gradBetaTrainAt = (sign: 1 | -1) => {
+        const Wx = W.map((w, i) => w.add(v[i]!.mul(sign * eps)));
+        return p.store.withOverrides(asMap(p.innerNames, Wx), () =>
+          tf.grads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.trainLoss()))(B),
+        );
+      };
+      const gp = gradBetaTrainAt(1);
+      const gm = gradBetaTrainAt(-1);
+      return dBeta.map((d, i) => d.sub(gp[i]!.sub(gm[i]!).mul(eta / (2 * eps))));
+    }
+    throw new ConfigError(`unknown hypergradient "${String(kind)}": use exact, darts or first-order.`);
+  });
+  return { grads: asMap(p.outerNames, out), valLoss };
+}
+
+/**
+ * ∇_W L_tr(W, β) and L_tr, for the inner step. Returned tensors are owned by the caller.
+ *
+ * @example
+ * ```ts
+ * const { loss, grads } = innerGradients(problem);
+ * ```
+ */
+export function innerGradients(p: BilevelProblem): { loss: number; grads: Map<string, tf.Tensor> } {
+  const W = p.innerNames.map((n) => p.store.get(n));
+  let loss = Number.NaN;
+  const grads = tf.tidy(() => {
+    const { value, grads } = tf.valueAndGrads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
+    loss = value.dataSync()[0]!;
+    return grads;
+  });
+  return { loss, grads: asMap(p.innerNames, grads) };
+}

@@ -1,0 +1,5 @@
+/**
+ * Bilevel optimisation: hypergradient estimators for AutoLoRA's selection variables.
+ * @module
+ */
+export * from "./hypergradient.js";

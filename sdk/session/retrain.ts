@@ -1,0 +1,132 @@
+/**
+ * Retraining with the ranks a search found (the paper's last stage): a plain LoRA with rank
+ * `k_l*` per layer (PEFT `rank_pattern`), on a fresh copy of the base model, trained on
+ * D_tr ∪ D_val, evaluated on the dev set (or D_val when there is none).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError, UnknownNameError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import type { Batch, Example } from "../data/types.js";
+import { type LayerRank, selectionWeights } from "../methods/autolora/index.js";
+import { attachLoRA, countTrainable, type LoraHandle } from "../methods/lora/index.js";
+import type { Model } from "../models/module.js";
+import { createModel, type PretrainedModel } from "../models/pretrained.js";
+import { trainModel } from "../train/loop.js";
+import { collate } from "./data.js";
+import type { Session } from "./session.js";
+import { evaluateExamples } from "./session.js";
+import type { RetrainOptions } from "./types.js";
+
+/** What {@link Session.retrain} returns. */
+export interface RetrainResult {
+  /** The retrained model (a fresh copy of the base with a LoRA adapter); dispose it when done. */
+  model: PretrainedModel;
+  lora: LoraHandle;
+  ranks: { name: string; rank: number }[];
+  trainableParams: number;
+  /** Loss and metrics on the dev set (D_val when the data has none). */
+  eval: { split: "dev" | "val"; loss: number; metrics: Record<string, number> };
+  losses: number[];
+  ms: number;
+}
+
+/** A fresh model with the same config whose base weights are copied from `model` and head from `head`. */
+function copyBase(model: Model, head: ReadonlyMap<string, Float32Array>): PretrainedModel {
+  const fresh = createModel(model.config);
+  tf.tidy(() => {
+    for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
+      const target = fresh.params.param(p.name);
+      if (!target) continue;
+      const init = head.get(p.name);
+      target.variable.assign(init ? tf.tensor(init, p.variable.shape) : p.variable);
+    }
+  });
+  return fresh;
+}
+
+/** @internal Implementation of {@link Session.retrain}. */
+export async function retrainSession(session: Session, initialHead: ReadonlyMap<string, Float32Array>, opts: RetrainOptions): Promise<RetrainResult> {
+  const t0 = performance.now();
+  const cfg = session.config;
+  const ranks: LayerRank[] | { name: string; rank: number }[] = opts.ranks ?? session.ranks();
+  const layers = session.adapter.layers;
+  for (const r of ranks) {
+    if (!layers.has(r.name)) throw new UnknownNameError(`retrain: "${r.name}" is not a target layer of this session (targets: ${[...layers.keys()].join(", ")}).`);
+    if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank > cfg.maxRank) throw new ConfigError(`retrain: rank ${r.rank} of ${r.name} must be an integer in 0..${cfg.maxRank}.`);
+  }
+  const kept = ranks.filter((r) => r.rank > 0);
+  if (kept.length === 0) throw new ConfigError("retrain: every rank is 0, so there is nothing to train; lower the threshold.");
+  const epochs = opts.epochs ?? 1;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new ConfigError(`retrain: epochs ${epochs} must be an integer ≥ 1.`);
+  const alpha = opts.alpha ?? cfg.alpha;
+  const model = copyBase(session.model, initialHead);
+  try {
+    const lora = attachLoRA(model, {
+      targetModules: kept.map((r) => r.name),
+      r: Math.max(...kept.map((r) => r.rank)),
+      alpha,
+      rankPattern: Object.fromEntries(kept.map((r) => [r.name, r.rank])),
+      dropout: cfg.dropout,
+      seed: cfg.seed + 1,
+    });
+    if (opts.warmStart) warmStart(session, lora, kept);
+    const rng = new Rng(cfg.seed + 2);
+    const all: Example[] = [...session.splits.train, ...session.splits.val];
+    const batches = (): Batch[] => {
+      const order = rng.shuffle([...all.keys()]);
+      const out: Batch[] = [];
+      for (let i = 0; i < order.length; i += cfg.batchSize) {
+        out.push(collate(order.slice(i, i + cfg.batchSize).map((j) => all[j]!), session.tokenizer, model, cfg.maxLength));
+      }
+      return out;
+    };
+    const result = await trainModel(model, {
+      batches,
+      epochs,
+      rng,
+      optimizer: { lr: opts.lr ?? cfg.innerLr, weightDecay: cfg.weightDecay },
+      schedule: "linear",
+      warmupRatio: cfg.preset === "authors-code" ? 0.06 : 0,
+      onProgress: opts.onProgress ? (p) => opts.onProgress!({ step: p.step, total: p.total, loss: p.loss }) : undefined,
+      signal: opts.signal,
+    });
+    const split = session.splits.dev.length ? "dev" : "val";
+    const ev = await evaluateExamples(model, session.tokenizer, session.splits[split], session.metrics, cfg);
+    return {
+      model,
+      lora,
+      ranks: ranks.map((r) => ({ name: r.name, rank: r.rank })),
+      trainableParams: countTrainable(model),
+      eval: { split, ...ev },
+      losses: result.losses,
+      ms: performance.now() - t0,
+    };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Keep each layer's surviving components (largest α first): A's rows, and B's columns scaled by
+ * `α_j · s_gated / s_lora`, so the retrained adapter starts as the gated one restricted to them.
+ */
+function warmStart(session: Session, lora: LoraHandle, kept: { name: string; rank: number }[]): void {
+  const src = session.model.params;
+  tf.tidy(() => {
+    for (const { name, rank } of kept) {
+      const gated = session.adapter.layers.get(name)!;
+      const layer = lora.layers.get(name)!;
+      const alpha = selectionWeights(src.get(gated.names.beta), gated.selection);
+      const a = Array.from(alpha.dataSync());
+      const idx = a.map((v, j) => [v, j] as const).sort((x, y) => y[0] - x[0]).slice(0, rank).map(([, j]) => j);
+      const I = tf.tensor1d(idx, "int32");
+      const A = tf.gather(src.get(gated.names.A), I, 0);
+      const scale = tf.gather(alpha, I).mul(gated.scaling / layer.scaling);
+      const B = tf.gather(src.get(gated.names.B), I, 1).mul(scale);
+      lora.layers.get(name)!.linear.store.param(layer.names.A)!.variable.assign(A);
+      lora.layers.get(name)!.linear.store.param(layer.names.B)!.variable.assign(B);
+    }
+  });
+}

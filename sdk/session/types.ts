@@ -1,0 +1,143 @@
+/**
+ * Options and reports of a {@link Session}.
+ * @module
+ */
+import type { Example } from "../data/types.js";
+import type { HypergradientKind } from "../meta/hypergradient.js";
+import type { LayerAlpha, Selection, Threshold } from "../methods/autolora/index.js";
+import type { TargetModules } from "../methods/targets.js";
+import type { Model } from "../models/module.js";
+
+/** Anything that turns texts into padded id batches (what `loadTokenizer` returns). */
+export interface SessionTokenizer {
+  encodeBatch(
+    texts: string[] | [string, string][],
+    opts?: { maxLength?: number; padding?: "longest" | "max_length" | false; truncation?: boolean },
+  ): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
+  readonly padTokenId: number;
+}
+
+/** Labelled data for a session: a training set (split into D_tr / D_val) and an optional dev set. */
+export interface SessionData {
+  train: Example[];
+  dev?: Example[];
+  /** Metric names used by `evaluate` (default: accuracy, or pearson for regression). */
+  metrics?: string[];
+}
+
+/**
+ * Named sets of defaults. `paper`: the AutoLoRA paper's (inner lr 1e-4, outer lr 1e-3, D_tr:D_val
+ * = 1:1, ranks α ≥ λ). `authors-code`: the authors' public `run_glue_search.py` (inner Adam lr 3e-4
+ * with weight decay 0.1, outer Adam lr 3e-4 betas (0.5, 0.999), 70/30 split, alpha 16, batch 32,
+ * ranks counted on α / Σα).
+ */
+export type Preset = "paper" | "authors-code";
+
+/** Options of {@link Session.create}. Omitted fields take the preset's values. */
+export interface SessionOptions {
+  model: Model;
+  tokenizer: SessionTokenizer;
+  /** Training data (split into D_tr / D_val by `valFraction`) and optional dev set. */
+  data: SessionData;
+  preset?: Preset;
+  targetModules?: TargetModules;
+  /** k components per layer. Default 8. */
+  maxRank?: number;
+  /** LoRA alpha of the gated layers (scale alpha / k). Default 8 (paper), 16 (authors-code). */
+  alpha?: number;
+  selection?: Selection;
+  hypergradient?: HypergradientKind;
+  innerLr?: number;
+  outerLr?: number;
+  /** Adam betas of the outer optimiser. Default (0.9, 0.999); (0.5, 0.999) in authors-code. */
+  outerBetas?: [number, number];
+  /** AdamW weight decay of the inner optimiser. Default 0; 0.1 in authors-code. */
+  weightDecay?: number;
+  batchSize?: number;
+  /** Fraction of the training set held out as D_val. Default 0.5 (paper), 0.3 (authors-code). */
+  valFraction?: number;
+  /** Inner steps per outer step in `step()` / `run()`. Default 1. */
+  unrollSteps?: number;
+  /** Token length cap of a batch. Default 128. */
+  maxLength?: number;
+  /** Adapter dropout. Default 0. */
+  dropout?: number;
+  /** Count ranks on α / Σα (authors-code) instead of α. */
+  normalizeRanks?: boolean;
+  seed?: number;
+}
+
+/** The resolved, serialisable configuration of a session. */
+export interface SessionConfig {
+  preset: Preset;
+  targetModules: TargetModules;
+  maxRank: number;
+  alpha: number;
+  selection: Selection;
+  hypergradient: HypergradientKind;
+  innerLr: number;
+  outerLr: number;
+  outerBetas: [number, number];
+  weightDecay: number;
+  batchSize: number;
+  valFraction: number;
+  unrollSteps: number;
+  maxLength: number;
+  dropout: number;
+  normalizeRanks: boolean;
+  seed: number;
+}
+
+/** What one step reports. */
+export interface StepReport {
+  phase: "inner" | "outer";
+  /** L_tr (inner) or L_val at the estimator's point (outer). */
+  loss: number;
+  innerStep: number;
+  outerStep: number;
+  ms: number;
+}
+
+/** One row of the history. */
+export interface HistoryRow {
+  step: number;
+  phase: "inner" | "outer" | "eval";
+  loss: number;
+  metric?: number;
+  /** α of every layer after an outer step. */
+  alphas?: LayerAlpha[];
+}
+
+/** Options of {@link Session.run}. */
+export interface RunOptions {
+  /** Number of meta-steps (each `unrollSteps` inner steps + one outer step). */
+  steps?: number;
+  /** Or whole passes over D_tr. */
+  epochs?: number;
+  /** Evaluate on D_val every this many meta-steps (0: never). */
+  evalEvery?: number;
+  onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => void;
+  /** Checked between steps. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link Session.ranks}. */
+export interface RanksOptions {
+  /** λ; default 1/k (softmax), 0.5 (sigmoid), 'mean' (unconstrained). */
+  threshold?: Threshold;
+}
+
+/** Options of {@link Session.retrain}. */
+export interface RetrainOptions {
+  /** Per-layer ranks; default `session.ranks()`. */
+  ranks?: { name: string; rank: number }[];
+  epochs?: number;
+  /** Keep the surviving components (largest α) instead of re-initialising. Default false. */
+  warmStart?: boolean;
+  /** Learning rate of the retraining AdamW. Default: the session's inner lr. */
+  lr?: number;
+  /** LoRA alpha for the retrained adapter. Default: the session's alpha. */
+  alpha?: number;
+  onProgress?: (p: { step: number; total: number; loss: number }) => void;
+  signal?: AbortSignal;
+}

@@ -25,4 +25,33 @@ export interface Batch {
   attentionMask: number[][];
   tokenTypeIds?: number[][];
   labels: number[] | number[][];
+  /** Position of each row's example in the array given to `makeBatches` (to find references, words, …). */
+  indices?: number[];
+}
+
+/** What a task's model predicts, i.e. which head it needs. */
+export type TaskHead = "sequence-classification" | "token-classification" | "causal-lm";
+
+/** The splits of a task. GLUE's `test` files have no labels, so GLUE tasks have no `test`. */
+export interface TaskSplits {
+  train: Example[];
+  dev: Example[];
+  test?: Example[];
+}
+
+/**
+ * A task: its splits (read on first access), label names, the metrics it reports and the head it
+ * needs. `numLabels` is 1 for regression (STS-B) and 0 for causal-LM tasks (the vocabulary decides).
+ */
+export interface Task {
+  name: string;
+  splits: TaskSplits;
+  /** Class names by id (classification, token labelling); `null` for regression and generation. */
+  labels: string[] | null;
+  /** Names understood by `computeMetric` (sdk/metrics), the first one is the task's main metric. */
+  metrics: string[];
+  head: TaskHead;
+  numLabels: number;
+  /** One line on where the data comes from. */
+  description: string;
 }

@@ -21,10 +21,11 @@ function twice(key: string, forward: (x: tf.Tensor) => tf.Tensor, grad: (x: tf.T
   if (!op) {
     // The input is saved (tfjs keeps a clone, and puts the clone on the tape after the input, so
     // it stays connected for the next order) and the gradient recomputes the output from it.
-    op = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const f = (x: tf.Tensor, save: tf.GradSaveFunc) => {
       save([x]);
       return { value: forward(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => grad(saved[0]!, dy) };
-    }) as unknown as (x: tf.Tensor) => tf.Tensor;
+    };
+    op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
     cache.set(key, op);
   }
   return op;

@@ -4,65 +4,62 @@
  * @module
  */
 import { DataError } from "../core/errors.js";
+import { makeBatches, type TokenizerLike } from "../data/batching.js";
 import type { Batch, Example } from "../data/types.js";
+import { computeMetric } from "../metrics/registry.js";
 import type { Model } from "../models/module.js";
 import type { SessionTokenizer } from "./types.js";
 
-/** Tokenize and pad `examples` into one batch for `model`'s head. */
+/**
+ * One batch of `examples` for `model`'s head (sdk/data's `makeBatches`), after checking that
+ * class labels fit the head (a label outside 0..numLabels−1 would otherwise give a NaN loss or a
+ * silent gather).
+ */
 export function collate(examples: Example[], tokenizer: SessionTokenizer, model: Model, maxLength: number): Batch {
   if (examples.length === 0) throw new DataError("empty batch: the split has no examples left.");
-  const texts = examples.map((e) => (e.textPair !== undefined ? ([e.text, e.textPair] as [string, string]) : e.text));
-  const enc = tokenizer.encodeBatch(texts as string[] | [string, string][], { maxLength, truncation: true, padding: "longest" });
-  const numLabels = model.numLabels;
   if (model.head === "sequence-classification") {
-    const labels = examples.map((e, i) => {
+    examples.forEach((e, i) => {
       const y = e.label;
       if (typeof y !== "number" || !Number.isFinite(y)) throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${JSON.stringify(y)}; a sequence-classification head needs a number.`);
-      if (numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= numLabels)) throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${numLabels - 1}.`);
-      return y;
+      if (model.numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= model.numLabels)) throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1}.`);
     });
-    return { inputIds: enc.inputIds, attentionMask: enc.attentionMask, tokenTypeIds: enc.tokenTypeIds, labels };
   }
-  if (model.head === "causal-lm") {
-    const labels = enc.inputIds.map((row, i) => row.map((id, j) => (enc.attentionMask[i]![j] ? id : -100)));
-    return { inputIds: enc.inputIds, attentionMask: enc.attentionMask, labels };
-  }
-  // token classification: labels are per word; without word alignment, per token as given.
-  const labels = enc.inputIds.map((row, i) => {
-    const y = examples[i]!.label;
-    if (!Array.isArray(y)) throw new DataError(`example ${i} has no per-token labels; a token-classification head needs label: number[].`);
-    return row.map((_, j) => (enc.attentionMask[i]![j] && j < y.length ? y[j]! : -100));
-  });
-  return { inputIds: enc.inputIds, attentionMask: enc.attentionMask, labels };
+  const tok = tokenizer as SessionTokenizer & TokenizerLike;
+  return makeBatches(examples, tok, { batchSize: examples.length, maxLength, head: model.head })[0]!;
 }
 
-/** Accuracy for classification, Pearson for regression, perplexity-free loss-only for LM. */
+/** The metric reported when the data names none: accuracy, Pearson for regression, none for LM. */
 export function defaultMetrics(model: Model): string[] {
   if (model.head === "sequence-classification") return model.numLabels === 1 ? ["pearson"] : ["accuracy"];
   if (model.head === "token-classification") return ["accuracy"];
   return [];
 }
 
-/** Metric values from logits rows and labels. */
-export function computeMetrics(model: Model, names: string[], logits: number[][], labels: (number | number[])[]): Record<string, number> {
+/**
+ * Metrics from logits and labels (sdk/metrics' `computeMetric`): class ids (argmax) or regression
+ * outputs for sequence heads; per-token predictions at labelled positions for token heads (as tag
+ * names when `labelNames` is given, for seqeval). Causal-LM metrics need generation and are left to
+ * the caller.
+ */
+export function computeMetrics(model: Model, names: string[], logits: number[][] | number[][][], labels: (number | number[])[], labelNames?: string[]): Record<string, number> {
   const out: Record<string, number> = {};
-  if (model.head !== "sequence-classification") return out;
-  const regression = model.numLabels === 1;
-  const pred = logits.map((row) => (regression ? row[0]! : row.indexOf(Math.max(...row))));
-  const y = labels as number[];
-  for (const name of names) {
-    if (name === "accuracy") out[name] = pred.filter((p, i) => p === y[i]).length / y.length;
-    else if (name === "pearson") {
-      const n = y.length;
-      const mx = pred.reduce((a, b) => a + b, 0) / n;
-      const my = y.reduce((a, b) => a + b, 0) / n;
-      let sxy = 0, sxx = 0, syy = 0;
-      for (let i = 0; i < n; i++) {
-        sxy += (pred[i]! - mx) * (y[i]! - my);
-        sxx += (pred[i]! - mx) ** 2;
-        syy += (y[i]! - my) ** 2;
-      }
-      out[name] = sxy / Math.sqrt(sxx * syy);
+  const argmax = (row: number[]) => row.indexOf(Math.max(...row));
+  if (model.head === "sequence-classification") {
+    const rows = logits as number[][];
+    const predictions = rows.map((r) => (model.numLabels === 1 ? r[0]! : argmax(r)));
+    for (const name of names) out[name] = computeMetric(name, { kind: "labels", predictions, references: labels as number[] });
+  } else if (model.head === "token-classification") {
+    const pred: number[][] = [];
+    const gold: number[][] = [];
+    (labels as number[][]).forEach((row, i) => {
+      const keep = row.map((y, j) => [y, j] as const).filter(([y]) => y !== -100);
+      gold.push(keep.map(([y]) => y));
+      pred.push(keep.map(([, j]) => argmax((logits as number[][][])[i]![j]!)));
+    });
+    for (const name of names) {
+      out[name] = name.startsWith("seqeval")
+        ? computeMetric(name, { kind: "tags", predictions: pred.map((r) => r.map((y) => labelNames?.[y] ?? String(y))), references: gold.map((r) => r.map((y) => labelNames?.[y] ?? String(y))) })
+        : computeMetric(name, { kind: "labels", predictions: pred.flat(), references: gold.flat() });
     }
   }
   return out;

@@ -92,7 +92,7 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       signal: opts.signal,
     });
     const split = session.splits.dev.length ? "dev" : "val";
-    const ev = await evaluateExamples(model, session.tokenizer, session.splits[split], session.metrics, cfg);
+    const ev = await evaluateExamples(model, session.tokenizer, session.splits[split], session.metrics, cfg, session.labelNames);
     return {
       model,
       lora,

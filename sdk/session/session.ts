@@ -114,6 +114,8 @@ export class Session {
     /** D_tr, D_val and the optional dev set. */
     readonly splits: { train: Example[]; val: Example[]; dev: Example[] },
     readonly metrics: string[],
+    /** Class names by id, when the data gives them (token labelling metrics need them). */
+    readonly labelNames: string[] | undefined,
     /** Which examples of `data.train` went to D_tr and D_val (checkpoints store these). */
     readonly splitIndices: { train: number[]; val: number[] },
     /** Fingerprint of `data.train` (checked when resuming). */
@@ -306,7 +308,7 @@ export class Session {
     this.assertLive();
     const examples = this.splits[split];
     if (!examples.length) throw new DataError(`the ${split} split is empty${split === "dev" ? ": pass data.dev to Session.create" : ""}.`);
-    const out = await evaluateExamples(this.model, this.tokenizer, examples, this.metrics, this.config);
+    const out = await evaluateExamples(this.model, this.tokenizer, examples, this.metrics, this.config, this.labelNames);
     if (split !== "train") this.rows.push({ step: this.innerCount, phase: "eval", loss: out.loss, metric: Object.values(out.metrics)[0] });
     return out;
   }
@@ -395,7 +397,7 @@ export class Session {
     const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
     const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
     const metrics = data.metrics ?? defaultMetrics(model);
-    return new Session(model, tokenizer, config, splits, metrics, splitIndices, fingerprint(data.train), rng, { train: cursor(splits.train.length), val: cursor(splits.val.length) });
+    return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, { train: cursor(splits.train.length), val: cursor(splits.val.length) });
   }
 
   private assertLive(): void {
@@ -472,9 +474,10 @@ export async function evaluateExamples(
   examples: Example[],
   metrics: string[],
   cfg: { batchSize: number; maxLength: number },
+  labelNames?: string[],
 ): Promise<{ loss: number; metrics: Record<string, number> }> {
   let lossSum = 0;
-  const preds: number[][] = [];
+  const preds: (number[] | number[][])[] = [];
   const labels: (number | number[])[] = [];
   for (let i = 0; i < examples.length; i += cfg.batchSize) {
     const chunk = examples.slice(i, i + cfg.batchSize);
@@ -484,7 +487,7 @@ export async function evaluateExamples(
       const logits = tf.tidy(() => model.forward(t, { training: false }));
       const l = tf.tidy(() => model.loss(logits, t.labels));
       lossSum += (await l.data())[0]! * chunk.length;
-      const arr = (await logits.array()) as number[][];
+      const arr = (await logits.array()) as number[][] | number[][][];
       tf.dispose([l, logits]);
       preds.push(...arr);
       labels.push(...(batch.labels as (number | number[])[]));
@@ -492,7 +495,7 @@ export async function evaluateExamples(
       disposeBatch(t);
     }
   }
-  return { loss: lossSum / examples.length, metrics: computeMetrics(model, metrics, preds, labels) };
+  return { loss: lossSum / examples.length, metrics: computeMetrics(model, metrics, preds as number[][] | number[][][], labels, labelNames) };
 }
 
 function disposeBatch(t: BatchTensors): void {

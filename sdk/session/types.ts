@@ -21,8 +21,10 @@ export interface SessionTokenizer {
 export interface SessionData {
   train: Example[];
   dev?: Example[];
-  /** Metric names used by `evaluate` (default: accuracy, or pearson for regression). */
+  /** Metric names used by `evaluate` (sdk/metrics names; default: accuracy, or pearson for regression). */
   metrics?: string[];
+  /** Class names by id (a task's `labels`); token-labelling metrics (seqeval) need them. */
+  labels?: string[];
 }
 
 /**

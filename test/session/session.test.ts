@@ -261,7 +261,7 @@ describe("Session", () => {
     const s = await make({ batchSize: 2, maxLength: 16 });
     for (let i = 0; i < 5; i++) await s.step();
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 250; i++) await s.step();
+    for (let i = 0; i < 250; i++) await s.step(); // 500 steps: 250 inner + 250 outer
     expect(tf.memory().numTensors).toBe(before);
     s.dispose();
   }, 600_000);

@@ -79,7 +79,12 @@ export function attachAutoLoRA(model: Model, config: AutoLoraConfig = {}): AutoL
     innerParamNames: () => model.params.list((p) => p.trainable && p.role !== "selection").map((p) => p.name),
     selectionParamNames: () => [...layers.values()].map((l) => l.names.beta),
     alphas: () =>
-      [...layers.values()].map((l) => ({ name: l.linear.name, alpha: Array.from(tf.tidy(() => l.alpha()).dataSync() as Float32Array) })),
+      [...layers.values()].map((l) => {
+        const a = tf.tidy(() => l.alpha());
+        const alpha = Array.from(a.dataSync() as Float32Array);
+        a.dispose();
+        return { name: l.linear.name, alpha };
+      }),
     detach() {
       for (const l of layers.values()) {
         l.linear.adapter = undefined;

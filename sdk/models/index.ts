@@ -1,0 +1,19 @@
+/**
+ * Models: the contracts ({@link ParamStore}, {@link Linear}, {@link Model}), BERT/RoBERTa
+ * encoders, GPT-2, task heads and losses, Hugging Face checkpoint I/O and safetensors.
+ *
+ * @example
+ * ```ts
+ * import { loadPretrained } from "./models/index.js";
+ * const model = await loadPretrained("datasets/fixtures/hf/tiny-roberta-regression");
+ * ```
+ * @module
+ */
+export * from "./module.js";
+export * from "./safetensors.js";
+/** Twice-differentiable softmax/logSoftmax/sigmoid/tanh/exp (namespaced: their names are generic). */
+export * as ops from "./ops.js";
+export * from "./heads.js";
+export * from "./encoder.js";
+export * from "./decoder.js";
+export * from "./pretrained.js";

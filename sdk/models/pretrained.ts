@@ -1,0 +1,302 @@
+/**
+ * Hugging Face checkpoints in and out: {@link loadPretrained} reads a folder written by
+ * `save_pretrained` (`config.json` + `model.safetensors`), {@link createModel} builds a randomly
+ * initialised model from a config, {@link saveModel} writes one back in the same format.
+ *
+ * A checkpoint need not carry the head you ask for: a base (`BertModel`) or masked-LM
+ * (`BertForMaskedLM`, `RobertaForMaskedLM`) checkpoint loads its encoder and ignores `cls.*` /
+ * `lm_head.*`; a missing head (or one with another number of labels) is initialised fresh as HF
+ * does (`normal(0, initializer_range)` weights, zero biases), seeded through {@link Rng}.
+ * @module
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+import { Rng } from "../core/rng.js";
+import { DecoderModel } from "./decoder.js";
+import { EncoderModel } from "./encoder.js";
+import type { HeadKind, ModelConfig, ParamSource, ParamSpec } from "./module.js";
+import { type StoredTensor, readSafetensors, writeSafetensors } from "./safetensors.js";
+
+/** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
+export type PretrainedModel = EncoderModel | DecoderModel;
+
+/** Options of {@link loadPretrained} and {@link createModel}. */
+export interface LoadOptions {
+  /** The head to build; default: the checkpoint's, else sequence classification (encoders) or causal LM (GPT-2). */
+  head?: HeadKind;
+  /** Outputs of a classification head (1 = regression); default: the config's `id2label` size, else 2. */
+  numLabels?: number;
+  /** Seeds the initialisation of whatever the checkpoint does not supply (default 0). */
+  seed?: number;
+}
+
+/** A config for {@link createModel}: `model_type` plus any HF fields (the rest take HF's defaults). */
+export type ConfigInput = Partial<ModelConfig> & Pick<ModelConfig, "model_type">;
+
+/**
+ * The HF architectures we read, their model type, and the head their checkpoint carries
+ * (`undefined`: none we use, e.g. a base or masked-LM checkpoint).
+ */
+export const ARCHITECTURES: Readonly<Record<string, { modelType: ModelConfig["model_type"]; head: HeadKind | undefined }>> = {
+  BertModel: { modelType: "bert", head: undefined },
+  BertForMaskedLM: { modelType: "bert", head: undefined },
+  BertForPreTraining: { modelType: "bert", head: undefined },
+  BertForSequenceClassification: { modelType: "bert", head: "sequence-classification" },
+  BertForTokenClassification: { modelType: "bert", head: "token-classification" },
+  RobertaModel: { modelType: "roberta", head: undefined },
+  RobertaForMaskedLM: { modelType: "roberta", head: undefined },
+  RobertaForSequenceClassification: { modelType: "roberta", head: "sequence-classification" },
+  RobertaForTokenClassification: { modelType: "roberta", head: "token-classification" },
+  GPT2Model: { modelType: "gpt2", head: undefined },
+  GPT2LMHeadModel: { modelType: "gpt2", head: "causal-lm" },
+  GPT2ForSequenceClassification: { modelType: "gpt2", head: "sequence-classification" },
+  GPT2ForTokenClassification: { modelType: "gpt2", head: "token-classification" },
+};
+
+const MODEL_TYPES = ["bert", "roberta", "gpt2"] as const;
+
+/**
+ * Full-size configs by their Hub names, for {@link createModel} (benchmarks, shape checks).
+ *
+ * @example
+ * ```ts
+ * const model = createModel(PRESET_CONFIGS["roberta-base"], { seed: 0, numLabels: 2 });
+ * ```
+ */
+export const PRESET_CONFIGS: Readonly<Record<"bert-base-uncased" | "roberta-base" | "gpt2", ConfigInput>> = {
+  "bert-base-uncased": { model_type: "bert", architectures: ["BertForMaskedLM"], vocab_size: 30522 },
+  "roberta-base": {
+    model_type: "roberta",
+    architectures: ["RobertaForMaskedLM"],
+    vocab_size: 50265,
+    max_position_embeddings: 514,
+    type_vocab_size: 1,
+    layer_norm_eps: 1e-5,
+    pad_token_id: 1,
+    bos_token_id: 0,
+    eos_token_id: 2,
+  },
+  gpt2: { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: 50257, bos_token_id: 50256, eos_token_id: 50256 },
+};
+
+/** HF's fresh init of one parameter, from the seeded generator. */
+function freshValues(spec: ParamSpec, rng: Rng, std: number): Float32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (spec.init === "ones") out.fill(1);
+  else if (spec.init === "normal") {
+    const s = spec.std ?? std;
+    for (let i = 0; i < n; i++) out[i] = s * rng.normal();
+    if (spec.zeroRow !== undefined && spec.zeroRow >= 0 && spec.zeroRow < spec.shape[0]!) {
+      const w = n / spec.shape[0]!;
+      out.fill(0, spec.zeroRow * w, (spec.zeroRow + 1) * w);
+    }
+  }
+  return out;
+}
+
+function build(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource): PretrainedModel {
+  return config.model_type === "gpt2" ? new DecoderModel(config, head, numLabels, source) : new EncoderModel(config, head, numLabels, source);
+}
+
+/** The number of labels a config declares (`num_labels`, else the size of `id2label`). */
+function configLabels(config: ModelConfig): number | undefined {
+  if (typeof config.num_labels === "number") return config.num_labels;
+  const id2label = config.id2label;
+  if (id2label && typeof id2label === "object") return Object.keys(id2label).length;
+  return undefined;
+}
+
+function checkModelType(config: ModelConfig, where: string): void {
+  if (!MODEL_TYPES.includes(config.model_type)) {
+    throw new UnknownNameError(`${where}: model_type ${JSON.stringify(config.model_type)} is not supported; autolora builds ${MODEL_TYPES.join(", ")} models. Use a checkpoint of one of those (e.g. roberta-base).`);
+  }
+}
+
+function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: HeadKind | undefined): { head: HeadKind; numLabels: number } {
+  const head = opts.head ?? checkpointHead ?? (config.model_type === "gpt2" ? "causal-lm" : "sequence-classification");
+  if (head === "causal-lm" && config.model_type !== "gpt2") {
+    throw new ConfigError(`a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a GPT-2 checkpoint.`);
+  }
+  const numLabels = opts.numLabels ?? configLabels(config) ?? 2;
+  if (head !== "causal-lm" && (!Number.isInteger(numLabels) || numLabels < 1)) {
+    throw new ConfigError(`numLabels must be a positive integer (1 for regression), got ${numLabels}.`);
+  }
+  return { head, numLabels };
+}
+
+/**
+ * Build a randomly initialised model from a config (HF init: `normal(0, initializer_range)`
+ * weights, zero biases, unit LayerNorm), seeded. Missing config fields take HF's defaults.
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ ...PRESET_CONFIGS["roberta-base"] }, { seed: 0, numLabels: 2 });
+ * model.linears.get("roberta.encoder.layer.0.attention.self.query"); // a Linear, 768 → 768
+ * ```
+ */
+export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {
+  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257 } as const;
+  const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
+  checkModelType(full, "createModel");
+  const known = full.architectures[0] ? ARCHITECTURES[full.architectures[0]] : undefined;
+  const { head, numLabels } = resolveHead(full, opts, known?.head);
+  const rng = new Rng(opts.seed ?? 0);
+  const std = typeof full.initializer_range === "number" ? full.initializer_range : 0.02;
+  return build(full, head, numLabels, (spec) => freshValues(spec, rng, std));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Every tensor of the folder's `model.safetensors` (or its shards, via the index). */
+async function readWeights(dir: string): Promise<{ tensors: Map<string, StoredTensor>; file: string }> {
+  const single = join(dir, "model.safetensors");
+  if (await exists(single)) return { tensors: (await readSafetensors(single)).tensors, file: single };
+  const index = join(dir, "model.safetensors.index.json");
+  if (await exists(index)) {
+    let weightMap: Record<string, string>;
+    try {
+      weightMap = JSON.parse(await readFile(index, "utf8")).weight_map;
+    } catch (e) {
+      throw new CheckpointError(`${index} does not parse as JSON (${(e as Error).message}): re-save the model with save_pretrained.`, { cause: e });
+    }
+    const tensors = new Map<string, StoredTensor>();
+    for (const shard of new Set(Object.values(weightMap ?? {}))) {
+      for (const [k, v] of (await readSafetensors(join(dir, shard))).tensors) tensors.set(k, v);
+    }
+    return { tensors, file: index };
+  }
+  for (const other of ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"]) {
+    if (await exists(join(dir, other))) {
+      throw new CheckpointError(
+        `${dir} has ${other} but no model.safetensors: autolora reads safetensors only. Convert it in Python: ` +
+          `model = AutoModel...from_pretrained(dir); model.save_pretrained(dir, safe_serialization=True).`,
+      );
+    }
+  }
+  throw new CheckpointError(`${dir} has no model.safetensors: a Hugging Face checkpoint folder holds config.json and model.safetensors (save_pretrained(dir, safe_serialization=True) writes both).`);
+}
+
+/** Names a checkpoint may use for one of our parameters, most specific first. */
+function candidateNames(name: string, prefix: string): string[] {
+  const names = [name];
+  // A base model (BertModel, GPT2Model) is saved without its prefix (`embeddings.…`, `h.0.…`).
+  if (name.startsWith(`${prefix}.`)) names.push(name.slice(prefix.length + 1));
+  // Old TF-converted checkpoints call LayerNorm's parameters gamma / beta.
+  for (const n of [...names]) {
+    if (/LayerNorm\.weight$/.test(n)) names.push(n.replace(/weight$/, "gamma"));
+    if (/LayerNorm\.bias$/.test(n)) names.push(n.replace(/bias$/, "beta"));
+  }
+  return names;
+}
+
+/**
+ * Load a Hugging Face checkpoint folder (`config.json` + `model.safetensors`) as a model with
+ * HF parameter names. Base and masked-LM checkpoints load too; a head the checkpoint lacks is
+ * initialised from `seed`. Errors are {@link CheckpointError} (missing or unreadable files),
+ * {@link UnknownNameError} (architecture / model type) and {@link ShapeMismatchError}.
+ *
+ * @example
+ * ```ts
+ * const model = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
+ * const logits = (await model.predict({ inputIds: [[2, 40, 3]] })) as number[][];
+ * const tagger = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls", { head: "token-classification", numLabels: 9, seed: 1 });
+ * ```
+ */
+export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<PretrainedModel> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new CheckpointError(`no folder ${dir}: give the path of a checkpoint folder written by save_pretrained (config.json + model.safetensors).`);
+  if (!info.isDirectory()) throw new CheckpointError(`${dir} is a file, not a folder: give the checkpoint's folder (the one holding config.json and model.safetensors).`);
+  const configPath = join(dir, "config.json");
+  let text: string;
+  try {
+    text = await readFile(configPath, "utf8");
+  } catch (e) {
+    throw new CheckpointError(`${dir} has no config.json: a Hugging Face checkpoint folder needs it (save_pretrained writes it; for a Hub model download config.json too).`, { cause: e });
+  }
+  let config: ModelConfig;
+  try {
+    config = JSON.parse(text) as ModelConfig;
+  } catch (e) {
+    throw new CheckpointError(`${configPath} is not valid JSON (${(e as Error).message}): re-save the model with save_pretrained or re-download config.json.`, { cause: e });
+  }
+  if (typeof config !== "object" || config === null) throw new CheckpointError(`${configPath} is not a JSON object: re-download it.`);
+  checkModelType(config, configPath);
+  const arch = Array.isArray(config.architectures) ? config.architectures[0] : undefined;
+  const known = arch === undefined ? undefined : ARCHITECTURES[arch];
+  if (arch !== undefined && (!known || known.modelType !== config.model_type)) {
+    if (!opts.head) {
+      const ours = Object.keys(ARCHITECTURES).filter((a) => ARCHITECTURES[a]!.modelType === config.model_type);
+      throw new UnknownNameError(
+        `${configPath}: architecture ${arch} is not one autolora reads for model_type ${config.model_type} (known: ${ours.join(", ")}). ` +
+          `Pass { head: "sequence-classification" | "token-classification"${config.model_type === "gpt2" ? ' | "causal-lm"' : ""} } to load only its ${config.model_type} weights with a fresh head.`,
+      );
+    }
+  }
+  const checkpointHead = known?.modelType === config.model_type ? known.head : undefined;
+  const { head, numLabels } = resolveHead(config, opts, checkpointHead);
+  // The checkpoint's head is used only when it is the head asked for, with as many labels.
+  const useHead = checkpointHead === head && (head === "causal-lm" || numLabels === (configLabels(config) ?? 2));
+  const { tensors, file } = await readWeights(dir);
+  const prefix = config.model_type === "gpt2" ? "transformer" : config.model_type;
+  const rng = new Rng(opts.seed ?? 0);
+  const std = typeof config.initializer_range === "number" ? config.initializer_range : 0.02;
+  const source: ParamSource = (spec) => {
+    if (spec.role === "head" && !useHead) return freshValues(spec, rng, std);
+    const names = candidateNames(spec.name, prefix);
+    const key = names.find((n) => tensors.has(n));
+    if (key === undefined) {
+      if (spec.optional || spec.role === "head") return freshValues(spec, rng, std);
+      throw new CheckpointError(
+        `${file} has no tensor ${spec.name}${names.length > 1 ? ` (nor ${names.slice(1).join(", ")})` : ""}, which a ${config.model_type} model with this config needs: ` +
+          `check that config.json belongs to these weights, or re-save the model with save_pretrained.`,
+      );
+    }
+    const t = tensors.get(key)!;
+    if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+      throw new ShapeMismatchError(
+        `${file}: tensor ${key} has shape [${t.shape}] but the model built from config.json expects [${spec.shape}]: ` +
+          `the config does not match the weights (check vocab_size, hidden sizes, number of labels), or re-save the checkpoint.`,
+      );
+    }
+    return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  };
+  return build(config, head, numLabels, source);
+}
+
+/**
+ * Write a model as a Hugging Face checkpoint: `config.json` (architecture and labels updated)
+ * and `model.safetensors` with every `base` and `head` parameter (adapter and selection
+ * parameters are not part of the base model; GPT-2's tied `lm_head` is not stored, as in HF).
+ * Both files are written atomically.
+ *
+ * @example
+ * ```ts
+ * await saveModel(model, "out/checkpoint"); // then loadPretrained("out/checkpoint")
+ * ```
+ */
+export async function saveModel(model: PretrainedModel, dir: string): Promise<void> {
+  const config: Record<string, unknown> = { ...model.config, architectures: [model.architecture] };
+  if (model.head !== "causal-lm") {
+    const old = model.config.id2label as Record<string, string> | undefined;
+    const keep = old && Object.keys(old).length === model.numLabels;
+    const id2label: Record<string, string> = {};
+    for (let i = 0; i < model.numLabels; i++) id2label[String(i)] = keep ? (old[String(i)] ?? `LABEL_${i}`) : `LABEL_${i}`;
+    config.id2label = id2label;
+    config.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
+    delete config.num_labels; // HF derives it from id2label
+  }
+  const tensors = new Map<string, StoredTensor>();
+  for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
+    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(p.variable.dataSync() as Float32Array) });
+  }
+  await writeSafetensors(join(dir, "model.safetensors"), tensors);
+  await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+}

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { useBackend } from "../backend/index.js";
 import { AutoLoraError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
+import { Rng } from "../core/rng.js";
 import { readTextLabelFile, task as getTask } from "../data/index.js";
 import { loadTokenizer } from "../data/tokenizer.js";
 import type { Example } from "../data/types.js";
@@ -124,7 +125,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const maxTrain = num("max-train");
   const seed = num("seed") ?? 0;
-  if (maxTrain !== undefined && train.length > maxTrain) train = train.slice(0, maxTrain);
+  // A seeded subsample (files are often sorted by label, so never just the first N).
+  if (maxTrain !== undefined && train.length > maxTrain) train = new Rng(seed).shuffle([...train]).slice(0, maxTrain);
   log(`model: ${modelDir}\ntask: ${taskName} (${train.length} training examples${dev ? `, ${dev.length} dev` : ""})`);
 
   const model = await loadPretrained(modelDir, { head, numLabels, seed });

@@ -33,7 +33,7 @@ export interface RetrainResult {
 
 /** A fresh model with the same config whose base weights are copied from `model` and head from `head`. */
 function copyBase(model: Model, head: ReadonlyMap<string, Float32Array>): PretrainedModel {
-  const fresh = createModel(model.config);
+  const fresh = createModel(model.config, { head: model.head, numLabels: model.numLabels });
   tf.tidy(() => {
     for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
       const target = fresh.params.param(p.name);

@@ -108,7 +108,11 @@ export interface TrainProgress {
 
 /** Options of {@link trainModel}. */
 export interface TrainOptions {
-  /** One epoch of batches; called again for each epoch (shuffle inside it if you want). */
+  /**
+   * One epoch of batches; called again for each epoch (shuffle inside it if you want). With
+   * `epochs` and an iterable that is not an array, it is also called once up front to count the
+   * batches of an epoch.
+   */
   batches: () => Iterable<Batch>;
   /** Number of passes over `batches()`. One of `epochs` / `steps` is required. */
   epochs?: number;

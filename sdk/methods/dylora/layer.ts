@@ -61,8 +61,9 @@ export class DyLoraLayer implements LinearAdapter {
   }
 
   /**
-   * The factors truncated to rank `b`: `A[:b]` (`[b, in]`) and `B[:, :b]` (`[out, b]`). With
-   * `detachLeading`, the first `b−1` components carry no gradient (frozen mode).
+   * The factors truncated to rank `b`: `A[:b]` (`[b, in]`) and `B[:, :b]` (`[out, b]`), new
+   * tensors the caller owns. With `detachLeading`, the first `b−1` components carry no gradient
+   * (frozen mode).
    */
   factors(b = this.state.rank, detachLeading = false): { A: tf.Tensor2D; B: tf.Tensor2D } {
     return tf.tidy(() => {
@@ -71,8 +72,9 @@ export class DyLoraLayer implements LinearAdapter {
       const bm = store.get(this.names.B) as tf.Tensor2D;
       const inF = this.linear.inFeatures;
       const outF = this.linear.outFeatures;
-      let A = b === this.rMax ? a : a.slice([0, 0], [b, inF]);
-      let B = b === this.rMax ? bm : bm.slice([0, 0], [outF, b]);
+      // Always new tensors (a slice), never the variables themselves: callers may dispose them.
+      let A = a.slice([0, 0], [b, inF]);
+      let B = bm.slice([0, 0], [outF, b]);
       if (detachLeading && b > 1) {
         A = tf.concat([stopGradient(a.slice([0, 0], [b - 1, inF])), a.slice([b - 1, 0], [1, inF])], 0);
         B = tf.concat([stopGradient(bm.slice([0, 0], [outF, b - 1])), bm.slice([0, b - 1], [outF, 1])], 1);

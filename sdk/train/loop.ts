@@ -35,7 +35,7 @@ function rectangular(name: string, rows: readonly (readonly number[])[], width?:
 
 function flatInt(rows: readonly (readonly number[])[], w: number): Int32Array {
   const out = new Int32Array(rows.length * w);
-  rows.forEach((r, i) => out.set(r, i * w));
+  for (const [i, r] of rows.entries()) out.set(r, i * w);
   return out;
 }
 

@@ -173,7 +173,7 @@ export async function main(): Promise<void> {
   if (typeof full === "object") {
     console.log(`torch, full ${LAYERS}-layer encoder: ${full.ms_per_step.toFixed(0)} ms/step (${full.threads} thread(s))`);
   }
-  console.log(
+  if (rows.some((r) => r.layers < LAYERS)) console.log(
     `Rows with fewer than ${LAYERS} layers are compared with torch on the same number of layers: cpu (pure JS) is too ` +
       `slow for the full encoder, and wasm's 4 GiB heap holds the activations of ~2 layers at batch ${BATCH} × ${SEQ}.`,
   );

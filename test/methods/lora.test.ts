@@ -115,3 +115,19 @@ describe("LoRA (PEFT conventions)", () => {
     model.dispose();
   });
 });
+
+describe("our adapters in PEFT", () => {
+  // datasets/fixtures/ours/* were written by scripts/make-our-adapters.ts; scripts/gpu/check_our_adapters.py
+  // loaded each with PeftModel.from_pretrained on the GPU machine and recorded the max abs logit
+  // difference in peft_check.json. Here: the check passed, and our code still produces those logits.
+  it.each(["bert-seqcls-rank-pattern", "gpt2-c_attn-rslora", "roberta-regression"])("%s loads in PEFT with our logits (and still gives them)", async (name) => {
+    const check = await readJson("datasets/fixtures/ours/peft_check.json");
+    expect(check.adapters[name].max_abs_diff).toBeLessThan(1e-4);
+    const ours = await readJson(`datasets/fixtures/ours/${name}/ours.json`);
+    const model = await loadPretrained(`${FX}/${ours.base}`);
+    await loadPeftAdapter(model, `datasets/fixtures/ours/${name}`);
+    const logits = await model.predict({ inputIds: ours.input_ids, attentionMask: ours.attention_mask });
+    expect(maxAbsDiff(logits, ours.logits)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});

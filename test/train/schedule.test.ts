@@ -11,7 +11,7 @@ describe("schedules", () => {
   it("linear = transformers.get_linear_schedule_with_warmup", () => {
     const { warmup, total, multipliers } = fx.schedule;
     const s = makeSchedule({ kind: "linear", totalSteps: total, warmupSteps: warmup });
-    multipliers.forEach((m, i) => expect(s(i)).toBeCloseTo(m, 12));
+    for (const [i, m] of multipliers.entries()) expect(s(i)).toBeCloseTo(m, 12);
     expect(s(total + 5)).toBe(0);
   });
 
@@ -20,7 +20,7 @@ describe("schedules", () => {
     expect(warmupStepsOf({ totalSteps: 10, warmupRatio: 0.25 })).toBe(3);
     expect(warmupStepsOf({ totalSteps: 10, warmupRatio: 0.25, warmupSteps: 1 })).toBe(1);
     const s = makeSchedule({ totalSteps: 10, warmupRatio: 0.25 });
-    fx.schedule.multipliers.forEach((m, i) => expect(s(i)).toBeCloseTo(m, 12));
+    for (const [i, m] of fx.schedule.multipliers.entries()) expect(s(i)).toBeCloseTo(m, 12);
   });
 
   it("constant and cosine", () => {

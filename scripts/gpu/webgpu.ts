@@ -1,0 +1,122 @@
+/**
+ * WebGPU in Node for the GPU runs (see /work/shared/GPU.md): Dawn's `webgpu` package (kept
+ * external by the bundler and carried next to the bundle), `navigator.gpu`, then tfjs' webgpu
+ * backend (bundled, imported only once `navigator.gpu` exists), then `useBackend('webgpu')`
+ * (which finds the backend already active). Also a counter of what the webgpu backend does:
+ * GPU programs dispatched, queue submits, host reads and the time spent waiting on them.
+ *
+ * `AUTOLORA_DAWN_FLAGS` (comma-separated) goes to Dawn's `create()`: `backend=null` gives a
+ * device that computes nothing, to smoke-test the webgpu code path on a machine without a GPU.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../../sdk/backend/index.js";
+
+interface GpuLike {
+  requestAdapter(o?: { powerPreference?: string }): Promise<object | null>;
+}
+
+export interface WebgpuInfo {
+  device: string;
+  adapter: Record<string, unknown>;
+}
+
+/** Set up Dawn + tfjs-backend-webgpu and make `webgpu` the active backend. */
+export async function setupWebgpu(): Promise<WebgpuInfo> {
+  // A literal specifier that the bundler leaves external (esbuild --external:webgpu).
+  const dawn = (await import("webgpu")) as unknown as { create: (o: string[]) => GpuLike; globals: Record<string, unknown> };
+  const flags = (process.env.AUTOLORA_DAWN_FLAGS ?? "").split(",").map((s) => s.trim()).filter((s) => s);
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create(flags);
+  Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new Error("Dawn found no GPU adapter (Vulkan loader/ICD missing? VK_DRIVER_FILES?)");
+  const info = (adapter as unknown as { info?: Record<string, unknown> }).info ?? {};
+  // Bundled, and evaluated only now that navigator.gpu exists (it registers the backend on load).
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') failed");
+  await tf.ready();
+  const b = await useBackend("webgpu"); // the SDK's path: finds webgpu active
+  const adapterInfo = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description };
+  return { device: `${b.device} ${JSON.stringify(adapterInfo)}`, adapter: adapterInfo };
+}
+
+/** Counters of the webgpu backend's work between {@link Counter.reset} and {@link Counter.read}. */
+export interface Counts {
+  /** GPU programs run (one compute dispatch each). */
+  dispatches: number;
+  /** Queue submissions. */
+  submits: number;
+  /** Host reads (`data()`; each drains the queue up to that point). */
+  reads: number;
+  /** Time spent awaiting host reads, ms (≈ GPU-bound time, the device running ahead of the CPU). */
+  readWaitMs: number;
+  /** Uploads of CPU-resident tensors (int32 batches, dropout masks, constants). */
+  uploads: number;
+  /** Bytes uploaded. */
+  uploadBytes: number;
+}
+
+interface WebgpuBackendLike {
+  runWebGPUProgram: (...a: unknown[]) => unknown;
+  submitQueue: (...a: unknown[]) => unknown;
+  getBufferData: (...a: unknown[]) => Promise<unknown>;
+  uploadToGPU: (dataId: object) => void;
+  tensorMap: { get(id: object): { resource?: unknown; values?: { byteLength?: number } | null } | undefined };
+}
+
+export class Counter {
+  private c: Counts = Counter.zero();
+  static zero(): Counts {
+    return { dispatches: 0, submits: 0, reads: 0, readWaitMs: 0, uploads: 0, uploadBytes: 0 };
+  }
+  /** Wrap the active webgpu backend's methods (idempotent per backend object). */
+  static install(): Counter | undefined {
+    if (tf.getBackend() !== "webgpu") return undefined;
+    const b = tf.backend() as unknown as WebgpuBackendLike & { __counter?: Counter };
+    if (b.__counter) return b.__counter;
+    const counter = new Counter();
+    const run = b.runWebGPUProgram.bind(b);
+    b.runWebGPUProgram = (...a: unknown[]) => {
+      counter.c.dispatches++;
+      return run(...a);
+    };
+    const submit = b.submitQueue.bind(b);
+    b.submitQueue = (...a: unknown[]) => {
+      counter.c.submits++;
+      return submit(...a);
+    };
+    const get = b.getBufferData.bind(b);
+    b.getBufferData = async (...a: unknown[]) => {
+      counter.c.reads++;
+      const t0 = performance.now();
+      try {
+        return await get(...a);
+      } finally {
+        counter.c.readWaitMs += performance.now() - t0;
+      }
+    };
+    const upload = b.uploadToGPU.bind(b);
+    b.uploadToGPU = (dataId: object) => {
+      const d = b.tensorMap.get(dataId);
+      if (d && d.resource == null && d.values) {
+        counter.c.uploads++;
+        counter.c.uploadBytes += d.values.byteLength ?? 0;
+      }
+      return upload(dataId);
+    };
+    b.__counter = counter;
+    return counter;
+  }
+  reset(): void {
+    this.c = Counter.zero();
+  }
+  read(): Counts {
+    return { ...this.c };
+  }
+}
+
+/** tfjs' memory figures on the active backend (webgpu adds GPU-side numbers). */
+export function memoryInfo(): Record<string, number | boolean | undefined> {
+  const m = tf.memory() as unknown as Record<string, number | boolean | undefined>;
+  return { numTensors: m.numTensors, numBytes: m.numBytes, numBytesInGPU: m.numBytesInGPU, numBytesAllocatedInGPU: m.numBytesAllocatedInGPU };
+}

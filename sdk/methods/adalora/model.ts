@@ -1,0 +1,265 @@
+/**
+ * Attaching AdaLoRA to a model (PEFT's `AdaLoraModel`): SVD-form adapters on the target layers,
+ * the orthogonal regulariser, the per-step `updateAndAllocate` that scores and masks singular
+ * values under the budget schedule, the final rank pattern, and a training loop that does it all.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError, DataError, NonFiniteError } from "../../core/errors.js";
+import { Rng } from "../../core/rng.js";
+import type { Batch } from "../../data/types.js";
+import type { Model, Param } from "../../models/module.js";
+import { AdamW, type AdamWOptions } from "../../train/adamw.js";
+import { batchToTensors, isRegression, type TrainProgress } from "../../train/loop.js";
+import { makeSchedule, type ScheduleKind } from "../../train/schedule.js";
+import { setHeadTrainable } from "../lora/model.js";
+import { selectTargets } from "../targets.js";
+import { type AdaLoraConfig, type ResolvedAdaLoraConfig, resolveAdaLoraConfig } from "./config.js";
+import { orthRegularization, RankAllocator, type RankPattern, SvdLinearLayer } from "./layer.js";
+
+/** What one {@link AdaLoraHandle.updateAndAllocate} call did. */
+export interface AllocationStep {
+  step: number;
+  /** The scheduled budget (total rank over all layers). */
+  budget: number;
+  /** Whether singular values were masked to the budget at this step (not counting re-applying the final pattern). */
+  masked: boolean;
+  /** The rank pattern in force after this step (undefined before the first allocation). */
+  rankPattern: RankPattern | undefined;
+}
+
+/** What {@link attachAdaLoRA} returns. */
+export interface AdaLoraHandle {
+  readonly config: ResolvedAdaLoraConfig;
+  /** Adapted layers by module name. */
+  readonly layers: ReadonlyMap<string, SvdLinearLayer>;
+  /** Modules trained in full and saved with the adapter (PEFT `modules_to_save`). */
+  readonly modulesToSave: string[];
+  /** Importance scores, budget schedule and masking. */
+  readonly allocator: RankAllocator;
+  /** The latest rank pattern (PEFT's `config.rank_pattern`); undefined before the first allocation. */
+  readonly rankPattern: RankPattern | undefined;
+  /** Each module's rank: kept singular values under {@link AdaLoraHandle.rankPattern}, else `initR`. */
+  ranks(): Record<string, number>;
+  /** PEFT's orthogonal regulariser (unweighted); add `orthRegWeight ·` it to the loss. */
+  orthRegularization(): tf.Scalar;
+  /**
+   * PEFT's `AdaLoraModel.update_and_allocate(global_step)`: call after every optimiser step with
+   * that step's gradients (0-based `step`). Before `totalStep − tfinal`: update importance and
+   * mask on schedule; at `totalStep − tfinal`: the final allocation, then forget the importance;
+   * after: re-apply the final pattern. `grads` are not disposed.
+   */
+  updateAndAllocate(step: number, grads: ReadonlyMap<string, tf.Tensor>): Promise<AllocationStep>;
+  /** Remove the adapter, disposing its parameters and the allocator's state. */
+  detach(): void;
+}
+
+const handles = new WeakMap<Model, AdaLoraHandle>();
+
+/** The AdaLoRA attached to `model`, if any. */
+export function adaloraOf(model: Model): AdaLoraHandle | undefined {
+  return handles.get(model);
+}
+
+/**
+ * Attach AdaLoRA to `model` with PEFT's conventions: per target layer `lora_A [initR, in]` and
+ * `lora_B [out, initR]` drawn from N(0, 0.02²), `lora_E [initR, 1]` zero (so the model is
+ * unchanged until trained), scaling `alpha / (initR + 1e-5)`, base frozen, head trained.
+ *
+ * @throws {@link ConfigError} for a bad config or a model that already has an adapter;
+ *   {@link UnknownNameError} for targets that match nothing.
+ * @example
+ * ```ts
+ * const model = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
+ * const ada = attachAdaLoRA(model, { initR: 12, targetR: 8, totalStep: 1000, tinit: 100, tfinal: 300, deltaT: 10 });
+ * const res = await trainAdaLoRA(model, ada, { batches: () => makeBatches(train, 32, rng), rng });
+ * console.log(ada.ranks());
+ * ```
+ */
+export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandle {
+  if (handles.has(model)) throw new ConfigError("this model already has an AdaLoRA adapter: call adaloraOf(model).detach() first, or load a fresh model.");
+  const cfg = resolveAdaLoraConfig(config);
+  const rng = new Rng(cfg.seed);
+  const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
+  const targets = selectTargets(model, cfg.targetModules, model.headModules);
+  for (const linear of targets) {
+    if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter: detach it first.`);
+  }
+  const normal = (n: number) => Float32Array.from({ length: n }, () => 0.02 * rng.normal());
+  const layers = new Map<string, SvdLinearLayer>();
+  for (const linear of targets) {
+    const r = cfg.initR;
+    const layer = new SvdLinearLayer(linear, r, cfg.alpha, cfg.dropout);
+    tf.tidy(() => {
+      model.params.add(layer.names.A, tf.tensor2d(normal(r * linear.inFeatures), [r, linear.inFeatures]), "adapter");
+      model.params.add(layer.names.E, tf.zeros([r, 1]), "adapter");
+      model.params.add(layer.names.B, tf.tensor2d(normal(linear.outFeatures * r), [linear.outFeatures, r]), "adapter");
+    });
+    linear.adapter = layer;
+    layers.set(linear.name, layer);
+  }
+  setHeadTrainable(model, modulesToSave);
+  const list = [...layers.values()];
+  const allocator = new RankAllocator(model.params, list, cfg);
+  let rankPattern: RankPattern | undefined;
+  const handle: AdaLoraHandle = {
+    config: cfg,
+    layers,
+    modulesToSave,
+    allocator,
+    get rankPattern() {
+      return rankPattern;
+    },
+    ranks() {
+      const out: Record<string, number> = {};
+      for (const l of list) out[l.linear.name] = rankPattern?.[l.linear.name]?.filter(Boolean).length ?? l.r;
+      return out;
+    },
+    orthRegularization: () => orthRegularization(model.params, list),
+    async updateAndAllocate(step, grads) {
+      if (!(Number.isInteger(step) && step >= 0)) throw new ConfigError(`AdaLoRA updateAndAllocate: step must be an integer ≥ 0 (0-based optimiser step), got ${step}.`);
+      const final = cfg.totalStep - cfg.tfinal;
+      if (step < final) {
+        const { budget, rankPattern: rp } = await allocator.updateAndAllocate(step, grads);
+        if (rp) rankPattern = rp;
+        return { step, budget, masked: rp !== undefined, rankPattern };
+      }
+      if (step === final) {
+        const { budget, rankPattern: rp } = await allocator.updateAndAllocate(step, grads, true);
+        rankPattern = rp;
+        allocator.resetImportance();
+        return { step, budget, masked: true, rankPattern };
+      }
+      if (rankPattern) allocator.maskUsingRankPattern(rankPattern);
+      return { step, budget: allocator.budgetSchedule(step).budget, masked: false, rankPattern };
+    },
+    detach() {
+      allocator.dispose();
+      for (const l of list) {
+        l.linear.adapter = undefined;
+        model.params.delete(l.names.A);
+        model.params.delete(l.names.E);
+        model.params.delete(l.names.B);
+      }
+      handles.delete(model);
+    },
+  };
+  handles.set(model, handle);
+  return handle;
+}
+
+/** Options of {@link trainAdaLoRA}. */
+export interface AdaLoraTrainOptions {
+  /** One epoch of batches; cycled until `config.totalStep` steps are done. */
+  batches: () => Iterable<Batch>;
+  /** Seeds dropout (the session's generator). */
+  rng: Rng;
+  /** An optimiser to use (kept alive), or options for a fresh {@link AdamW} (disposed at the end). */
+  optimizer?: AdamW | AdamWOptions;
+  /** Learning-rate schedule over `totalStep` steps (default `linear`). */
+  schedule?: ScheduleKind;
+  /** Warm-up steps of the schedule (default 0). */
+  warmupSteps?: number;
+  /** Which parameters to train (default: `p.trainable`). */
+  params?: (p: Param) => boolean;
+  /** Called after every step with the step's progress and allocation. */
+  onProgress?: (p: TrainProgress & { allocation: AllocationStep }) => void | Promise<void>;
+  /** Stops the loop between steps; the result says `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** What {@link trainAdaLoRA} did. */
+export interface AdaLoraTrainResult {
+  steps: number;
+  /** Loss of every step (task loss + `orthRegWeight ·` regulariser), before the update. */
+  losses: number[];
+  /** The allocation of every step. */
+  allocations: AllocationStep[];
+  /** Final rank per module. */
+  ranks: Record<string, number>;
+  aborted: boolean;
+}
+
+/**
+ * Train an AdaLoRA model for `config.totalStep` steps as PEFT's recipe does: loss = task loss +
+ * `orthRegWeight · ‖orthogonality‖`, backward, AdamW step, then
+ * {@link AdaLoraHandle.updateAndAllocate} with the step's gradients.
+ *
+ * @throws {@link NonFiniteError} (nothing updated) for a NaN/Inf loss; {@link ConfigError} when
+ *   `handle` is not `model`'s or nothing is trainable; {@link DataError} for an empty `batches()`.
+ * @example
+ * ```ts
+ * const ada = attachAdaLoRA(model, { totalStep: 200, tinit: 20, tfinal: 50, deltaT: 5 });
+ * const res = await trainAdaLoRA(model, ada, { batches: () => makeBatches(train, 32, rng), rng, optimizer: { lr: 1e-3 } });
+ * console.log(res.ranks);
+ * ```
+ */
+export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options: AdaLoraTrainOptions): Promise<AdaLoraTrainResult> {
+  if (handles.get(model) !== handle) throw new ConfigError("trainAdaLoRA: this AdaLoRA handle is not attached to this model; pass the handle attachAdaLoRA(model) returned.");
+  const params = model.params.list(options.params ?? ((p) => p.trainable));
+  if (params.length === 0) throw new ConfigError("trainAdaLoRA: no parameter to train (none is trainable).");
+  const total = handle.config.totalStep;
+  const schedule = makeSchedule({ kind: options.schedule ?? "linear", totalSteps: total, warmupSteps: options.warmupSteps });
+  const own = !(options.optimizer instanceof AdamW);
+  const optimizer = options.optimizer instanceof AdamW ? options.optimizer : new AdamW(params, options.optimizer ?? {});
+  const baseLr = optimizer.lr;
+  const regression = isRegression(model);
+  const variables = params.map((p) => p.variable);
+  const w = handle.config.orthRegWeight;
+  const result: AdaLoraTrainResult = { steps: 0, losses: [], allocations: [], ranks: {}, aborted: false };
+  try {
+    let epoch = 0;
+    outer: while (result.steps < total) {
+      let yielded = false;
+      for (const batch of options.batches()) {
+        yielded = true;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.signal?.aborted) {
+          result.aborted = true;
+          break outer;
+        }
+        const t0 = performance.now();
+        const lr = baseLr * schedule(result.steps);
+        const { value, grads } = tf.tidy(() => {
+          const t = batchToTensors(batch, { regression });
+          const r = tf.engine().gradients(
+            () => {
+              const task = model.loss(model.forward(t, { training: true, rng: options.rng }), t.labels);
+              return (w > 0 ? tf.add(task, tf.mul(handle.orthRegularization(), w)) : task) as tf.Scalar;
+            },
+            variables,
+            undefined,
+            true,
+          );
+          const named: Record<string, tf.Tensor> = {};
+          r.grads.forEach((g, i) => {
+            if (g != null) named[params[i]!.name] = g;
+          });
+          return { value: r.value, grads: named };
+        });
+        const gradMap = new Map(Object.entries(grads));
+        try {
+          const loss = (await value.data())[0]!;
+          if (!Number.isFinite(loss)) {
+            throw new NonFiniteError(`trainAdaLoRA: the loss is ${loss} at step ${result.steps + 1}; no update was applied. Lower the learning rate or check the batch's labels.`);
+          }
+          await optimizer.step(gradMap, lr);
+          const allocation = await handle.updateAndAllocate(result.steps, gradMap);
+          result.steps++;
+          result.losses.push(loss);
+          result.allocations.push(allocation);
+          await options.onProgress?.({ step: result.steps, total, epoch, loss, lr, ms: performance.now() - t0, allocation });
+        } finally {
+          tf.dispose([value, ...gradMap.values()]);
+        }
+        if (result.steps >= total) break outer;
+      }
+      if (!yielded) throw new DataError("trainAdaLoRA: batches() yielded no batch; check the training split.");
+      epoch++;
+    }
+  } finally {
+    if (own) optimizer.dispose();
+  }
+  result.ranks = handle.ranks();
+  return result;
+}

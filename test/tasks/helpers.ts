@@ -1,0 +1,133 @@
+// Tiny end-to-end settings for the four task shapes: a fixture checkpoint, its LoRA targets, and
+// toy examples that a tiny model can learn in a few dozen steps.
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "vitest";
+import { Rng } from "../../sdk/core/rng.js";
+import { makeBatches } from "../../sdk/data/batching.js";
+import { loadTokenizer, type LoadedTokenizer } from "../../sdk/data/tokenizer.js";
+import type { Batch, Example, TaskHead } from "../../sdk/data/types.js";
+import { attachLoRA, countTrainable } from "../../sdk/methods/lora/index.js";
+import { loadPretrained, type PretrainedModel } from "../../sdk/models/pretrained.js";
+import { Session } from "../../sdk/session/index.js";
+import { evaluateModel, trainModel } from "../../sdk/train/loop.js";
+
+export const HF = "datasets/fixtures/hf";
+
+const FILLER = ["layer", "matrix", "value", "query", "model", "weights", "small", "again", "the", "a"];
+
+/** Three classes, each cued by a phrase. */
+export function classificationExamples(n: number, seed = 0): Example[] {
+  const rng = new Rng(seed);
+  const cue = ["the rank was selected", "low rank adaptation trains", "a threshold on alpha"];
+  return Array.from({ length: n }, () => {
+    const label = rng.int(0, 2);
+    const words = Array.from({ length: rng.int(2, 5) }, () => FILLER[rng.int(0, FILLER.length - 1)]!);
+    return { text: `${cue[label]} ${words.join(" ")}`, label };
+  });
+}
+
+/** A float target: how many times "good" occurs minus how many times "bad" does, over 2. */
+export function regressionExamples(n: number, seed = 0): Example[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => {
+    const words = Array.from({ length: rng.int(3, 7) }, () => ["good", "bad", ...FILLER][rng.int(0, FILLER.length + 1)]!);
+    const y = (words.filter((w) => w === "good").length - words.filter((w) => w === "bad").length) / 2;
+    return { text: words.join(" "), label: y };
+  });
+}
+
+/** Word tags: 1 for "alpha"/"beta", 2 for "rank"/"layer", 0 otherwise (5 labels in the fixture). */
+export function taggingExamples(n: number, seed = 0): Example[] {
+  const rng = new Rng(seed);
+  const vocab = ["alpha", "beta", "rank", "layer", "the", "a", "model", "small", "trains", "again"];
+  return Array.from({ length: n }, () => {
+    const words = Array.from({ length: rng.int(3, 7) }, () => vocab[rng.int(0, vocab.length - 1)]!);
+    const label = words.map((w) => (w === "alpha" || w === "beta" ? 1 : w === "rank" || w === "layer" ? 2 : 0));
+    return { text: words.join(" "), words, label };
+  });
+}
+
+/** A word and its letters spelled out (`cat` → `c a t`). */
+export function lmExamples(n: number, seed = 0): Example[] {
+  const rng = new Rng(seed);
+  const words = ["cat", "dog", "rank", "lora", "whale", "ship", "sea", "alpha"];
+  return Array.from({ length: n }, () => {
+    const w = words[rng.int(0, words.length - 1)]!;
+    return { text: w, label: [...w].join(" ") };
+  });
+}
+
+/** A task shape: the fixture to load, its head, LoRA targets and data. */
+export interface Shape {
+  dir: string;
+  head: TaskHead;
+  numLabels?: number;
+  targets: string[];
+  examples: (n: number, seed?: number) => Example[];
+  labels?: string[];
+}
+
+export async function load(shape: Shape): Promise<{ model: PretrainedModel; tokenizer: LoadedTokenizer }> {
+  const model = await loadPretrained(`${HF}/${shape.dir}`, { head: shape.head, numLabels: shape.numLabels, seed: 0 });
+  const tokenizer = await loadTokenizer(`${HF}/${shape.dir}`);
+  return { model, tokenizer };
+}
+
+/** LoRA on the shape's targets, a few dozen AdamW steps: the training loss must fall, no tensor may leak. */
+export async function loraTrains(shape: Shape): Promise<{ before: number; after: number; model: PretrainedModel; tokenizer: LoadedTokenizer }> {
+  const { model, tokenizer } = await load(shape);
+  const lora = attachLoRA(model, { targetModules: shape.targets, r: 4, alpha: 8, seed: 0 });
+  expect(lora.layers.size).toBeGreaterThan(0);
+  expect(countTrainable(model)).toBeGreaterThan(0);
+  const train = shape.examples(64, 1);
+  const rng = new Rng(0);
+  const batches = makeBatches(train, tokenizer, { batchSize: 16, maxLength: 32, head: shape.head });
+  const evalBatches: Batch[] = batches;
+  const before = (await evaluateModel(model, evalBatches)).loss;
+  const tensors = tf.memory().numTensors;
+  const result = await trainModel(model, { batches: () => batches, steps: 40, rng, optimizer: { lr: 2e-2, weightDecay: 0 }, schedule: "constant" });
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(result.losses.every(Number.isFinite)).toBe(true);
+  const after = (await evaluateModel(model, evalBatches)).loss;
+  expect(after).toBeLessThan(before * 0.8);
+  return { before, after, model, tokenizer };
+}
+
+/** The AutoLoRA session on the shape: inner/outer steps, ranks, evaluation, retrain. */
+export async function sessionRuns(shape: Shape): Promise<void> {
+  const { model, tokenizer } = await load(shape);
+  const session = await Session.create({
+    model,
+    tokenizer,
+    data: { train: shape.examples(48, 2), dev: shape.examples(16, 3), labels: shape.labels },
+    targetModules: shape.targets,
+    maxRank: 4,
+    batchSize: 8,
+    maxLength: 32,
+    innerLr: 1e-2,
+    outerLr: 1e-2,
+    seed: 0,
+  });
+  const first = await session.evaluate("val");
+  await session.innerStep();
+  await session.outerStep();
+  await session.run({ steps: 6 });
+  const alphas = session.alphas();
+  expect(alphas.length).toBeGreaterThan(0);
+  for (const a of alphas) {
+    expect(a.alpha).toHaveLength(4);
+    a.alpha.forEach((v) => expect(Number.isFinite(v)).toBe(true));
+  }
+  const ranks = session.ranks();
+  expect(ranks.length).toBe(alphas.length);
+  for (const r of ranks) expect(r.rank).toBeGreaterThanOrEqual(1);
+  const later = await session.evaluate("val");
+  expect(Number.isFinite(later.loss)).toBe(true);
+  expect(later.loss).toBeLessThan(first.loss);
+  const rt = await session.retrain({ epochs: 1 });
+  expect(Number.isFinite(rt.eval.loss)).toBe(true);
+  expect(rt.ranks.length).toBe(ranks.length);
+  rt.model.dispose();
+  session.dispose();
+  model.dispose();
+}

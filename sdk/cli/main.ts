@@ -42,6 +42,7 @@ data:
   --task NAME            registered task (spam, sotu-party, sst2, mrpc, ... with --data-dir for GLUE); default: spam
   --train FILE --dev FILE  CSV/TSV files with text,label columns instead of a task
   --max-train N          use at most N training examples (seeded subsample); default: all
+  --max-dev N            use at most N dev examples (seeded subsample); default: all
 search:
   --steps N              meta-steps (inner+outer); default: one epoch of D_tr
   --max-rank K           components per layer (k); default 8
@@ -79,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       train: { type: "string" },
       dev: { type: "string" },
       "max-train": { type: "string" },
+      "max-dev": { type: "string" },
       out: { type: "string", default: "runs/search" },
       steps: { type: "string" },
       "max-rank": { type: "string" },
@@ -128,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
   const seed = num("seed") ?? 0;
   // A seeded subsample (files are often sorted by label, so never just the first N).
   if (maxTrain !== undefined && train.length > maxTrain) train = new Rng(seed).shuffle([...train]).slice(0, maxTrain);
+  const maxDev = num("max-dev");
+  if (maxDev !== undefined && dev && dev.length > maxDev) dev = new Rng(seed + 1).shuffle([...dev]).slice(0, maxDev);
   log(`model: ${modelDir}\ntask: ${taskName} (${train.length} training examples${dev ? `, ${dev.length} dev` : ""})`);
 
   const model = await loadPretrained(modelDir, { head, numLabels, seed });

@@ -87,7 +87,10 @@ describe("DyLoRA", () => {
       for (const l of dy.layers.values()) {
         const a0 = before.get(l.names.A)!;
         const a1 = rows(model.params.get(l.names.A));
-        a1.forEach((row, i) => (i === b - 1 ? expect(row).not.toEqual(a0[i]) : expect(row).toEqual(a0[i])));
+        for (const [i, row] of a1.entries()) {
+          if (i === b - 1) expect(row).not.toEqual(a0[i]);
+          else expect(row).toEqual(a0[i]);
+        }
         const b0 = before.get(l.names.B)!;
         const b1 = rows(model.params.get(l.names.B));
         for (let j = 0; j < 4; j++) {
@@ -113,7 +116,10 @@ describe("DyLoRA", () => {
     const b = res.ranks[0]!;
     expect(b).toBeGreaterThanOrEqual(2);
     const a1 = rows(model.params.get(name));
-    a1.forEach((row, i) => (i < b ? expect(row).not.toEqual(a0[i]) : expect(row).toEqual(a0[i])));
+    for (const [i, row] of a1.entries()) {
+      if (i < b) expect(row).not.toEqual(a0[i]);
+      else expect(row).toEqual(a0[i]);
+    }
     expect(dy.rank).toBe(4); // left at rMax after training
     model.dispose();
   });

@@ -20,7 +20,7 @@ import { type BilevelProblem, hypergradient, innerGradients } from "../meta/hype
 import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
 import type { Model } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
-import { type BatchTensors, batchToTensors, isRegression } from "../train/loop.js";
+import { type BatchTensors, batchToTensors, evaluateModel, isRegression } from "../train/loop.js";
 import { collate, computeMetrics, defaultMetrics, fingerprint } from "./data.js";
 import type { RetrainResult } from "./retrain.js";
 import type {
@@ -467,7 +467,10 @@ function validateData(data: SessionData): void {
   if (data.train.length === 0) throw new DataError("data.train is empty: a rank search needs labelled training examples.");
 }
 
-/** Loss and metrics of `model` on `examples` (evaluation mode, batched). */
+/**
+ * Loss and metrics of `model` on `examples` (evaluation mode, batched; sdk/train's
+ * `evaluateModel` with the session's batching and metrics).
+ */
 export async function evaluateExamples(
   model: Model,
   tokenizer: SessionTokenizer,
@@ -476,26 +479,11 @@ export async function evaluateExamples(
   cfg: { batchSize: number; maxLength: number },
   labelNames?: string[],
 ): Promise<{ loss: number; metrics: Record<string, number> }> {
-  let lossSum = 0;
-  const preds: (number[] | number[][])[] = [];
-  const labels: (number | number[])[] = [];
-  for (let i = 0; i < examples.length; i += cfg.batchSize) {
-    const chunk = examples.slice(i, i + cfg.batchSize);
-    const batch = collate(chunk, tokenizer, model, cfg.maxLength);
-    const t = batchToTensors(batch, { regression: isRegression(model) });
-    try {
-      const logits = tf.tidy(() => model.forward(t, { training: false }));
-      const l = tf.tidy(() => model.loss(logits, t.labels));
-      lossSum += (await l.data())[0]! * chunk.length;
-      const arr = (await logits.array()) as number[][] | number[][][];
-      tf.dispose([l, logits]);
-      preds.push(...arr);
-      labels.push(...(batch.labels as (number | number[])[]));
-    } finally {
-      disposeBatch(t);
-    }
-  }
-  return { loss: lossSum / examples.length, metrics: computeMetrics(model, metrics, preds as number[][] | number[][][], labels, labelNames) };
+  const batches = function* () {
+    for (let i = 0; i < examples.length; i += cfg.batchSize) yield collate(examples.slice(i, i + cfg.batchSize), tokenizer, model, cfg.maxLength);
+  };
+  const r = await evaluateModel(model, batches, (preds, labels) => computeMetrics(model, metrics, preds, labels as (number | number[])[], labelNames));
+  return { loss: r.loss, metrics: r.metrics };
 }
 
 function disposeBatch(t: BatchTensors): void {

@@ -30,6 +30,8 @@ export * from "./train/index.js";
 export * from "./methods/targets.js";
 export * from "./methods/lora/index.js";
 export * from "./methods/autolora/index.js";
+export * from "./methods/dylora/index.js";
+export * from "./methods/adalora/index.js";
 export * from "./methods/adapter/index.js";
 export * from "./methods/full/index.js";
 export * from "./meta/index.js";

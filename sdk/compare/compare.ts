@@ -10,7 +10,9 @@ import { Rng } from "../core/rng.js";
 import { loadTokenizer } from "../data/tokenizer.js";
 import type { Batch, Example, Task } from "../data/types.js";
 import { makeBatches } from "../data/batching.js";
+import { attachAdaLoRA, trainAdaLoRA } from "../methods/adalora/index.js";
 import { attachAdapters } from "../methods/adapter/index.js";
+import { attachDyLoRA, evaluateRanks, trainDyLoRA } from "../methods/dylora/index.js";
 import { fullFineTune } from "../methods/full/index.js";
 import { attachLoRA, countTrainable } from "../methods/lora/index.js";
 import type { Model } from "../models/module.js";
@@ -213,10 +215,73 @@ export function autoloraRunner(name: string, description: string, opts: { select
   };
 }
 
-/** The runners `compare` knows, by name (DyLoRA and AdaLoRA register theirs from their folders). */
+/** DyLoRA trained with a rank sampled per step; reported at rMax, with the best rank in `extra`. */
+export const dyloraRunner: MethodRunner = {
+  name: "dylora",
+  description: "DyLoRA, b ~ U{1..r} per step; evaluated at r (best rank in JSON)",
+  async run(ctx) {
+    const t0 = performance.now();
+    const model = await freshModel(ctx);
+    try {
+      const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed });
+      const rng = new Rng(ctx.seed);
+      await trainDyLoRA(model, h, {
+        batches: epochBatches(ctx, rng),
+        epochs: ctx.epochs,
+        rng,
+        optimizer: { lr: ctx.lr, weightDecay: 0 },
+        schedule: "linear",
+        warmupRatio: 0.06,
+        onProgress: (p) => ctx.onProgress?.(`dylora step ${p.step}/${p.total}`),
+      });
+      const scores = await evaluateRanks(model, h, async () => (await devMetric(model, ctx)).metric);
+      h.setRank(ctx.rank);
+      const m = await devMetric(model, ctx);
+      const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
+      return { method: "dylora", seed: ctx.seed, metric: m.metric, metricName: m.metricName, trainableParams: countTrainable(model), ms: performance.now() - t0, extra: { bestRank: best.rank, bestRankMetric: best.score } };
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+/** AdaLoRA from initR = 1.5·r down to targetR = r (PEFT's schedule, tinit/tfinal 10% of steps). */
+export const adaloraRunner: MethodRunner = {
+  name: "adalora",
+  description: "AdaLoRA, budget 1.5r → r per layer on average (PEFT schedule)",
+  async run(ctx) {
+    const t0 = performance.now();
+    const model = await freshModel(ctx);
+    try {
+      const rng = new Rng(ctx.seed);
+      const batches = epochBatches(ctx, rng);
+      const totalStep = Math.max(1, ctx.epochs * Math.ceil(ctx.task.train.length / ctx.batchSize));
+      const tinit = Math.floor(totalStep * 0.1);
+      const tfinal = Math.floor(totalStep * 0.1);
+      const h = attachAdaLoRA(model, { initR: Math.round(1.5 * ctx.rank), targetR: ctx.rank, alpha: ctx.rank, totalStep, tinit, tfinal, deltaT: 1, seed: ctx.seed });
+      const res = await trainAdaLoRA(model, h, { batches, rng, optimizer: { lr: ctx.lr, weightDecay: 0 }, onProgress: (p) => ctx.onProgress?.(`adalora step ${p.step}/${p.total}`) });
+      const m = await devMetric(model, ctx);
+      return {
+        method: "adalora",
+        seed: ctx.seed,
+        metric: m.metric,
+        metricName: m.metricName,
+        trainableParams: countTrainable(model),
+        ms: performance.now() - t0,
+        ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })),
+      };
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+/** The runners `compare` knows, by name. */
 export const RUNNERS = new Map<string, MethodRunner>([
   ["lora", loraRunner],
   ["lora-grid", loraGridRunner],
+  ["dylora", dyloraRunner],
+  ["adalora", adaloraRunner],
   ["adapter", adapterRunner],
   ["full", fullRunner],
   ["autolora", autoloraRunner("autolora", "AutoLoRA (softmax α, darts hypergradient), then retrain")],

@@ -68,15 +68,24 @@ function argmax(a: Float32Array): number {
   return best;
 }
 
-interface Hyp {
+/** A decoded continuation: its ids and their total log-probability. */
+export interface Hypothesis {
   ids: number[];
   logProb: number;
 }
 
-/** Greedy decoding of one prompt. */
-function greedy(model: Model, prompt: number[], o: GenerateOptions): Hyp {
+/**
+ * Greedy decoding of one prompt's ids: the most likely next token, `maxNewTokens` times or until
+ * `eosTokenId`.
+ *
+ * @example
+ * ```ts
+ * const h = greedySearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 });
+ * ```
+ */
+export function greedySearch(model: Model, prompt: number[], o: GenerateOptions): Hypothesis {
   const ids = [...prompt];
-  const out: Hyp = { ids: [], logProb: 0 };
+  const out: Hypothesis = { ids: [], logProb: 0 };
   for (let s = 0; s < o.maxNewTokens; s++) {
     const lp = nextLogProbs(model, [ids])[0]!;
     const next = argmax(lp);
@@ -88,12 +97,20 @@ function greedy(model: Model, prompt: number[], o: GenerateOptions): Hyp {
   return out;
 }
 
-/** Beam search over one prompt. */
-function beam(model: Model, prompt: number[], o: GenerateOptions, numBeams: number): Hyp {
+/**
+ * Beam search over one prompt's ids with `numBeams` beams (see the module comment); with one beam
+ * it returns what {@link greedySearch} does.
+ *
+ * @example
+ * ```ts
+ * const h = beamSearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 }, 4);
+ * ```
+ */
+export function beamSearch(model: Model, prompt: number[], o: GenerateOptions, numBeams: number): Hypothesis {
   const lpen = o.lengthPenalty ?? 0;
-  const score = (h: Hyp) => h.logProb / Math.max(1, h.ids.length) ** lpen;
-  let live: Hyp[] = [{ ids: [], logProb: 0 }];
-  const finished: Hyp[] = [];
+  const score = (h: Hypothesis) => h.logProb / Math.max(1, h.ids.length) ** lpen;
+  let live: Hypothesis[] = [{ ids: [], logProb: 0 }];
+  const finished: Hypothesis[] = [];
   for (let s = 0; s < o.maxNewTokens && live.length > 0; s++) {
     const lps = nextLogProbs(model, live.map((h) => [...prompt, ...h.ids]));
     const cands: { from: number; token: number; logProb: number }[] = [];
@@ -112,7 +129,7 @@ function beam(model: Model, prompt: number[], o: GenerateOptions, numBeams: numb
       for (const token of top) cands.push({ from: b, token, logProb: live[b]!.logProb + lp[token]! });
     });
     cands.sort((x, y) => y.logProb - x.logProb || x.from - y.from || x.token - y.token);
-    const next: Hyp[] = [];
+    const next: Hypothesis[] = [];
     for (const c of cands) {
       const h = { ids: [...live[c.from]!.ids, c.token], logProb: c.logProb };
       if (c.token === o.eosTokenId) finished.push(h);
@@ -157,7 +174,7 @@ export async function generate(model: Model, tokenizer: GenerationTokenizer, pro
     if (promptIds.length + options.maxNewTokens > positions) {
       throw new ConfigError(`generate: prompt ${i} has ${promptIds.length} tokens and ${options.maxNewTokens} new ones would exceed the model's ${positions} positions; shorten the prompt or lower maxNewTokens.`);
     }
-    const h = numBeams === 1 ? greedy(model, promptIds, options) : beam(model, promptIds, options, numBeams);
+    const h = numBeams === 1 ? greedySearch(model, promptIds, options) : beamSearch(model, promptIds, options, numBeams);
     out.push({ promptIds, tokenIds: h.ids, text: tokenizer.decode(h.ids, { skipSpecialTokens: true }), logProb: h.logProb });
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -39,3 +39,4 @@ export * from "./session/index.js";
 export type { RetrainResult } from "./session/retrain.js";
 export * from "./viz/index.js";
 export * from "./compare/index.js";
+export * from "./pretrain/index.js";

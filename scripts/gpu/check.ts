@@ -69,6 +69,7 @@ async function fixtureLogits(name: string, targets: string[]): Promise<{ lora: F
 }
 
 function compare(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: number; rel: number } {
+  if (a.length !== b.length || a.length === 0) return { maxAbs: Number.NaN, rel: Number.NaN };
   let maxAbs = 0;
   let scale = 0;
   for (let i = 0; i < a.length; i++) {
@@ -99,6 +100,7 @@ interface SearchResult {
   evalLoss: number;
   evalMetrics: Record<string, number>;
   ms: number;
+  error?: string;
 }
 
 const SEARCH_STEPS = Number(process.env.CHECK_STEPS ?? 8);
@@ -157,12 +159,24 @@ interface Phase {
 
 async function phase(log: (s: string) => void): Promise<Phase> {
   const logits: Phase["logits"] = {};
-  logits["tiny-bert-seqcls"] = await fixtureLogits("tiny-bert-seqcls", ["query", "value"]);
-  logits["tiny-gpt2-lm"] = await fixtureLogits("tiny-gpt2-lm", ["c_attn"]);
+  for (const [name, targets] of [["tiny-bert-seqcls", ["query", "value"]], ["tiny-gpt2-lm", ["c_attn"]]] as const) {
+    try {
+      logits[name] = await fixtureLogits(name, [...targets]);
+    } catch (e) {
+      log(`    logits ${name} FAILED: ${(e as Error).stack?.split("\n").slice(0, 3).join(" | ")}`);
+      logits[name] = { lora: new Float32Array(0), base: new Float32Array(0) };
+    }
+  }
   const search: Phase["search"] = {};
   for (const h of HYPERS) {
-    search[h] = await tinySearch(h, h === "darts");
-    log(`    search ${h}: ${SEARCH_STEPS} meta-steps in ${(search[h].ms / 1000).toFixed(1)} s, ranks ${search[h].ranks.join(",")}`);
+    try {
+      search[h] = await tinySearch(h, h === "darts");
+      log(`    search ${h}: ${SEARCH_STEPS} meta-steps in ${(search[h].ms / 1000).toFixed(1)} s, ranks ${search[h].ranks.join(",")}`);
+    } catch (e) {
+      const error = (e as Error).stack?.split("\n").slice(0, 3).join(" | ") ?? String(e);
+      log(`    search ${h} FAILED: ${error}`);
+      search[h] = { alphas: [], ranks: [], innerLosses: [], outerLosses: [], retrainLosses: [], evalLoss: Number.NaN, evalMetrics: {}, ms: 0, error };
+    }
   }
   return { logits, search };
 }
@@ -171,10 +185,27 @@ async function phase(log: (s: string) => void): Promise<Phase> {
  * Run the checks. `activateTarget` switches to the backend under test (after the cpu phase).
  * Returns rows (check, ok, detail) and the raw numbers.
  */
-export async function runChecks(activateTarget: () => Promise<string>, log: (s: string) => void = console.log): Promise<{ rows: CheckRow[]; raw: unknown }> {
-  await tf.setBackend("cpu");
-  log("  check: cpu reference phase");
-  const cpu = await phase(log);
+export async function runChecks(activateTarget: () => Promise<string>, log: (s: string) => void = console.log, opts: { cpuRef?: string; cpuOnly?: string } = {}): Promise<{ rows: CheckRow[]; raw: unknown }> {
+  const { readFile, writeFile } = await import("node:fs/promises");
+  let cpu: Phase;
+  if (opts.cpuRef) {
+    const j = JSON.parse(await readFile(opts.cpuRef, "utf8")) as Phase;
+    for (const v of Object.values(j.logits)) {
+      v.lora = Float32Array.from(v.lora as unknown as number[]);
+      v.base = Float32Array.from(v.base as unknown as number[]);
+    }
+    cpu = j;
+    log(`  check: cpu reference read from ${opts.cpuRef} (computed by scripts/gpu/pack.sh on the cpu backend)`);
+  } else {
+    await tf.setBackend("cpu");
+    log("  check: cpu reference phase");
+    cpu = await phase(log);
+    if (opts.cpuOnly) {
+      const plain = { search: cpu.search, logits: Object.fromEntries(Object.entries(cpu.logits).map(([k, v]) => [k, { lora: Array.from(v.lora), base: Array.from(v.base) }])) };
+      await writeFile(opts.cpuOnly, JSON.stringify(plain));
+      return { rows: [], raw: {} };
+    }
+  }
   const device = await activateTarget();
   log(`  check: target phase on ${tf.getBackend()} (${device})`);
   const gpu = await phase(log);
@@ -190,6 +221,10 @@ export async function runChecks(activateTarget: () => Promise<string>, log: (s: 
   for (const h of HYPERS) {
     const a = cpu.search[h]!;
     const b = gpu.search[h]!;
+    if (b.error || a.error) {
+      rows.push({ check: `tiny search (${h}): ranks ${target} = cpu`, ok: false, detail: `failed: ${b.error ?? a.error}` });
+      continue;
+    }
     const same = JSON.stringify(a.ranks) === JSON.stringify(b.ranks);
     const da = compare(b.alphas.flat(), a.alphas.flat());
     const dl = compare([...b.innerLosses, ...b.outerLosses], [...a.innerLosses, ...a.outerLosses]);

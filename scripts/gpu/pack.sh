@@ -5,12 +5,13 @@
 #                     (skipped when sdk/ already has it)
 #   .gpu/node.xz      this machine's node binary, xz-compressed
 #   .gpu/node_modules/webgpu (index.js, package.json, types.d.ts; dawn.node as .gpu/dawn.node.xz), debug, ms
-#   .gl/*.deb         the Vulkan loader (libvulkan1), unpacked there by run.sh
+#   .gpu/cpu-ref.json the cpu backend's side of the correctness checks (logits, tiny searches, retrain)
+#   .gl/*.deb         the Vulkan loader (libvulkan1) and glvnd, unpacked there by run.sh
 # Both folders are git-ignored; name them in the device call's `carry`. Then: bash scripts/gpu/run.sh there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-rm -rf .gpu && mkdir -p .gpu/node_modules/webgpu
+rm -f .gpu/run.mjs && mkdir -p .gpu/node_modules/webgpu
 stage=$(mktemp -d /tmp/autolora-gpu-stage.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
 cp -r sdk scripts test "$stage"/
@@ -27,13 +28,17 @@ fi
 npx --no-install esbuild "$stage/scripts/gpu/run.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=error --outfile=.gpu/run.mjs \
   --banner:js="import {createRequire} from 'module'; const require = createRequire(import.meta.url);"
+rm -rf .gpu/node_modules/webgpu/dist   # run.sh unpacks dawn.node there; never carry it uncompressed
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json node_modules/webgpu/types.d.ts .gpu/node_modules/webgpu/
-xz -T0 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
-cp -r node_modules/debug node_modules/ms .gpu/node_modules/
-xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz
-if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+[ -s .gpu/dawn.node.xz ] || xz -T0 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
+rm -rf .gpu/node_modules/debug .gpu/node_modules/ms && cp -r node_modules/debug node_modules/ms .gpu/node_modules/
+[ -s .gpu/node.xz ] || xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz   # (delete .gpu to re-pack these)
+# The Vulkan loader and glvnd (the NVIDIA ICD, libGLX_nvidia.so.0, fails without libGLdispatch).
+if ! ls .gl/libvulkan1_*.deb .gl/libglvnd0_*.deb >/dev/null 2>&1; then
   mkdir -p .gl /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-  apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1)
+  apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
+# The cpu side of the correctness checks, computed here (same bundle, cpu backend), read there.
+node .gpu/run.mjs check --cpu-only .gpu/cpu-ref.json
 du -sh .gpu .gl

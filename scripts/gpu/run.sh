@@ -3,15 +3,21 @@
 #   set -o pipefail; bash scripts/gpu/run.sh 2>&1 | tee $OUT/log.txt
 # Phases (each under its own time limit, so that a slow one cannot eat the others):
 #   check (webgpu vs cpu), PyTorch base, webgpu base, PyTorch large, webgpu large, table.
-# Writes $OUT/{check,torch-base,webgpu-base,torch-large,webgpu-large}.json, smi-*.csv, results.md.
+# Writes {check,torch-base,webgpu-base,torch-large,webgpu-large}.json, smi-*.csv and results.md into
+# a work folder, re-packed into $OUT/results.tgz after every phase (the device tool returns at most 8
+# files), and results.md into $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/autolora-gpu-out}
-mkdir -p "$OUT"
+W=/tmp/autolora-gpu-work
+mkdir -p "$OUT" "$W"
 STEPS=${STEPS:-3}
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+export __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}
+# The NVIDIA ICD (libGLX_nvidia.so.0) needs glvnd's libGLdispatch: .gl carries libvulkan1 + the glvnd libraries.
+ldconfig -p | grep -E "libvulkan.so|libGLX_nvidia|libGLdispatch" | head -5
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export PYTHONUNBUFFERED=1
 NODE=/tmp/autolora-node
@@ -22,24 +28,33 @@ PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
 $NODE --version; $PY -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
 
+probe() { $NODE --input-type=module -e "import {create} from '$PWD/.gpu/node_modules/webgpu/index.js'; const a = await create([]).requestAdapter(); console.log('adapter', a ? JSON.stringify(a.info) : null); process.exit(a ? 0 : 1)"; }
+if ! probe; then  # diagnostics for the Vulkan driver
+  lib=$(ldconfig -p | grep -o '/[^ ]*libGLX_nvidia.so.0' | head -1); echo "ICD library: $lib"; ldd "$lib" | grep -i "not found"
+  cat "$VK_DRIVER_FILES"; ls /usr/local/nvidia/share/vulkan/icd.d/ /usr/share/vulkan/icd.d/ 2>&1
+  VK_LOADER_DEBUG=error,warn,driver probe 2>&1 | tail -25
+fi
+
 SMI=
-smi_start() { nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/smi-$1.csv" & SMI=$!; sleep 0.3; }
+smi_start() { nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 100 > "$W/smi-$1.csv" & SMI=$!; sleep 0.3; }
 smi_stop() { [ -n "$SMI" ] && kill "$SMI" 2>/dev/null; wait "$SMI" 2>/dev/null; SMI=; }
 phase() { local name=$1 limit=$2; shift 2; echo; echo "=== $name (limit ${limit}s)"; local t0=$SECONDS
-  timeout "$limit" "$@"; local rc=$?; echo "=== $name: rc=$rc in $((SECONDS - t0)) s"; }
+  timeout "$limit" "$@"; local rc=$?; echo "=== $name: rc=$rc in $((SECONDS - t0)) s"
+  tar -czf "$OUT/results.tgz" -C "$W" . ; }
 M="--max-old-space-size=16384"
 
-phase check 150 $NODE $M .gpu/run.mjs check --backend webgpu --out "$OUT/check.json"
+phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
 smi_start torch-base
-phase torch-base 90 $PY test/bench/gpu_meta_step_torch.py --preset base --steps $STEPS --parts meta,lora,micro --out "$OUT/torch-base.json"
+phase torch-base 60 $PY test/bench/gpu_meta_step_torch.py --preset base --steps $STEPS --parts meta,lora,micro --out "$W/torch-base.json"
 smi_stop
 smi_start webgpu-base
-phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts meta,lowlevel,flags,lora,micro --out "$OUT/webgpu-base.json"
+phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts micro,meta,orig,prof,lowlevel,lora --out "$W/webgpu-base.json"
 smi_stop
 smi_start torch-large
-phase torch-large 60 $PY test/bench/gpu_meta_step_torch.py --preset large --steps 2 --parts meta --out "$OUT/torch-large.json"
+phase torch-large 45 $PY test/bench/gpu_meta_step_torch.py --preset large --steps 2 --parts meta --out "$W/torch-large.json"
 smi_stop
 smi_start webgpu-large
-phase webgpu-large 150 $NODE $M .gpu/run.mjs bench --backend webgpu --preset large --steps 2 --parts meta --out "$OUT/webgpu-large.json"
+phase webgpu-large 130 $NODE $M .gpu/run.mjs bench --backend webgpu --preset large --steps 2 --parts meta --out "$W/webgpu-large.json"
 smi_stop
-phase table 30 $NODE .gpu/run.mjs table --dir "$OUT"
+phase table 20 $NODE .gpu/run.mjs table --dir "$W"
+cp "$W/results.md" "$OUT/" 2>/dev/null

@@ -2,8 +2,9 @@
  * Entry of the GPU bundle (`scripts/gpu/pack.sh` bundles it to `.gpu/run.mjs`; `run.sh` runs it
  * on the GPU machine). Sub-commands:
  *
- *   check  --backend webgpu --out F      correctness vs the cpu backend (scripts/gpu/check.ts)
- *   bench  --backend webgpu --preset base|large|tiny --steps N --parts meta,lowlevel,flags,lora,micro --out F
+ *   check  --backend webgpu --out F      correctness vs the cpu backend (scripts/gpu/check.ts);
+ *          --cpu-only F writes the cpu side to F (pack.sh: .gpu/cpu-ref.json), --cpu-ref F reads it
+ *   bench  --backend webgpu --preset base|large|tiny --steps N --parts micro,meta,orig,prof,lowlevel,flags,lora --out F
  *   table  --dir D                       read D/*.json (ours and PyTorch's), print the table, write D/results.md
  *
  * `--backend cpu|wasm` runs the same code without a GPU (dry run before a device call).
@@ -25,9 +26,11 @@ const { positionals, values: a } = parseArgs({
     dir: { type: "string" },
     preset: { type: "string", default: "base" },
     steps: { type: "string", default: "3" },
-    parts: { type: "string", default: "meta,lowlevel,flags,lora,micro" },
+    parts: { type: "string", default: "micro,meta,orig,prof,lowlevel,lora" },
     batch: { type: "string", default: "16" },
     seq: { type: "string", default: "128" },
+    "cpu-ref": { type: "string" },
+    "cpu-only": { type: "string" },
   },
 });
 
@@ -39,7 +42,11 @@ async function activate(name: string): Promise<string> {
 const cmd = positionals[0];
 const t0 = performance.now();
 if (cmd === "check") {
-  const { rows, raw } = await runChecks(() => activate(a.backend!));
+  const { rows, raw } = await runChecks(() => activate(a.backend!), console.log, { cpuRef: a["cpu-ref"], cpuOnly: a["cpu-only"] });
+  if (a["cpu-only"]) {
+    console.log(`cpu reference written to ${a["cpu-only"]} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    process.exit(0);
+  }
   console.log("\nCHECK | OK | DETAIL");
   for (const r of rows) console.log(`${r.check} | ${r.ok ? "yes" : "NO"} | ${r.detail}`);
   if (a.out) await writeFile(a.out, JSON.stringify({ rows, raw }, null, 1));
@@ -47,7 +54,10 @@ if (cmd === "check") {
 } else if (cmd === "bench") {
   const device = await activate(a.backend!);
   console.log(`bench ${a.preset} on ${tf.getBackend()}: ${device}`);
-  const res = await runBench({ preset: a.preset!, batch: Number(a.batch), seq: Number(a.seq), steps: Number(a.steps), parts: a.parts!.split(",") });
+  const save = async (r: BenchResult) => {
+    if (a.out) await writeFile(a.out, JSON.stringify({ device, ...r }, null, 1));
+  };
+  const res = await runBench({ preset: a.preset!, batch: Number(a.batch), seq: Number(a.seq), steps: Number(a.steps), parts: a.parts!.split(",") }, console.log, save);
   if (a.out) await writeFile(a.out, JSON.stringify({ device, ...res }, null, 1));
   console.log(`bench done in ${((performance.now() - t0) / 1000).toFixed(1)} s${res.errors.length ? `, ${res.errors.length} error(s)` : ""}`);
 } else if (cmd === "table") {
@@ -65,6 +75,7 @@ interface TorchResult {
   meta: { median: number; inner: number; outer: number; ms: number[]; kernels?: number };
   lora?: Record<string, { median: number; kernels?: number }>;
   micro?: { shape: string; ms: number; tflops: number }[];
+  shape?: { layers: number; hidden: number };
   maxMemoryAllocated: number;
   maxMemoryReserved?: number;
 }
@@ -112,13 +123,16 @@ async function table(dir: string): Promise<void> {
   p();
   p("| step | shape | tfjs-webgpu ms | PyTorch ms | ratio | webgpu dispatches / submits / host reads per step | torch CUDA kernels |");
   p("| --- | --- | --- | --- | --- | --- | --- |");
-  const counts = (c?: { dispatches: number; submits: number; reads: number; readWaitMs: number }) => (c ? `${c.dispatches} / ${c.submits} / ${c.reads} (waiting on reads ${c.readWaitMs.toFixed(0)} ms)` : "-");
+  const counts = (c?: { dispatches: number; submits: number; reads: number; readWaitMs: number; uploads?: number; uploadBytes?: number }) =>
+    c ? `${c.dispatches} / ${c.submits} / ${c.reads} (waiting on reads ${c.readWaitMs.toFixed(0)} ms; ${c.uploads ?? "?"} uploads, ${((c.uploadBytes ?? 0) / 2 ** 20).toFixed(0)} MiB)` : "-";
   for (const [name, w, t] of [["base", wb, tb], ["large", wl, tl]] as const) {
     if (!w && !t) continue;
-    const shape = name === "base" ? "RoBERTa-base (12×768)" : "RoBERTa-large (24×1024)";
+    const sh = w?.shape ?? t?.shape;
+    const shape = `${name === "base" ? "RoBERTa-base" : "RoBERTa-large"}-shaped (${sh?.layers}×${sh?.hidden})`;
     p(`| AutoLoRA meta-step (Session inner + outer, darts) | ${shape} | ${f0(w?.meta?.median)} | ${f0(t?.meta?.median)} | ${ratio(w?.meta?.median, t?.meta?.median)} | ${counts(w?.meta?.counts)} | ${t?.meta?.kernels ?? "-"} |`);
     p(`| … inner step | ${shape} | ${f0(w?.meta?.inner)} | ${f0(t?.meta?.inner)} | ${ratio(w?.meta?.inner, t?.meta?.inner)} | | |`);
     p(`| … outer step (darts) | ${shape} | ${f0(w?.meta?.outer)} | ${f0(t?.meta?.outer)} | ${ratio(w?.meta?.outer, t?.meta?.outer)} | | |`);
+    if (w?.metaOrigGrads) p(`| meta-step with tfjs' own Mean/Sum gradients (before the sdk/backend fix) | ${shape} | ${f0(w.metaOrigGrads.median)} | ${f0(t?.meta?.median)} | ${ratio(w.metaOrigGrads.median, t?.meta?.median)} | ${counts(w.metaOrigGrads.counts)} | |`);
     if (w?.lowlevel) p(`| meta-step, low level, 1 host read | ${shape} | ${f0(w.lowlevel.median)} | ${f0(t?.meta?.median)} | ${ratio(w.lowlevel.median, t?.meta?.median)} | ${counts(w.lowlevel.counts)} | |`);
     for (const k of Object.keys(w?.lora ?? {})) {
       const wt = w!.lora![k]!;
@@ -129,6 +143,16 @@ async function table(dir: string): Promise<void> {
   if (wb?.submitBatch) {
     p();
     p(`WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (meta-step ms, base): ${Object.entries(wb.submitBatch).map(([k, v]) => `${k}: ${v.toFixed(0)}`).join(", ")}`);
+  }
+  if (wb?.meta?.counts?.byProgram) {
+    p();
+    p(`webgpu programs per meta-step (base, top 12): ${Object.entries(wb.meta.counts.byProgram).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  }
+  if (wb?.prof) {
+    p();
+    p(`CPU profile of one webgpu meta-step (base, ${wb.prof.totalMs.toFixed(0)} ms sampled), top total time: ${wb.prof.total.slice(0, 14).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join("; ")}`);
+    p();
+    p(`top self time: ${wb.prof.self.slice(0, 10).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join("; ")}`);
   }
   if (wb?.micro) {
     p();
@@ -144,13 +168,13 @@ async function table(dir: string): Promise<void> {
   p();
   p("### Peak GPU memory, meta-step");
   p();
-  p("| shape | tfjs-webgpu (nvidia-smi peak − idle) | tfjs tf.memory() numBytesAllocatedInGPU | PyTorch max_memory_allocated | PyTorch (nvidia-smi peak − idle) |");
+  p("| shape | tfjs-webgpu (nvidia-smi peak − idle) | tfjs tf.memory().numBytesAllocatedInGPU after the steps (buffer pool, ≈ peak) | PyTorch max_memory_allocated | PyTorch (nvidia-smi peak − idle) |");
   p("| --- | --- | --- | --- | --- |");
   for (const [name, w, t] of [["base", wb, tb], ["large", wl, tl]] as const) {
     const sw = await smiPeak(`${dir}/smi-webgpu-${name}.csv`);
     const st = await smiPeak(`${dir}/smi-torch-${name}.csv`);
-    const end = (w?.memory as { end?: { numBytesAllocatedInGPU?: number } } | undefined)?.end;
-    p(`| ${name} | ${sw !== undefined ? `${(sw / 1024).toFixed(2)} GiB` : "-"} | ${gib(end?.numBytesAllocatedInGPU)} | ${gib(t?.maxMemoryAllocated)} | ${st !== undefined ? `${(st / 1024).toFixed(2)} GiB` : "-"} |`);
+    const mem = w?.memory as { afterMeta?: { numBytesAllocatedInGPU?: number } } | undefined;
+    p(`| ${name} | ${sw !== undefined ? `${(sw / 1024).toFixed(2)} GiB` : "-"} | ${gib(mem?.afterMeta?.numBytesAllocatedInGPU)} | ${gib(t?.maxMemoryAllocated)} | ${st !== undefined ? `${(st / 1024).toFixed(2)} GiB` : "-"} |`);
   }
   const errs = [...(wb?.errors ?? []), ...(wl?.errors ?? [])];
   if (errs.length) {

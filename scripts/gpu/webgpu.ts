@@ -54,6 +54,10 @@ export interface Counts {
   uploads: number;
   /** Bytes uploaded. */
   uploadBytes: number;
+  /** Uploads of 1 MiB or more. */
+  bigUploads: number;
+  /** Dispatches per GPU program class, most frequent first (top 12). */
+  byProgram?: Record<string, number>;
 }
 
 interface WebgpuBackendLike {
@@ -66,8 +70,9 @@ interface WebgpuBackendLike {
 
 export class Counter {
   private c: Counts = Counter.zero();
+  private programs = new Map<string, number>();
   static zero(): Counts {
-    return { dispatches: 0, submits: 0, reads: 0, readWaitMs: 0, uploads: 0, uploadBytes: 0 };
+    return { dispatches: 0, submits: 0, reads: 0, readWaitMs: 0, uploads: 0, uploadBytes: 0, bigUploads: 0 };
   }
   /** Wrap the active webgpu backend's methods (idempotent per backend object). */
   static install(): Counter | undefined {
@@ -78,6 +83,8 @@ export class Counter {
     const run = b.runWebGPUProgram.bind(b);
     b.runWebGPUProgram = (...a: unknown[]) => {
       counter.c.dispatches++;
+      const name = (a[0] as { constructor?: { name?: string } })?.constructor?.name ?? "?";
+      counter.programs.set(name, (counter.programs.get(name) ?? 0) + 1);
       return run(...a);
     };
     const submit = b.submitQueue.bind(b);
@@ -101,6 +108,7 @@ export class Counter {
       if (d && d.resource == null && d.values) {
         counter.c.uploads++;
         counter.c.uploadBytes += d.values.byteLength ?? 0;
+        if ((d.values.byteLength ?? 0) >= 1 << 20) counter.c.bigUploads++;
       }
       return upload(dataId);
     };
@@ -109,9 +117,11 @@ export class Counter {
   }
   reset(): void {
     this.c = Counter.zero();
+    this.programs.clear();
   }
   read(): Counts {
-    return { ...this.c };
+    const top = [...this.programs.entries()].sort((x, y) => y[1] - x[1]).slice(0, 12);
+    return { ...this.c, byProgram: Object.fromEntries(top) };
   }
 }
 
@@ -119,4 +129,51 @@ export class Counter {
 export function memoryInfo(): Record<string, number | boolean | undefined> {
   const m = tf.memory() as unknown as Record<string, number | boolean | undefined>;
   return { numTensors: m.numTensors, numBytes: m.numBytes, numBytesInGPU: m.numBytesInGPU, numBytesAllocatedInGPU: m.numBytesAllocatedInGPU };
+}
+
+/** One V8 CPU profile of `fn` (node:inspector), summarised: top functions by self and total time. */
+export async function profileCpu(fn: () => Promise<void>, top = 25): Promise<{ totalMs: number; self: [string, number][]; total: [string, number][] }> {
+  const { Session: Inspector } = await import("node:inspector");
+  const s = new Inspector();
+  s.connect();
+  const post = <T>(method: string, params: object = {}) =>
+    new Promise<T>((resolve, reject) => s.post(method, params, (e, r) => (e ? reject(e) : resolve(r as T))));
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 250 });
+  await post("Profiler.start");
+  let profile: { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  try {
+    await fn();
+  } finally {
+    profile = (await post<{ profile: typeof profile }>("Profiler.stop")).profile;
+    s.disconnect();
+  }
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const label = (n: Node) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop() ?? ""}:${n.callFrame.lineNumber + 1}`;
+  const self = new Map<string, number>();
+  for (const n of profile.nodes) self.set(label(n), (self.get(label(n)) ?? 0) + (selfUs.get(n.id) ?? 0));
+  // Inclusive time per label (a label counted once per sample even when recursive).
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const total = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const l = label(byId.get(cur)!);
+      if (!seen.has(l)) {
+        seen.add(l);
+        total.set(l, (total.get(l) ?? 0) + (profile.timeDeltas[i] ?? 0));
+      }
+    }
+  });
+  const sorted = (m: Map<string, number>) => [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 100) / 10] as [string, number]);
+  const totalMs = profile.timeDeltas.reduce((a, b) => a + b, 0) / 1000;
+  return { totalMs, self: sorted(self), total: sorted(total) };
 }

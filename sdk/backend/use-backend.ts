@@ -14,6 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, UnknownNameError } from "../core/errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { registerWebgpuFixes } from "./webgpu-fixes.js";
 
 /** A backend {@link useBackend} knows how to load, or `auto` for the best that loads. */
 export type BackendName = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -93,7 +94,10 @@ interface GpuLike {
 }
 
 const loadWebgpu: Loader = async () => {
-  if (tf.getBackend() === "webgpu") return describeWebgpu(undefined);
+  if (tf.getBackend() === "webgpu") {
+    registerWebgpuFixes();
+    return describeWebgpu(undefined);
+  }
   const dawn = await importOptional("webgpu");
   const create = dawn.create as ((options: string[]) => GpuLike) | undefined;
   const globals = dawn.globals as Record<string, unknown> | undefined;
@@ -119,6 +123,7 @@ const loadWebgpu: Loader = async () => {
     );
   }
   await activate("webgpu");
+  registerWebgpuFixes();
   return describeWebgpu(adapter);
 };
 

@@ -26,6 +26,7 @@ import { loadPretrained } from "../models/pretrained.js";
 import { Session } from "../session/index.js";
 import type { SessionOptions } from "../session/types.js";
 import { compareCommand } from "./compare.js";
+import { pretrainCommand } from "./pretrain.js";
 import { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 import { ProgressBar } from "./progress.js";
 
@@ -34,6 +35,7 @@ export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 const HELP = `autolora — find the rank of every LoRA layer by meta-learning (AutoLoRA)
 
 usage:
+  autolora pretrain mlm|clm --out DIR [--steps N --batch-size N --lr X --seed N]   (see autolora pretrain --help)
   autolora compare [--model DIR] [--task NAME] [--methods lora,lora-grid,dylora,adalora,adapter,full,autolora,autolora-sigmoid,autolora-unconstrained,autolora-first-order] [--seeds 3] [--epochs 1] [--max-train N] [--out DIR]
   autolora search [--model DIR] [--task NAME [--data-dir DIR] | --train FILE [--dev FILE]] [--out DIR] [options]
 
@@ -67,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 1;
   }
   if (command === "compare") return compareCommand(rest);
+  if (command === "pretrain") return pretrainCommand(rest);
   if (command !== "search") {
     process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
     return 2;

@@ -17,3 +17,4 @@ export * from "./heads.js";
 export * from "./encoder.js";
 export * from "./decoder.js";
 export * from "./pretrained.js";
+export * from "./generate.js";

@@ -19,14 +19,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../sdk/core/rng.js";
 import type { Example } from "../../sdk/data/types.js";
-import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
+import * as meta from "../../sdk/meta/index.js";
+import type { BilevelProblem, HypergradientKind, HypergradientOptions } from "../../sdk/meta/index.js";
 import { attachLoRA } from "../../sdk/methods/lora/index.js";
 import { type ConfigInput, PRESET_CONFIGS, createModel } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
 import type { SessionTokenizer } from "../../sdk/session/types.js";
 import { AdamW } from "../../sdk/train/adamw.js";
 import { batchToTensors, trainModel } from "../../sdk/train/loop.js";
-import { Counter, type Counts, memoryInfo } from "../../scripts/gpu/webgpu.js";
+import * as backendFixes from "../../sdk/backend/index.js";
+import { Counter, type Counts, memoryInfo, profileCpu } from "../../scripts/gpu/webgpu.js";
 
 /** Encoder shapes: RoBERTa-base, RoBERTa-large, and a tiny one for dry runs. */
 export const SHAPES: Record<string, { layers: number; hidden: number; heads: number; ffn: number }> = {
@@ -41,7 +43,11 @@ export interface BenchOptions {
   seq: number;
   /** Timed steps (after one warm-up step that compiles the shaders). */
   steps: number;
-  /** Which parts: meta (Session meta-step), lowlevel (1-read meta-step), flags (submit batch), lora, micro (matmuls). */
+  /**
+   * Which parts: meta (Session meta-step), orig (the same with tfjs' own Mean/Sum gradients),
+   * lowlevel (1-read meta-step), flags (submit batch), lora, micro (matmuls), prof (CPU profile
+   * of one meta-step).
+   */
   parts: string[];
 }
 
@@ -124,18 +130,22 @@ export interface BenchResult {
   meta?: Timing & { inner: number; outer: number };
   lowlevel?: Timing;
   submitBatch?: Record<string, number>;
+  /** The meta-step with tfjs' own Mean/Sum gradients (a host-built ones(x.shape) per reduction). */
+  metaOrigGrads?: Timing;
+  prof?: { totalMs: number; self: [string, number][]; total: [string, number][] };
   lora?: Record<string, Timing>;
   micro?: { shape: string; ms: number; tflops: number }[];
   memory?: Record<string, unknown>;
   errors: string[];
 }
 
-export async function runBench(o: BenchOptions, log: (s: string) => void = console.log): Promise<BenchResult> {
+export async function runBench(o: BenchOptions, log: (s: string) => void = console.log, onPartial?: (r: BenchResult) => Promise<void>): Promise<BenchResult> {
   const counter = Counter.install();
   const res: BenchResult = { preset: o.preset, backend: tf.getBackend(), shape: { ...SHAPES[o.preset]!, batch: o.batch, seq: o.seq }, errors: [] };
   const guard = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
+      await onPartial?.(res);
     } catch (e) {
       const m = `${what}: ${(e as Error).stack?.split("\n").slice(0, 4).join(" | ") ?? String(e)}`;
       res.errors.push(m);
@@ -168,6 +178,35 @@ export async function runBench(o: BenchOptions, log: (s: string) => void = conso
           res.meta = { ...t, inner: median(inner.slice(1)), outer: median(outer.slice(1)) };
           log(`  meta-step (Session inner+outer, darts): ${t.ms.map((x) => x.toFixed(0)).join(", ")} ms; inner ${res.meta.inner.toFixed(0)}, outer ${res.meta.outer.toFixed(0)}; ${JSON.stringify(t.counts ?? {})}`);
           res.memory = { afterMeta: memoryInfo() };
+          await onPartial?.(res);
+        }
+        if (o.parts.includes("orig")) {
+          // Toggle by name so that this file type-checks against an sdk/backend without the fix.
+          const toggle = (backendFixes as unknown as { useDeviceReductionGradients?: (on: boolean) => void }).useDeviceReductionGradients;
+          if (toggle) {
+            toggle(false);
+            try {
+              res.metaOrigGrads = await timeSteps(Math.max(1, o.steps - 1), async () => {
+                await session.innerStep();
+                await session.outerStep();
+              }, counter);
+            } finally {
+              toggle(true);
+            }
+            log(`  meta-step with tfjs' own Mean/Sum gradients: ${res.metaOrigGrads.ms.map((x) => x.toFixed(0)).join(", ")} ms; ${JSON.stringify(res.metaOrigGrads.counts ?? {})}`);
+            await onPartial?.(res);
+          }
+        }
+        if (o.parts.includes("prof")) {
+          res.prof = await profileCpu(async () => {
+            await session.innerStep();
+            await session.outerStep();
+          });
+          log(`  CPU profile of one meta-step (${res.prof.totalMs.toFixed(0)} ms sampled); top self time (ms):`);
+          for (const [k, v] of res.prof.self.slice(0, 15)) log(`    ${v.toFixed(1).padStart(8)}  ${k}`);
+          log("  top total time (ms):");
+          for (const [k, v] of res.prof.total.slice(0, 25)) log(`    ${v.toFixed(1).padStart(8)}  ${k}`);
+          await onPartial?.(res);
         }
         if (o.parts.includes("lowlevel")) {
           res.lowlevel = await lowLevelMetaStep(session, model, o, counter);
@@ -257,6 +296,15 @@ async function lowLevelMetaStep(session: Session, model: ReturnType<typeof creat
   const inner = new AdamW(params(p.innerNames), { lr: 1e-4, weightDecay: 0 });
   const outer = new AdamW(params(p.outerNames), { lr: 1e-3, weightDecay: 0 });
   type Apply = { apply(g: ReadonlyMap<string, tf.Tensor>, lr?: number): void };
+  // The tensor-returning primitives of scripts/gpu/sdk-webgpu.patch (looked up by name, so that
+  // this file type-checks whether or not sdk/ has the patch yet).
+  const m = meta as unknown as {
+    innerGradientTensors?: (p: BilevelProblem) => { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+    hypergradientTensors?: (k: HypergradientKind, p: BilevelProblem, o: HypergradientOptions) => { grads: Map<string, tf.Tensor>; valLoss: tf.Scalar };
+  };
+  const innerGradientTensors = m.innerGradientTensors;
+  const hypergradientTensors = m.hypergradientTensors;
+  if (!innerGradientTensors || !hypergradientTensors) throw new Error("sdk/meta lacks innerGradientTensors/hypergradientTensors: apply scripts/gpu/sdk-webgpu.patch");
   try {
     return await timeSteps(o.steps, async () => {
       const g = innerGradientTensors(p);
@@ -294,8 +342,9 @@ async function matmulMicro(o: BenchOptions): Promise<{ shape: string; ms: number
     const run = async (n: number) => {
       const ys: tf.Tensor[] = [];
       for (let i = 0; i < n; i++) ys.push(tf.matMul(a, b, false, c.tb));
-      await tf.sum(ys[ys.length - 1]!).data();
-      tf.dispose(ys);
+      const last = tf.sum(ys[ys.length - 1]!);
+      await last.data();
+      tf.dispose([last, ...ys]);
     };
     await run(2);
     const t0 = performance.now();

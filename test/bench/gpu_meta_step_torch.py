@@ -169,7 +169,7 @@ def main():
                 w.grad = gi
             inner.step()
             inner.zero_grad(set_to_none=True)
-            float(loss)
+            loss.detach().item()
             sync()
             t1 = time.perf_counter()
             # outer step: DARTS
@@ -191,7 +191,7 @@ def main():
                     bt.grad = d - eta * (p_ - m_) / (2 * eps)
             outer.step()
             outer.zero_grad(set_to_none=True)
-            float(lv)
+            lv.detach().item()
             sync()
             t2 = time.perf_counter()
             state["inner"].append((t1 - t0) * 1000)
@@ -222,7 +222,7 @@ def main():
                     w.grad = gi
                 opt.step()
                 opt.zero_grad(set_to_none=True)
-                float(loss)
+                loss.detach().item()
 
             ms = timed(step, a.steps)
             res["lora"][f"dropout {p:g}"] = dict(ms=ms, median=statistics.median(ms), kernels=count_kernels(step) if dev == "cuda" else None)

@@ -26,13 +26,14 @@ export function classificationExamples(n: number, seed = 0): Example[] {
   });
 }
 
-/** A float target: how many times "good" occurs minus how many times "bad" does, over 2. */
+/** A float target cued by the first word: "good" → 1.5, "bad" → −1.5, "so" → 0, plus a little jitter. */
 export function regressionExamples(n: number, seed = 0): Example[] {
   const rng = new Rng(seed);
+  const cues = [["good", 1.5], ["bad", -1.5], ["so", 0]] as const;
   return Array.from({ length: n }, () => {
-    const words = Array.from({ length: rng.int(3, 7) }, () => ["good", "bad", ...FILLER][rng.int(0, FILLER.length + 1)]!);
-    const y = (words.filter((w) => w === "good").length - words.filter((w) => w === "bad").length) / 2;
-    return { text: words.join(" "), label: y };
+    const [cue, y] = cues[rng.int(0, 2)]!;
+    const words = Array.from({ length: rng.int(2, 5) }, () => FILLER[rng.int(0, FILLER.length - 1)]!);
+    return { text: `${cue} ${words.join(" ")}`, label: y + 0.1 * (rng.uniform() - 0.5) };
   });
 }
 

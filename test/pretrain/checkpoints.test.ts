@@ -1,0 +1,66 @@
+// Our committed checkpoints (datasets/models/): HF conventions, they load with the heads we need,
+// and their tokenizers round-trip text.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadTokenizer } from "../../sdk/data/tokenizer.js";
+import { generate } from "../../sdk/models/generate.js";
+import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { readSafetensors } from "../../sdk/models/safetensors.js";
+
+const ROBERTA = "datasets/models/roberta-tiny";
+const GPT2 = "datasets/models/gpt2-tiny";
+const TEXT = "Mr. Speaker, the State of the Union is strong; call me Ishmael. FREE offer!!! 🐋";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+describe.skipIf(!existsSync(join(ROBERTA, "model.safetensors")))("roberta-tiny", () => {
+  it("follows RoBERTa's conventions and is a few MB", async () => {
+    const config = JSON.parse(readFileSync(join(ROBERTA, "config.json"), "utf8"));
+    expect(config).toMatchObject({ architectures: ["RobertaForMaskedLM"], model_type: "roberta", pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, type_vocab_size: 1 });
+    const tok = await loadTokenizer(ROBERTA);
+    expect(config.max_position_embeddings).toBe(tok.modelMaxLength! + 2);
+    expect(tok.vocabSize).toBe(config.vocab_size);
+    expect(statSync(join(ROBERTA, "model.safetensors")).size).toBeLessThan(12e6);
+    const { tensors } = await readSafetensors(join(ROBERTA, "model.safetensors"));
+    expect([...tensors.keys()].filter((k) => k.startsWith("lm_head.")).sort()).toEqual(["lm_head.bias", "lm_head.dense.bias", "lm_head.dense.weight", "lm_head.layer_norm.bias", "lm_head.layer_norm.weight"]);
+    for (const [i, t] of ["<s>", "<pad>", "</s>", "<unk>", "<mask>"].entries()) expect(tok.encode(t).ids).toEqual([0, i, 2]);
+    const enc = tok.encode(TEXT);
+    expect(enc.ids[0]).toBe(0);
+    expect(enc.ids.at(-1)).toBe(2);
+    expect(tok.decode(enc.ids, { skipSpecialTokens: true })).toBe(TEXT);
+  });
+
+  it("loads with a fresh sequence-classification head (and a token-classification one)", async () => {
+    const model = await loadPretrained(ROBERTA, { head: "sequence-classification", numLabels: 2 });
+    const tok = await loadTokenizer(ROBERTA);
+    const logits = (await model.predict(tok.encodeBatch([TEXT, "ham"], { maxLength: 64 }))) as number[][];
+    expect(logits).toHaveLength(2);
+    expect(logits[0]).toHaveLength(2);
+    model.dispose();
+    const tagger = await loadPretrained(ROBERTA, { head: "token-classification", numLabels: 5 });
+    expect(tagger.numLabels).toBe(5);
+    tagger.dispose();
+  });
+});
+
+describe.skipIf(!existsSync(join(GPT2, "model.safetensors")))("gpt2-tiny", () => {
+  it("follows GPT-2's conventions and generates text", async () => {
+    const config = JSON.parse(readFileSync(join(GPT2, "config.json"), "utf8"));
+    expect(config).toMatchObject({ architectures: ["GPT2LMHeadModel"], model_type: "gpt2", bos_token_id: 0, eos_token_id: 0 });
+    expect(statSync(join(GPT2, "model.safetensors")).size).toBeLessThan(12e6);
+    const tok = await loadTokenizer(GPT2);
+    expect(tok.vocabSize).toBe(config.vocab_size);
+    expect(tok.encode("<|endoftext|>").ids).toEqual([0]);
+    expect(tok.decode(tok.encode(TEXT).ids)).toBe(TEXT);
+    const model = await loadPretrained(GPT2);
+    const [greedy] = await generate(model, tok, ["The whale"], { maxNewTokens: 8, eosTokenId: 0 });
+    const [beam] = await generate(model, tok, ["The whale"], { maxNewTokens: 8, numBeams: 3, eosTokenId: 0 });
+    expect(greedy!.tokenIds.length).toBeGreaterThan(0);
+    expect(beam!.logProb).toBeGreaterThanOrEqual(greedy!.logProb - 1e-4);
+    model.dispose();
+  });
+});

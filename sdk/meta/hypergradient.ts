@@ -51,28 +51,34 @@ export interface Hypergradient {
 
 const asMap = (names: string[], ts: readonly tf.Tensor[]) => new Map(names.map((n, i) => [n, ts[i]!]));
 
+/** {@link hypergradientTensors}' result: the estimate per β name and L_val as a scalar tensor. */
+export interface HypergradientTensors {
+  grads: Map<string, tf.Tensor>;
+  /** L_val at the point the estimator evaluated it, still on the device (dispose it). */
+  valLoss: tf.Scalar;
+}
+
 /**
- * Estimate ∇_β L_val(W'(β), β). The returned tensors are owned by the caller (dispose them).
+ * Estimate ∇_β L_val(W'(β), β) without reading anything back to the host: every intermediate,
+ * DARTS' ε = r / ‖v‖ included, stays a tensor, so the whole estimate is queued on the device in
+ * one go (on webgpu a host read in the middle drains the queue, and `dataSync` is not available
+ * at all in Node). The returned tensors are owned by the caller.
  *
  * @example
  * ```ts
- * const { grads } = hypergradient("darts", problem, { eta: 1e-4 });
- * for (const g of grads.values()) g.dispose();
+ * const { grads, valLoss } = hypergradientTensors("darts", problem, { eta: 1e-4 });
+ * const loss = (await valLoss.data())[0];
+ * tf.dispose([valLoss, ...grads.values()]);
  * ```
  */
-export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: HypergradientOptions): Hypergradient {
+export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem, opts: HypergradientOptions): HypergradientTensors {
   const { eta } = opts;
   const W = p.innerNames.map((n) => p.store.get(n));
   const B = p.outerNames.map((n) => p.store.get(n));
-  let valLoss = Number.NaN;
-  const keepVal = (l: tf.Scalar) => {
-    valLoss = l.dataSync()[0]!;
-  };
   const out = tf.tidy(() => {
     if (kind === "first-order") {
       const { value, grads } = tf.valueAndGrads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.valLoss()))(B);
-      keepVal(value);
-      return grads;
+      return [value, ...grads];
     }
     if (kind === "exact") {
       const f = (...b: tf.Tensor[]) =>
@@ -82,8 +88,7 @@ export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: 
           return p.store.withOverrides(asMap(p.innerNames, W1), () => p.valLoss());
         });
       const { value, grads } = tf.valueAndGrads(f)(B);
-      keepVal(value);
-      return grads;
+      return [value, ...grads];
     }
     if (kind === "darts") {
       const r = opts.dartsR ?? 0.01;
@@ -93,30 +98,71 @@ export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: 
       const { value, grads: g1 } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
         p.store.withOverrides(asMap([...p.innerNames, ...p.outerNames], xs), () => p.valLoss()),
       )([...W1, ...B]);
-      keepVal(value);
       const v = g1.slice(0, W.length);
       const dBeta = g1.slice(W.length);
-      if (eta === 0) return dBeta;
-      const norm = tf.sqrt(tf.addN(v.map((x) => x.square().sum()))).dataSync()[0]!;
-      if (norm === 0) return dBeta;
-      const eps = r / norm;
+      if (eta === 0) return [value, ...dBeta];
+      // ε = r / ‖v‖ and η / (2ε) = η‖v‖ / (2r), as tensors (no host read). When ‖v‖ = 0, W± = W,
+      // the two gradients are equal and the correction is exactly 0 (ε stays finite).
+      const norm = tf.sqrt(tf.addN(v.map((x) => x.square().sum())));
+      const eps = tf.div(r, tf.maximum(norm, 1e-30));
+      const coef = norm.mul(eta / (2 * r));
       const gradBetaTrainAt = (sign: 1 | -1) => {
-        const Wx = W.map((w, i) => w.add(v[i]!.mul(sign * eps)));
+        const step = sign === 1 ? eps : eps.neg();
+        const Wx = W.map((w, i) => w.add(v[i]!.mul(step)));
         return p.store.withOverrides(asMap(p.innerNames, Wx), () =>
           tf.grads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.trainLoss()))(B),
         );
       };
       const gp = gradBetaTrainAt(1);
       const gm = gradBetaTrainAt(-1);
-      return dBeta.map((d, i) => d.sub(gp[i]!.sub(gm[i]!).mul(eta / (2 * eps))));
+      return [value, ...dBeta.map((d, i) => d.sub(gp[i]!.sub(gm[i]!).mul(coef)))];
     }
     throw new ConfigError(`unknown hypergradient "${String(kind)}": use exact, darts or first-order.`);
   });
-  return { grads: asMap(p.outerNames, out), valLoss };
+  return { grads: asMap(p.outerNames, out.slice(1)), valLoss: out[0] as tf.Scalar };
+}
+
+/**
+ * Estimate ∇_β L_val(W'(β), β). The returned tensors are owned by the caller (dispose them).
+ * Reads L_val back synchronously (`dataSync`): on webgpu use {@link hypergradientTensors}.
+ *
+ * @example
+ * ```ts
+ * const { grads } = hypergradient("darts", problem, { eta: 1e-4 });
+ * for (const g of grads.values()) g.dispose();
+ * ```
+ */
+export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: HypergradientOptions): Hypergradient {
+  const { grads, valLoss } = hypergradientTensors(kind, p, opts);
+  try {
+    return { grads, valLoss: valLoss.dataSync()[0]! };
+  } finally {
+    valLoss.dispose();
+  }
+}
+
+/**
+ * ∇_W L_tr(W, β) and L_tr as a scalar tensor, with no host read (see {@link hypergradientTensors}).
+ * Returned tensors are owned by the caller.
+ *
+ * @example
+ * ```ts
+ * const { loss, grads } = innerGradientTensors(problem);
+ * const value = (await loss.data())[0];
+ * ```
+ */
+export function innerGradientTensors(p: BilevelProblem): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  const W = p.innerNames.map((n) => p.store.get(n));
+  const out = tf.tidy(() => {
+    const { value, grads } = tf.valueAndGrads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
+    return [value, ...grads];
+  });
+  return { loss: out[0] as tf.Scalar, grads: asMap(p.innerNames, out.slice(1)) };
 }
 
 /**
  * ∇_W L_tr(W, β) and L_tr, for the inner step. Returned tensors are owned by the caller.
+ * Reads the loss synchronously (`dataSync`): on webgpu use {@link innerGradientTensors}.
  *
  * @example
  * ```ts
@@ -124,12 +170,10 @@ export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: 
  * ```
  */
 export function innerGradients(p: BilevelProblem): { loss: number; grads: Map<string, tf.Tensor> } {
-  const W = p.innerNames.map((n) => p.store.get(n));
-  let loss = Number.NaN;
-  const grads = tf.tidy(() => {
-    const { value, grads } = tf.valueAndGrads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
-    loss = value.dataSync()[0]!;
-    return grads;
-  });
-  return { loss, grads: asMap(p.innerNames, grads) };
+  const { loss, grads } = innerGradientTensors(p);
+  try {
+    return { loss: loss.dataSync()[0]!, grads };
+  } finally {
+    loss.dispose();
+  }
 }

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, DataError, NonFiniteError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
-import { type BilevelProblem, hypergradient, innerGradients } from "../meta/hypergradient.js";
+import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
 import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
 import type { Model } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
@@ -104,8 +104,13 @@ export class Session {
   private outerCount = 0;
   private readonly rows: HistoryRow[] = [];
   private disposed = false;
-  /** Head weights as the session found them: retraining starts from these, not the searched head. */
-  private readonly initialHead = new Map<string, Float32Array>();
+  /**
+   * Head weights as the session found them: retraining starts from these, not the searched head.
+   * Device copies (no host read at construction: webgpu cannot read synchronously in Node).
+   */
+  private readonly initialHead = new Map<string, tf.Tensor>();
+  /** α as last read from the device, and the β tensors it was read from (see {@link Session.alphas}). */
+  private alphaCache: { alphas: LayerAlpha[]; from: object[] } | undefined;
 
   private constructor(
     readonly model: Model,
@@ -131,7 +136,7 @@ export class Session {
       dropout: config.dropout,
       seed: config.seed,
     });
-    for (const p of model.params.list((q) => q.role === "head")) this.initialHead.set(p.name, p.variable.dataSync() as Float32Array);
+    for (const p of model.params.list((q) => q.role === "head")) this.initialHead.set(p.name, tf.clone(p.variable));
     const params = (names: string[]) => names.map((n) => model.params.param(n)!);
     this.inner = new AdamW(params(this.adapter.innerParamNames()), { lr: config.innerLr, weightDecay: config.weightDecay });
     this.outer = new AdamW(params(this.adapter.selectionParamNames()), { lr: config.outerLr, betas: config.outerBetas, weightDecay: 0 });
@@ -155,6 +160,7 @@ export class Session {
     const session = Session.fromParts(model, tokenizer, config, data, splitIndices, rng);
     session.cursors.train.order = rng.shuffle([...session.splits.train.keys()]);
     session.cursors.val.order = rng.shuffle([...session.splits.val.keys()]);
+    await session.refreshAlphas();
     return session;
   }
 
@@ -172,7 +178,9 @@ export class Session {
    */
   static async load(dir: string, opts: { model: Model; tokenizer: SessionTokenizer; data: SessionData }): Promise<Session> {
     const { loadSession } = await import("./checkpoint.js");
-    return loadSession(dir, opts);
+    const session = await loadSession(dir, opts);
+    await session.refreshAlphas();
+    return session;
   }
 
   /**
@@ -211,14 +219,16 @@ export class Session {
       const seed = this.rng.tfSeed();
       return this.withBatches([batch], async ([b]) => {
         const p = this.problem(b!, b!, seed);
-        const { loss, grads } = innerGradients(p);
+        // No host read until the whole gradient is queued; then one asynchronous read of the loss.
+        const { loss: lossT, grads } = innerGradientTensors(p);
         try {
+          const loss = (await lossT.data())[0]!;
           if (!Number.isFinite(loss)) throw new NonFiniteError(`the training loss is ${loss} at inner step ${this.innerCount + 1}; nothing was changed. Lower innerLr, check the labels, or inspect the batch.`);
           await this.inner.step(grads);
+          return loss;
         } finally {
-          tf.dispose([...grads.values()]);
+          tf.dispose([lossT, ...grads.values()]);
         }
-        return loss;
       });
     });
     this.innerCount++;
@@ -241,18 +251,20 @@ export class Session {
       return this.withBatches([tr, va], async ([b1, b2]) => {
         const p = this.problem(b1!, b2!, seed);
         const eta = this.config.hypergradient === "first-order" ? 0 : this.config.innerLr;
-        const { grads, valLoss } = hypergradient(this.config.hypergradient, p, { eta });
+        const { grads, valLoss: valLossT } = hypergradientTensors(this.config.hypergradient, p, { eta });
         try {
+          const valLoss = (await valLossT.data())[0]!;
           if (!Number.isFinite(valLoss)) throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.outerCount + 1}; nothing was changed.`);
           await this.outer.step(grads);
+          return valLoss;
         } finally {
-          tf.dispose([...grads.values()]);
+          tf.dispose([valLossT, ...grads.values()]);
         }
-        return valLoss;
       });
     });
     this.outerCount++;
-    this.rows.push({ step: this.innerCount, phase: "outer", loss, alphas: this.alphas() });
+    const alphas = await this.refreshAlphas();
+    this.rows.push({ step: this.innerCount, phase: "outer", loss, alphas });
     return { phase: "outer", loss, innerStep: this.innerCount, outerStep: this.outerCount, ms: performance.now() - t0 };
   }
 
@@ -287,9 +299,38 @@ export class Session {
     return { steps: total, aborted: false };
   }
 
-  /** α of every target layer, as plain arrays. */
+  /**
+   * α of every target layer, as plain arrays. Served from the copy read (asynchronously) after
+   * the last outer step, creation or load, while β is unchanged; if β was changed otherwise, read
+   * synchronously (cpu/wasm/tensorflow; on webgpu call {@link Session.refreshAlphas} first).
+   */
   alphas(): LayerAlpha[] {
-    return this.adapter.alphas();
+    const c = this.alphaCache;
+    const fresh = c !== undefined && this.betaIds().every((id, i) => id === c.from[i]);
+    return (fresh ? c.alphas : this.adapter.alphas()).map((a) => ({ name: a.name, alpha: [...a.alpha] }));
+  }
+
+  /** Read α of every layer from the device in one asynchronous read; {@link Session.alphas} then returns it. */
+  async refreshAlphas(): Promise<LayerAlpha[]> {
+    this.assertLive();
+    const layers = [...this.adapter.layers.values()];
+    const from = this.betaIds();
+    const all = tf.tidy(() => tf.concat(layers.map((l) => l.alpha())));
+    let values: Float32Array;
+    try {
+      values = (await all.data()) as Float32Array;
+    } finally {
+      all.dispose();
+    }
+    const k = this.config.maxRank;
+    const alphas = layers.map((l, i) => ({ name: l.linear.name, alpha: Array.from(values.subarray(i * k, (i + 1) * k)) }));
+    this.alphaCache = { alphas, from };
+    return alphas.map((a) => ({ name: a.name, alpha: [...a.alpha] }));
+  }
+
+  /** The current data of every β variable (a variable gets a new one on every assign). */
+  private betaIds(): object[] {
+    return this.adapter.selectionParamNames().map((n) => this.model.params.param(n)!.variable.dataId);
   }
 
   /**
@@ -327,7 +368,9 @@ export class Session {
   async retrain(opts: RetrainOptions = {}): Promise<RetrainResult> {
     this.assertLive();
     const { retrainSession } = await import("./retrain.js");
-    return retrainSession(this, this.initialHead, opts);
+    const head = new Map<string, Float32Array>();
+    for (const [name, t] of this.initialHead) head.set(name, Float32Array.from((await t.data()) as Float32Array));
+    return retrainSession(this, head, opts);
   }
 
   /**
@@ -357,6 +400,9 @@ export class Session {
     if (this.disposed) return;
     this.inner.dispose();
     this.outer.dispose();
+    tf.dispose([...this.initialHead.values()]);
+    this.initialHead.clear();
+    this.alphaCache = undefined;
     this.adapter.detach();
     this.disposed = true;
   }

@@ -14,7 +14,7 @@
  * Not run by `npm test`. Run on the GPU machine through `scripts/gpu/run.sh` (it bundles this
  * file via scripts/gpu/run.ts). Here, for a dry run on the cpu/wasm backend:
  *
- *   bash scripts/gpu/pack.sh && node .gpu/run.mjs bench --backend wasm --preset tiny --out /tmp/b.json
+ *   bash scripts/gpu/pack.sh && node .gpu/run.mjs bench --backend cpu --preset tiny --steps 1 --parts meta,orig,prof --out /tmp/b.json
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../sdk/core/rng.js";

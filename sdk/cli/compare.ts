@@ -4,10 +4,11 @@
  * @module
  */
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type BackendName, useBackend } from "../backend/index.js";
-import { compare, comparisonFigure, toMarkdown } from "../compare/index.js";
+import { compare, comparisonFigure, summarize, toMarkdown } from "../compare/index.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { task as getTask } from "../data/index.js";
 import { saveHtml } from "../viz/index.js";
@@ -23,6 +24,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       methods: { type: "string", default: "lora,adapter,full,autolora" },
       seeds: { type: "string", default: "3" },
+      "first-seed": { type: "string", default: "0" },
+      merge: { type: "string" },
       epochs: { type: "string", default: "1" },
       "batch-size": { type: "string", default: "16" },
       "max-length": { type: "string", default: "64" },
@@ -36,6 +39,20 @@ export async function compareCommand(argv: string[]): Promise<number> {
   });
   const backend = await useBackend((v.backend as BackendName | undefined) ?? "auto");
   process.stderr.write(`backend: ${backend.name} (${backend.device})\n`);
+  const dir = resolve(v.out!);
+  if (v.merge) {
+    // Merge runs made by separate processes (e.g. one per seed) into one table.
+    const parts = await Promise.all(v.merge.split(",").map(async (d) => JSON.parse(await readFile(join(d, "compare.json"), "utf8")) as Awaited<ReturnType<typeof compare>> & { command: string }));
+    const methods = parts[0]!.summaries.map((x) => x.method);
+    const merged = { options: { ...parts[0]!.options, seeds: parts.reduce((n, p) => n + p.options.seeds, 0) }, summaries: summarize(parts.flatMap((p) => p.summaries.flatMap((x) => x.runs)), methods) };
+    const commands = parts.map((p) => `\`${p.command}\``).join(", ");
+    const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
+    await writeFileAtomic(join(dir, "compare.md"), md);
+    await writeFileAtomic(join(dir, "compare.json"), `${JSON.stringify({ commands: parts.map((p) => p.command), ...merged }, null, 2)}\n`);
+    await saveHtml(comparisonFigure(merged), join(dir, "compare.html"));
+    process.stdout.write(md);
+    return 0;
+  }
   const modelDir = v.model ?? DEFAULT_MODELS.find((d) => existsSync(join(d, "config.json")))!;
   const t = getTask(v.task!, { dir: v["data-dir"] });
   const n = (x: string | undefined) => (x === undefined ? undefined : Number(x));
@@ -44,6 +61,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     task: t,
     methods: v.methods!.split(","),
     seeds: Number(v.seeds),
+    firstSeed: Number(v["first-seed"]),
     epochs: Number(v.epochs),
     batchSize: Number(v["batch-size"]),
     maxLength: Number(v["max-length"]),
@@ -53,7 +71,6 @@ export async function compareCommand(argv: string[]): Promise<number> {
     maxDev: n(v["max-dev"]),
     onProgress: (note) => process.stderr.write(`${note}\n`),
   });
-  const dir = resolve(v.out!);
   const command = `autolora compare ${argv.join(" ")}`;
   const md = `# ${t.name}: methods compared\n\nModel: \`${modelDir}\`, backend: ${backend.name}. Command: \`${command}\`\n\n${toMarkdown(out)}`;
   await writeFileAtomic(join(dir, "compare.md"), md);

@@ -301,6 +301,8 @@ export interface CompareOptions {
   task: Task;
   methods: string[];
   seeds: number;
+  /** Seeds run are `firstSeed … firstSeed + seeds − 1` (so that seeds can run in parallel processes). Default 0. */
+  firstSeed?: number;
   epochs?: number;
   batchSize?: number;
   maxLength?: number;
@@ -344,7 +346,7 @@ export async function compare(o: CompareOptions): Promise<{ options: Omit<Compar
   const dev = sub(o.task.splits.dev, o.maxDev, 102);
   const results: MethodResult[] = [];
   for (const m of o.methods) {
-    for (let seed = 0; seed < o.seeds; seed++) {
+    for (let seed = o.firstSeed ?? 0; seed < (o.firstSeed ?? 0) + o.seeds; seed++) {
       const ctx: RunContext = {
         modelDir: o.modelDir,
         task: { name: o.task.name, head: o.task.head, numLabels: o.task.numLabels, metrics: o.task.metrics, labels: o.task.labels, train, dev },
@@ -361,9 +363,18 @@ export async function compare(o: CompareOptions): Promise<{ options: Omit<Compar
       results.push(await RUNNERS.get(m)!.run(ctx));
     }
   }
+  const { task, onProgress: _p, ...rest } = o;
+  return { options: { ...rest, task: task.name }, summaries: summarize(results, o.methods) };
+}
+
+/**
+ * Mean ± std per method over its runs, costs normalised to AdaLoRA's mean wall time. Used by
+ * {@link compare} and to merge runs made in separate processes.
+ */
+export function summarize(results: MethodResult[], methods: string[] = [...new Set(results.map((r) => r.method))]): MethodSummary[] {
   const ada = results.filter((r) => r.method === "adalora");
   const adaMs = ada.length ? ada.reduce((s, r) => s + r.ms, 0) / ada.length : null;
-  const summaries = o.methods.map((m) => {
+  return methods.map((m) => {
     const runs = results.filter((r) => r.method === m);
     const xs = runs.map((r) => r.metric);
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -371,7 +382,7 @@ export async function compare(o: CompareOptions): Promise<{ options: Omit<Compar
     const ms = runs.reduce((s, r) => s + r.ms, 0) / runs.length;
     return {
       method: m,
-      description: RUNNERS.get(m)!.description,
+      description: RUNNERS.get(m)?.description ?? m,
       metricName: runs[0]!.metricName,
       mean,
       std,
@@ -381,15 +392,13 @@ export async function compare(o: CompareOptions): Promise<{ options: Omit<Compar
       runs,
     };
   });
-  const { task, onProgress: _p, ...rest } = o;
-  return { options: { ...rest, task: task.name }, summaries };
 }
 
 /** The comparison as a Markdown table (metric mean ± std, trainable parameters, cost). */
 export function toMarkdown(out: Awaited<ReturnType<typeof compare>>): string {
   const s = out.summaries;
   const lines = [
-    `| method | ${s[0]?.metricName ?? "metric"} (mean ± std, ${out.options.seeds} seeds) | trainable params | wall time (s) | cost vs AdaLoRA |`,
+    `| method | ${s[0]?.metricName ?? "metric"} ×100 (mean ± std, ${s[0]?.runs.length ?? 0} seeds) | trainable params | wall time (s) | cost vs AdaLoRA |`,
     "| --- | --- | --- | --- | --- |",
     ...s.map((r) => `| ${r.method} | ${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)} | ${r.trainableParams.toLocaleString("en-US")} | ${(r.ms / 1000).toFixed(1)} | ${r.costVsAdalora === null ? "–" : `×${r.costVsAdalora.toFixed(2)}`} |`),
     "",
@@ -407,7 +416,7 @@ export function comparisonFigure(out: Awaited<ReturnType<typeof compare>>): Figu
       { type: "scatter", mode: "markers", name: "trainable params", x: s.map((r) => r.method), y: s.map((r) => r.trainableParams), yaxis: "y2", marker: { size: 10, symbol: "diamond" } },
     ],
     layout: {
-      title: { text: `${out.options.task}: ${s[0]?.metricName ?? "metric"} over ${out.options.seeds} seeds` },
+      title: { text: `${out.options.task}: ${s[0]?.metricName ?? "metric"} over ${s[0]?.runs.length ?? 0} seeds` },
       yaxis: { title: { text: `${s[0]?.metricName ?? "metric"} (×100)` } },
       yaxis2: { title: { text: "trainable parameters" }, overlaying: "y", side: "right", type: "log" },
       legend: { orientation: "h" },

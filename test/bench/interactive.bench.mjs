@@ -41,7 +41,12 @@ async function child(backend, modelDir) {
   const model = await loadPretrained(modelDir, { head: spam.head, numLabels: spam.numLabels });
   const tokenizer = await loadTokenizer(modelDir);
   const session = await Session.create({
-    model, tokenizer, data: { train: spam.splits.train.slice(0, 256) }, maxLength: 64, batchSize, seed: 0,
+    model,
+    tokenizer,
+    data: { train: spam.splits.train.slice(0, 256) },
+    maxLength: 64,
+    batchSize,
+    seed: 0,
   });
   const inner = [];
   const outer = [];
@@ -54,7 +59,17 @@ async function child(backend, modelDir) {
     }
   }
   session.dispose();
-  console.log(JSON.stringify({ backend: info.name, device: info.device, model: basename(modelDir), batchSize, inner: median(inner), outer: median(outer), outerMin: Math.min(...outer) }));
+  console.log(
+    JSON.stringify({
+      backend: info.name,
+      device: info.device,
+      model: basename(modelDir),
+      batchSize,
+      inner: median(inner),
+      outer: median(outer),
+      outerMin: Math.min(...outer),
+    }),
+  );
 }
 
 function kernelStartup() {
@@ -78,21 +93,40 @@ function kernelStartup() {
 }
 
 async function main() {
-  const backends = (process.env.BENCH_BACKENDS ?? "cpu,wasm").split(",").map((s) => s.trim()).filter(Boolean);
+  const backends = (process.env.BENCH_BACKENDS ?? "cpu,wasm")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const models = process.env.BENCH_MODELS
     ? process.env.BENCH_MODELS.split(",").map((m) => resolve(ROOT, m.trim()))
-    : [join(ROOT, "datasets", "models", "roberta-tiny"), join(ROOT, "datasets", "fixtures", "hf", "tiny-bert-seqcls")].filter((d) => existsSync(join(d, "model.safetensors")));
+    : [join(ROOT, "datasets", "models", "roberta-tiny"), join(ROOT, "datasets", "fixtures", "hf", "tiny-bert-seqcls")].filter((d) =>
+        existsSync(join(d, "model.safetensors")),
+      );
   const rows = [];
   for (const modelDir of models) {
     for (const backend of backends) {
-      const r = spawnSync(process.execPath, [SELF, "--child", backend, modelDir], { encoding: "utf8", env: { ...process.env, AUTOLORA_BACKEND: "" }, timeout: 600_000 });
-      const line = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+      const r = spawnSync(process.execPath, [SELF, "--child", backend, modelDir], {
+        encoding: "utf8",
+        env: { ...process.env, AUTOLORA_BACKEND: "" },
+        timeout: 600_000,
+      });
+      const line = r.stdout
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .pop();
       if (r.status !== 0 || !line) {
         rows.push({ what: `outerStep ${basename(modelDir)}`, backend, value: "failed", goal: "< 200 ms", note: (r.stderr || "").trim().split("\n").pop() });
         continue;
       }
       const m = JSON.parse(line);
-      rows.push({ what: `outerStep (${m.model}, batch ${m.batchSize}×64)`, backend: m.device, value: `${m.outer.toFixed(0)} ms (min ${m.outerMin.toFixed(0)})`, goal: "< 200 ms", met: m.outer < 200 ? "yes" : "no" });
+      rows.push({
+        what: `outerStep (${m.model}, batch ${m.batchSize}×64)`,
+        backend: m.device,
+        value: `${m.outer.toFixed(0)} ms (min ${m.outerMin.toFixed(0)})`,
+        goal: "< 200 ms",
+        met: m.outer < 200 ? "yes" : "no",
+      });
       rows.push({ what: `innerStep (${m.model}, batch ${m.batchSize}×64)`, backend: m.device, value: `${m.inner.toFixed(0)} ms`, goal: "", met: "" });
     }
   }
@@ -102,7 +136,13 @@ async function main() {
     const total = k.start_to_ready_s + k.first_cell_import_tfjs_s + k.first_import_autolora_s;
     rows.push({ what: "kernel start → ready", backend: "-", value: `${k.start_to_ready_s.toFixed(2)} s`, goal: "", met: "" });
     rows.push({ what: "first cell (import tfjs)", backend: "-", value: `${k.first_cell_import_tfjs_s.toFixed(2)} s`, goal: "", met: "" });
-    rows.push({ what: 'first import "autolora"', backend: "-", value: `${k.first_import_autolora_s.toFixed(2)} s (${k.import_autolora_status})`, goal: "", met: "" });
+    rows.push({
+      what: 'first import "autolora"',
+      backend: "-",
+      value: `${k.first_import_autolora_s.toFixed(2)} s (${k.import_autolora_status})`,
+      goal: "",
+      met: "",
+    });
     rows.push({ what: "kernel start + first imports", backend: "-", value: `${total.toFixed(2)} s`, goal: "< 5 s", met: total < 5 ? "yes" : "no" });
   }
   console.log("\nautolora interactive latency (median of timed steps; nothing asserted)\n");

@@ -255,6 +255,7 @@ Server.handleCommInfoRequest = function (sock, msg) {
   reply.content = { status: "ok", comms: {} };
   reply.signAndSend(this.connInfo.key, sock);
 };
+const { expandShorthand } = require("./shorthand.cjs");
 Server.handleExecute = async function (sock, msg) {
   const key = this.connInfo.key;
   const publish = (type, content) => {
@@ -271,7 +272,7 @@ Server.handleExecute = async function (sock, msg) {
   cellErrors = errors;
   let content;
   try {
-    content = await handler.handleExecute(msg.content, writeStream, writeDisplayData);
+    content = await handler.handleExecute({ ...msg.content, code: expandShorthand(msg.content.code) }, writeStream, writeDisplayData);
   } finally {
     cellErrors = null;
   }

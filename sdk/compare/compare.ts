@@ -66,14 +66,42 @@ export async function freshModel(ctx: RunContext): Promise<Model> {
   return loadPretrained(ctx.modelDir, { head: ctx.task.head, numLabels: ctx.task.numLabels, seed: ctx.seed });
 }
 
+/** Run `fn` on a fresh base model and dispose the model afterwards, whatever happens. */
+export async function withFreshModel<T>(ctx: RunContext, fn: (model: Model) => Promise<T>): Promise<T> {
+  const model = await freshModel(ctx);
+  try {
+    return await fn(model);
+  } finally {
+    model.dispose();
+  }
+}
+
 /** Seeded epoch batches of the training set. */
 export function epochBatches(ctx: RunContext, rng: Rng): () => Batch[] {
-  return () => makeBatches(ctx.task.train, ctx.tokenizer as Parameters<typeof makeBatches>[1], { batchSize: ctx.batchSize, maxLength: ctx.maxLength, shuffle: true, rng, head: ctx.task.head });
+  return () =>
+    makeBatches(ctx.task.train, ctx.tokenizer as Parameters<typeof makeBatches>[1], {
+      batchSize: ctx.batchSize,
+      maxLength: ctx.maxLength,
+      shuffle: true,
+      rng,
+      head: ctx.task.head,
+    });
 }
 
 /** The main dev metric of `model` (and all metrics). */
-export async function devMetric(model: Model, ctx: RunContext, examples: Example[] = ctx.task.dev): Promise<{ metric: number; metricName: string; all: Record<string, number> }> {
-  const ev = await evaluateExamples(model, ctx.tokenizer, examples, ctx.task.metrics, { batchSize: 64, maxLength: ctx.maxLength }, ctx.task.labels ?? undefined);
+export async function devMetric(
+  model: Model,
+  ctx: RunContext,
+  examples: Example[] = ctx.task.dev,
+): Promise<{ metric: number; metricName: string; all: Record<string, number> }> {
+  const ev = await evaluateExamples(
+    model,
+    ctx.tokenizer,
+    examples,
+    ctx.task.metrics,
+    { batchSize: 64, maxLength: ctx.maxLength },
+    ctx.task.labels ?? undefined,
+  );
   const metricName = ctx.task.metrics[0] ?? "loss";
   return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
 }
@@ -100,13 +128,10 @@ export const loraRunner: MethodRunner = {
   name: "lora",
   description: "LoRA, uniform rank r on query/value",
   async run(ctx) {
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       attachLoRA(model, { r: ctx.rank, alpha: ctx.rank, seed: ctx.seed });
       return await trainAndEvaluate("lora", model, ctx);
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };
 
@@ -124,26 +149,23 @@ export const loraGridRunner: MethodRunner = {
     for (let r = 1; r <= ctx.rank; r *= 2) grid.push(r);
     const order = new Rng(ctx.seed).shuffle([...ctx.task.train.keys()]);
     const cut = Math.round(order.length * 0.7);
-    const inner: RunContext = { ...ctx, task: { ...ctx.task, train: order.slice(0, cut).map((i) => ctx.task.train[i]!), dev: order.slice(cut).map((i) => ctx.task.train[i]!) } };
+    const inner: RunContext = {
+      ...ctx,
+      task: { ...ctx.task, train: order.slice(0, cut).map((i) => ctx.task.train[i]!), dev: order.slice(cut).map((i) => ctx.task.train[i]!) },
+    };
     let best = { r: grid[0]!, val: Number.NEGATIVE_INFINITY };
     for (const r of grid) {
-      const model = await freshModel(ctx);
-      try {
+      const res = await withFreshModel(ctx, async (model) => {
         attachLoRA(model, { r, alpha: r, seed: ctx.seed });
-        const res = await trainAndEvaluate(`lora-grid r=${r}`, model, { ...inner, rank: r });
-        if (res.metric > best.val) best = { r, val: res.metric };
-      } finally {
-        model.dispose();
-      }
+        return trainAndEvaluate(`lora-grid r=${r}`, model, { ...inner, rank: r });
+      });
+      if (res.metric > best.val) best = { r, val: res.metric };
     }
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       attachLoRA(model, { r: best.r, alpha: best.r, seed: ctx.seed });
       const res = await trainAndEvaluate("lora-grid", model, ctx, { extra: { chosenRank: best.r } });
       return { ...res, ms: performance.now() - t0 };
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };
 
@@ -152,13 +174,10 @@ export const adapterRunner: MethodRunner = {
   name: "adapter",
   description: "Houlsby adapters after attention and feed-forward (bottleneck 2r)",
   async run(ctx) {
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       attachAdapters(model, { bottleneck: 2 * ctx.rank, targetModules: model.config.model_type === "gpt2" ? ["c_proj"] : ["output.dense"], seed: ctx.seed });
       return await trainAndEvaluate("adapter", model, ctx);
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };
 
@@ -167,25 +186,25 @@ export const fullRunner: MethodRunner = {
   name: "full",
   description: "full fine-tuning (every parameter, lr/10)",
   async run(ctx) {
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       fullFineTune(model);
       return await trainAndEvaluate("full", model, { ...ctx, lr: ctx.lr / 10 });
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };
 
 /** AutoLoRA (search with the given options, then retrain with the ranks found); cost = both. */
-export function autoloraRunner(name: string, description: string, opts: { selection?: "softmax" | "sigmoid" | "unconstrained"; hypergradient?: "darts" | "exact" | "first-order" } = {}): MethodRunner {
+export function autoloraRunner(
+  name: string,
+  description: string,
+  opts: { selection?: "softmax" | "sigmoid" | "unconstrained"; hypergradient?: "darts" | "exact" | "first-order" } = {},
+): MethodRunner {
   return {
     name,
     description,
     async run(ctx) {
       const t0 = performance.now();
-      const model = await freshModel(ctx);
-      try {
+      return withFreshModel(ctx, async (model) => {
         const session = await Session.create({
           model,
           tokenizer: ctx.tokenizer,
@@ -202,15 +221,18 @@ export function autoloraRunner(name: string, description: string, opts: { select
         // Search budget: the same number of epochs over D_tr as the others train for.
         await session.run({ epochs: ctx.epochs, onStep: ({ step, total }) => ctx.onProgress?.(`${name} search ${step}/${total}`) });
         const ranks = session.ranks();
-        const r = await session.retrain({ ranks, epochs: ctx.epochs, lr: ctx.lr, onProgress: ({ step, total }) => ctx.onProgress?.(`${name} retrain ${step}/${total}`) });
+        const r = await session.retrain({
+          ranks,
+          epochs: ctx.epochs,
+          lr: ctx.lr,
+          onProgress: ({ step, total }) => ctx.onProgress?.(`${name} retrain ${step}/${total}`),
+        });
         const metricName = ctx.task.metrics[0] ?? "loss";
         const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;
         r.model.dispose();
         session.dispose();
         return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
-      } finally {
-        model.dispose();
-      }
+      });
     },
   };
 }
@@ -221,8 +243,7 @@ export const dyloraRunner: MethodRunner = {
   description: "DyLoRA, b ~ U{1..r} per step; evaluated at r (best rank in JSON)",
   async run(ctx) {
     const t0 = performance.now();
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed });
       const rng = new Rng(ctx.seed);
       await trainDyLoRA(model, h, {
@@ -238,10 +259,16 @@ export const dyloraRunner: MethodRunner = {
       h.setRank(ctx.rank);
       const m = await devMetric(model, ctx);
       const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
-      return { method: "dylora", seed: ctx.seed, metric: m.metric, metricName: m.metricName, trainableParams: countTrainable(model), ms: performance.now() - t0, extra: { bestRank: best.rank, bestRankMetric: best.score } };
-    } finally {
-      model.dispose();
-    }
+      return {
+        method: "dylora",
+        seed: ctx.seed,
+        metric: m.metric,
+        metricName: m.metricName,
+        trainableParams: countTrainable(model),
+        ms: performance.now() - t0,
+        extra: { bestRank: best.rank, bestRankMetric: best.score },
+      };
+    });
   },
 };
 
@@ -251,15 +278,28 @@ export const adaloraRunner: MethodRunner = {
   description: "AdaLoRA, budget 1.5r → r per layer on average (PEFT schedule)",
   async run(ctx) {
     const t0 = performance.now();
-    const model = await freshModel(ctx);
-    try {
+    return withFreshModel(ctx, async (model) => {
       const rng = new Rng(ctx.seed);
       const batches = epochBatches(ctx, rng);
       const totalStep = Math.max(1, ctx.epochs * Math.ceil(ctx.task.train.length / ctx.batchSize));
       const tinit = Math.floor(totalStep * 0.1);
       const tfinal = Math.floor(totalStep * 0.1);
-      const h = attachAdaLoRA(model, { initR: Math.round(1.5 * ctx.rank), targetR: ctx.rank, alpha: ctx.rank, totalStep, tinit, tfinal, deltaT: 1, seed: ctx.seed });
-      const res = await trainAdaLoRA(model, h, { batches, rng, optimizer: { lr: ctx.lr, weightDecay: 0 }, onProgress: (p) => ctx.onProgress?.(`adalora step ${p.step}/${p.total}`) });
+      const h = attachAdaLoRA(model, {
+        initR: Math.round(1.5 * ctx.rank),
+        targetR: ctx.rank,
+        alpha: ctx.rank,
+        totalStep,
+        tinit,
+        tfinal,
+        deltaT: 1,
+        seed: ctx.seed,
+      });
+      const res = await trainAdaLoRA(model, h, {
+        batches,
+        rng,
+        optimizer: { lr: ctx.lr, weightDecay: 0 },
+        onProgress: (p) => ctx.onProgress?.(`adalora step ${p.step}/${p.total}`),
+      });
       const m = await devMetric(model, ctx);
       return {
         method: "adalora",
@@ -270,9 +310,7 @@ export const adaloraRunner: MethodRunner = {
         ms: performance.now() - t0,
         ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })),
       };
-    } finally {
-      model.dispose();
-    }
+    });
   },
 };
 
@@ -337,7 +375,9 @@ export interface MethodSummary {
  * console.log(toMarkdown(out));
  * ```
  */
-export async function compare(o: CompareOptions): Promise<{ options: Omit<CompareOptions, "task" | "onProgress"> & { task: string }; summaries: MethodSummary[] }> {
+export async function compare(
+  o: CompareOptions,
+): Promise<{ options: Omit<CompareOptions, "task" | "onProgress"> & { task: string }; summaries: MethodSummary[] }> {
   for (const m of o.methods) if (!RUNNERS.has(m)) throw new UnknownNameError(`unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
   if (!(Number.isInteger(o.seeds) && o.seeds >= 1)) throw new ConfigError(`seeds ${o.seeds} must be an integer ≥ 1.`);
   const tokenizer = await loadTokenizer(o.modelDir);
@@ -400,7 +440,10 @@ export function toMarkdown(out: Awaited<ReturnType<typeof compare>>): string {
   const lines = [
     `| method | ${s[0]?.metricName ?? "metric"} ×100 (mean ± std, ${s[0]?.runs.length ?? 0} seeds) | trainable params | wall time (s) | cost vs AdaLoRA |`,
     "| --- | --- | --- | --- | --- |",
-    ...s.map((r) => `| ${r.method} | ${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)} | ${r.trainableParams.toLocaleString("en-US")} | ${(r.ms / 1000).toFixed(1)} | ${r.costVsAdalora === null ? "–" : `×${r.costVsAdalora.toFixed(2)}`} |`),
+    ...s.map(
+      (r) =>
+        `| ${r.method} | ${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)} | ${r.trainableParams.toLocaleString("en-US")} | ${(r.ms / 1000).toFixed(1)} | ${r.costVsAdalora === null ? "–" : `×${r.costVsAdalora.toFixed(2)}`} |`,
+    ),
     "",
     ...s.map((r) => `- **${r.method}**: ${r.description}`),
   ];
@@ -412,8 +455,22 @@ export function comparisonFigure(out: Awaited<ReturnType<typeof compare>>): Figu
   const s = out.summaries;
   return {
     data: [
-      { type: "bar", name: s[0]?.metricName ?? "metric", x: s.map((r) => r.method), y: s.map((r) => 100 * r.mean), error_y: { type: "data", array: s.map((r) => 100 * r.std), visible: true } },
-      { type: "scatter", mode: "markers", name: "trainable params", x: s.map((r) => r.method), y: s.map((r) => r.trainableParams), yaxis: "y2", marker: { size: 10, symbol: "diamond" } },
+      {
+        type: "bar",
+        name: s[0]?.metricName ?? "metric",
+        x: s.map((r) => r.method),
+        y: s.map((r) => 100 * r.mean),
+        error_y: { type: "data", array: s.map((r) => 100 * r.std), visible: true },
+      },
+      {
+        type: "scatter",
+        mode: "markers",
+        name: "trainable params",
+        x: s.map((r) => r.method),
+        y: s.map((r) => r.trainableParams),
+        yaxis: "y2",
+        marker: { size: 10, symbol: "diamond" },
+      },
     ],
     layout: {
       title: { text: `${out.options.task}: ${s[0]?.metricName ?? "metric"} over ${s[0]?.runs.length ?? 0} seeds` },

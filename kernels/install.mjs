@@ -46,7 +46,16 @@ function usage(code, msg) {
 }
 
 function parseArgs(argv) {
-  const o = { mode: "user", prefix: null, python: null, name: "autolora-ts", displayName: "AutoLoRA (TypeScript)", backend: null, dryRun: false, noPython: false };
+  const o = {
+    mode: "user",
+    prefix: null,
+    python: null,
+    name: "autolora-ts",
+    displayName: "AutoLoRA (TypeScript)",
+    backend: null,
+    dryRun: false,
+    noPython: false,
+  };
   const modes = new Set();
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].startsWith("--") && argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
@@ -56,17 +65,43 @@ function parseArgs(argv) {
       return v;
     };
     switch (flag) {
-      case "--user": modes.add("user"); o.mode = "user"; break;
-      case "--sys-prefix": modes.add("sys-prefix"); o.mode = "sys-prefix"; break;
-      case "--prefix": modes.add("prefix"); o.mode = "prefix"; o.prefix = resolve(value()); break;
-      case "--python": o.python = value(); break;
-      case "--name": o.name = value(); break;
-      case "--display-name": o.displayName = value(); break;
-      case "--backend": o.backend = value(); break;
-      case "--dry-run": o.dryRun = true; break;
-      case "--no-python": o.noPython = true; break;
-      case "-h": case "--help": usage(0); break;
-      default: usage(2, `unknown option ${argv[i]}`);
+      case "--user":
+        modes.add("user");
+        o.mode = "user";
+        break;
+      case "--sys-prefix":
+        modes.add("sys-prefix");
+        o.mode = "sys-prefix";
+        break;
+      case "--prefix":
+        modes.add("prefix");
+        o.mode = "prefix";
+        o.prefix = resolve(value());
+        break;
+      case "--python":
+        o.python = value();
+        break;
+      case "--name":
+        o.name = value();
+        break;
+      case "--display-name":
+        o.displayName = value();
+        break;
+      case "--backend":
+        o.backend = value();
+        break;
+      case "--dry-run":
+        o.dryRun = true;
+        break;
+      case "--no-python":
+        o.noPython = true;
+        break;
+      case "-h":
+      case "--help":
+        usage(0);
+        break;
+      default:
+        usage(2, `unknown option ${argv[i]}`);
     }
   }
   if (modes.size > 1) usage(2, "choose one of --user, --prefix DIR, --sys-prefix");

@@ -89,9 +89,7 @@ function resolveSelf(root, request) {
   if (!target) return null;
   const file = path.resolve(root, target);
   if (!fs.existsSync(file)) {
-    const err = new Error(
-      `Cannot load '${request}': ${file} does not exist. Run \`npm run build\` in ${root} first, then restart the kernel.`,
-    );
+    const err = new Error(`Cannot load '${request}': ${file} does not exist. Run \`npm run build\` in ${root} first, then restart the kernel.`);
     err.code = "MODULE_NOT_FOUND";
     throw err;
   }
@@ -227,9 +225,7 @@ function recordError(args) {
 }
 
 const createExecutor = tslabExecutor.createExecutor;
-tslabExecutor.createExecutor = function (rootDir, convs, cons) {
-  return createExecutor(rootDir, convs, { log: cons.log, error: (...args) => recordError(args) });
-};
+tslabExecutor.createExecutor = (rootDir, convs, cons) => createExecutor(rootDir, convs, { log: cons.log, error: (...args) => recordError(args) });
 
 const Handler = tslabJupyter.JupyterHandlerImpl.prototype;
 const handleKernel = Handler.handleKernel;

@@ -4,16 +4,28 @@
  *
  *     npx tsx scripts/make-our-adapters.ts   # → datasets/fixtures/ours/<name>/
  */
-import * as tf from "@tensorflow/tfjs";
+
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { attachLoRA, savePeftAdapter } from "../sdk/methods/lora/index.js";
 import { loadPretrained } from "../sdk/models/pretrained.js";
 
 await tf.setBackend("cpu");
 const FX = "datasets/fixtures/hf";
 const cases = [
-  { name: "bert-seqcls-rank-pattern", base: "tiny-bert-seqcls", cfg: { targetModules: ["query", "value", "intermediate.dense"], r: 4, alpha: 8, rankPattern: { "layer.1.attention.self.value": 2, "layer.0.intermediate.dense": 1 }, alphaPattern: { "layer.0.attention.self.query": 12 }, seed: 5 } },
+  {
+    name: "bert-seqcls-rank-pattern",
+    base: "tiny-bert-seqcls",
+    cfg: {
+      targetModules: ["query", "value", "intermediate.dense"],
+      r: 4,
+      alpha: 8,
+      rankPattern: { "layer.1.attention.self.value": 2, "layer.0.intermediate.dense": 1 },
+      alphaPattern: { "layer.0.attention.self.query": 12 },
+      seed: 5,
+    },
+  },
   { name: "gpt2-c_attn-rslora", base: "tiny-gpt2-lm", cfg: { targetModules: ["c_attn", "c_proj"], r: 3, alpha: 6, useRslora: true, seed: 6 } },
   { name: "roberta-regression", base: "tiny-roberta-regression", cfg: { targetModules: ["query", "key", "value"], r: 2, alpha: 4, seed: 7 } },
 ];

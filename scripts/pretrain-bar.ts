@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend, type BackendName } from "../sdk/backend/index.js";
+import { type BackendName, useBackend } from "../sdk/backend/index.js";
 import { writeFileAtomic } from "../sdk/core/fs.js";
 import { Rng } from "../sdk/core/rng.js";
 import { makeBatches } from "../sdk/data/batching.js";

@@ -16,27 +16,28 @@
  * ```
  * @module
  */
-export * from "./core/errors.js";
-export { Rng } from "./core/rng.js";
-export { writeFileAtomic } from "./core/fs.js";
+
 export * from "./backend/index.js";
-export * from "./models/index.js";
-export * as ops from "./models/ops.js";
+export * from "./compare/index.js";
+export * from "./core/errors.js";
+export { writeFileAtomic } from "./core/fs.js";
+export { Rng } from "./core/rng.js";
 export * from "./data/index.js";
+export type { DecodeOptions, EncodeBatchOptions, Encoded, EncodedBatch, LoadedTokenizer } from "./data/tokenizer.js";
 export { loadTokenizer } from "./data/tokenizer.js";
-export type { LoadedTokenizer, EncodedBatch, EncodeBatchOptions, DecodeOptions, Encoded } from "./data/tokenizer.js";
-export * from "./metrics/index.js";
-export * from "./train/index.js";
-export * from "./methods/targets.js";
-export * from "./methods/lora/index.js";
-export * from "./methods/autolora/index.js";
-export * from "./methods/dylora/index.js";
+export * from "./meta/index.js";
 export * from "./methods/adalora/index.js";
 export * from "./methods/adapter/index.js";
+export * from "./methods/autolora/index.js";
+export * from "./methods/dylora/index.js";
 export * from "./methods/full/index.js";
-export * from "./meta/index.js";
+export * from "./methods/lora/index.js";
+export * from "./methods/targets.js";
+export * from "./metrics/index.js";
+export * from "./models/index.js";
+export * as ops from "./models/ops.js";
+export * from "./pretrain/index.js";
 export * from "./session/index.js";
 export type { RetrainResult } from "./session/retrain.js";
+export * from "./train/index.js";
 export * from "./viz/index.js";
-export * from "./compare/index.js";
-export * from "./pretrain/index.js";

@@ -13,10 +13,10 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../sdk/core/rng.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import type { Example } from "../../sdk/data/types.js";
+import type { HypergradientKind } from "../../sdk/meta/index.js";
 import { attachLoRA } from "../../sdk/methods/lora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
-import type { HypergradientKind } from "../../sdk/meta/index.js";
 
 const FIX = "datasets/fixtures/hf";
 const HYPERS: HypergradientKind[] = ["darts", "exact", "first-order"];
@@ -60,7 +60,12 @@ async function fixtureLogits(name: string, targets: string[]): Promise<{ lora: F
   for (const l of lora.layers.values()) {
     const p = model.params.param(l.names.B)!;
     const size = p.variable.shape.reduce((a, b) => a * b, 1);
-    p.variable.assign(tf.tensor(Float32Array.from({ length: size }, () => 0.2 * rng.normal()), p.variable.shape));
+    p.variable.assign(
+      tf.tensor(
+        Float32Array.from({ length: size }, () => 0.2 * rng.normal()),
+        p.variable.shape,
+      ),
+    );
   }
   const withLora = await run();
   tf.dispose([inputs.inputIds, inputs.attentionMask]);
@@ -159,7 +164,10 @@ interface Phase {
 
 async function phase(log: (s: string) => void): Promise<Phase> {
   const logits: Phase["logits"] = {};
-  for (const [name, targets] of [["tiny-bert-seqcls", ["query", "value"]], ["tiny-gpt2-lm", ["c_attn"]]] as const) {
+  for (const [name, targets] of [
+    ["tiny-bert-seqcls", ["query", "value"]],
+    ["tiny-gpt2-lm", ["c_attn"]],
+  ] as const) {
     try {
       logits[name] = await fixtureLogits(name, [...targets]);
     } catch (e) {
@@ -185,7 +193,11 @@ async function phase(log: (s: string) => void): Promise<Phase> {
  * Run the checks. `activateTarget` switches to the backend under test (after the cpu phase).
  * Returns rows (check, ok, detail) and the raw numbers.
  */
-export async function runChecks(activateTarget: () => Promise<string>, log: (s: string) => void = console.log, opts: { cpuRef?: string; cpuOnly?: string } = {}): Promise<{ rows: CheckRow[]; raw: unknown }> {
+export async function runChecks(
+  activateTarget: () => Promise<string>,
+  log: (s: string) => void = console.log,
+  opts: { cpuRef?: string; cpuOnly?: string } = {},
+): Promise<{ rows: CheckRow[]; raw: unknown }> {
   const { readFile, writeFile } = await import("node:fs/promises");
   let cpu: Phase;
   if (opts.cpuRef) {
@@ -201,7 +213,10 @@ export async function runChecks(activateTarget: () => Promise<string>, log: (s: 
     log("  check: cpu reference phase");
     cpu = await phase(log);
     if (opts.cpuOnly) {
-      const plain = { search: cpu.search, logits: Object.fromEntries(Object.entries(cpu.logits).map(([k, v]) => [k, { lora: Array.from(v.lora), base: Array.from(v.base) }])) };
+      const plain = {
+        search: cpu.search,
+        logits: Object.fromEntries(Object.entries(cpu.logits).map(([k, v]) => [k, { lora: Array.from(v.lora), base: Array.from(v.base) }])),
+      };
       await writeFile(opts.cpuOnly, JSON.stringify(plain));
       return { rows: [], raw: {} };
     }
@@ -213,10 +228,18 @@ export async function runChecks(activateTarget: () => Promise<string>, log: (s: 
   const target = tf.getBackend();
   for (const name of Object.keys(cpu.logits)) {
     const c = compare(gpu.logits[name]!.lora, cpu.logits[name]!.lora);
-    rows.push({ check: `logits ${name} + LoRA (B≠0): ${target} vs cpu`, ok: c.rel <= 1e-3, detail: `max abs ${c.maxAbs.toExponential(2)}, rel ${c.rel.toExponential(2)} (bar 1e-3 rel)` });
+    rows.push({
+      check: `logits ${name} + LoRA (B≠0): ${target} vs cpu`,
+      ok: c.rel <= 1e-3,
+      detail: `max abs ${c.maxAbs.toExponential(2)}, rel ${c.rel.toExponential(2)} (bar 1e-3 rel)`,
+    });
     const ref = await reference(name);
     const h = compare(gpu.logits[name]!.base, ref.logits.flat(2) as number[]);
-    rows.push({ check: `logits ${name} base: ${target} vs transformers`, ok: h.maxAbs < 1e-4, detail: `max abs ${h.maxAbs.toExponential(2)} (bar 1e-4 abs, as on cpu)` });
+    rows.push({
+      check: `logits ${name} base: ${target} vs transformers`,
+      ok: h.maxAbs < 1e-4,
+      detail: `max abs ${h.maxAbs.toExponential(2)} (bar 1e-4 abs, as on cpu)`,
+    });
   }
   for (const h of HYPERS) {
     const a = cpu.search[h]!;
@@ -239,10 +262,21 @@ export async function runChecks(activateTarget: () => Promise<string>, log: (s: 
   const a = cpu.search.darts!;
   const b = gpu.search.darts!;
   const dr = compare(b.retrainLosses, a.retrainLosses);
-  rows.push({ check: `retrain (trainModel + AdamW, ${a.retrainLosses.length} steps): losses ${target} vs cpu`, ok: dr.rel <= 1e-3 && a.retrainLosses.length === b.retrainLosses.length, detail: `max abs ${dr.maxAbs.toExponential(2)}, rel ${dr.rel.toExponential(2)}` });
+  rows.push({
+    check: `retrain (trainModel + AdamW, ${a.retrainLosses.length} steps): losses ${target} vs cpu`,
+    ok: dr.rel <= 1e-3 && a.retrainLosses.length === b.retrainLosses.length,
+    detail: `max abs ${dr.maxAbs.toExponential(2)}, rel ${dr.rel.toExponential(2)}`,
+  });
   const keys = Object.keys(a.evalMetrics);
   const de = compare([b.evalLoss, ...keys.map((k) => b.evalMetrics[k]!)], [a.evalLoss, ...keys.map((k) => a.evalMetrics[k]!)]);
-  rows.push({ check: `evaluate (retrained + search model, dev): ${target} vs cpu`, ok: de.rel <= 1e-3, detail: `loss ${a.evalLoss.toFixed(5)} vs ${b.evalLoss.toFixed(5)}; ${keys.map((k) => `${k} ${a.evalMetrics[k]!.toFixed(4)}/${b.evalMetrics[k]!.toFixed(4)}`).join(", ")}` });
-  const strip = (p: Phase) => ({ search: p.search, logits: Object.fromEntries(Object.entries(p.logits).map(([k, v]) => [k, { lora: Array.from(v.lora.slice(0, 12)), base: Array.from(v.base.slice(0, 12)) }])) });
+  rows.push({
+    check: `evaluate (retrained + search model, dev): ${target} vs cpu`,
+    ok: de.rel <= 1e-3,
+    detail: `loss ${a.evalLoss.toFixed(5)} vs ${b.evalLoss.toFixed(5)}; ${keys.map((k) => `${k} ${a.evalMetrics[k]!.toFixed(4)}/${b.evalMetrics[k]!.toFixed(4)}`).join(", ")}`,
+  });
+  const strip = (p: Phase) => ({
+    search: p.search,
+    logits: Object.fromEntries(Object.entries(p.logits).map(([k, v]) => [k, { lora: Array.from(v.lora.slice(0, 12)), base: Array.from(v.base.slice(0, 12)) }])),
+  });
   return { rows, raw: { target, device, cpu: strip(cpu), gpu: strip(gpu) } };
 }

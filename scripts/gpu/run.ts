@@ -9,8 +9,9 @@
  *
  * `--backend cpu|wasm` runs the same code without a GPU (dry run before a device call).
  */
-import { readFile, writeFile } from "node:fs/promises";
+
 import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../sdk/backend/index.js";
@@ -57,7 +58,11 @@ if (cmd === "check") {
   const save = async (r: BenchResult) => {
     if (a.out) await writeFile(a.out, JSON.stringify({ device, ...r }, null, 1));
   };
-  const res = await runBench({ preset: a.preset!, batch: Number(a.batch), seq: Number(a.seq), steps: Number(a.steps), parts: a.parts!.split(",") }, console.log, save);
+  const res = await runBench(
+    { preset: a.preset!, batch: Number(a.batch), seq: Number(a.seq), steps: Number(a.steps), parts: a.parts!.split(",") },
+    console.log,
+    save,
+  );
   if (a.out) await writeFile(a.out, JSON.stringify({ device, ...res }, null, 1));
   console.log(`bench done in ${((performance.now() - t0) / 1000).toFixed(1)} s${res.errors.length ? `, ${res.errors.length} error(s)` : ""}`);
 } else if (cmd === "table") {
@@ -92,7 +97,10 @@ async function json<T>(path: string): Promise<T | undefined> {
 /** Peak of `nvidia-smi --query-gpu=memory.used` samples (MiB) minus the first sample. */
 async function smiPeak(path: string): Promise<number | undefined> {
   if (!existsSync(path)) return undefined;
-  const v = (await readFile(path, "utf8")).split("\n").map((l) => Number.parseFloat(l.split(",").pop() ?? "")).filter((x) => Number.isFinite(x));
+  const v = (await readFile(path, "utf8"))
+    .split("\n")
+    .map((l) => Number.parseFloat(l.split(",").pop() ?? ""))
+    .filter((x) => Number.isFinite(x));
   if (v.length < 2) return undefined;
   return Math.max(...v) - v[0]!;
 }
@@ -124,35 +132,68 @@ async function table(dir: string): Promise<void> {
   p("| step | shape | tfjs-webgpu ms | PyTorch ms | ratio | webgpu dispatches / submits / host reads per step | torch CUDA kernels |");
   p("| --- | --- | --- | --- | --- | --- | --- |");
   const counts = (c?: { dispatches: number; submits: number; reads: number; readWaitMs: number; uploads?: number; uploadBytes?: number }) =>
-    c ? `${c.dispatches} / ${c.submits} / ${c.reads} (waiting on reads ${c.readWaitMs.toFixed(0)} ms; ${c.uploads ?? "?"} uploads, ${((c.uploadBytes ?? 0) / 2 ** 20).toFixed(0)} MiB)` : "-";
-  for (const [name, w, t] of [["base", wb, tb], ["large", wl, tl]] as const) {
+    c
+      ? `${c.dispatches} / ${c.submits} / ${c.reads} (waiting on reads ${c.readWaitMs.toFixed(0)} ms; ${c.uploads ?? "?"} uploads, ${((c.uploadBytes ?? 0) / 2 ** 20).toFixed(0)} MiB)`
+      : "-";
+  for (const [name, w, t] of [
+    ["base", wb, tb],
+    ["large", wl, tl],
+  ] as const) {
     if (!w && !t) continue;
     const sh = w?.shape ?? t?.shape;
     const shape = `${name === "base" ? "RoBERTa-base" : "RoBERTa-large"}-shaped (${sh?.layers}×${sh?.hidden})`;
-    p(`| AutoLoRA meta-step (Session inner + outer, darts) | ${shape} | ${f0(w?.meta?.median)} | ${f0(t?.meta?.median)} | ${ratio(w?.meta?.median, t?.meta?.median)} | ${counts(w?.meta?.counts)} | ${t?.meta?.kernels ?? "-"} |`);
+    p(
+      `| AutoLoRA meta-step (Session inner + outer, darts) | ${shape} | ${f0(w?.meta?.median)} | ${f0(t?.meta?.median)} | ${ratio(w?.meta?.median, t?.meta?.median)} | ${counts(w?.meta?.counts)} | ${t?.meta?.kernels ?? "-"} |`,
+    );
     p(`| … inner step | ${shape} | ${f0(w?.meta?.inner)} | ${f0(t?.meta?.inner)} | ${ratio(w?.meta?.inner, t?.meta?.inner)} | | |`);
     p(`| … outer step (darts) | ${shape} | ${f0(w?.meta?.outer)} | ${f0(t?.meta?.outer)} | ${ratio(w?.meta?.outer, t?.meta?.outer)} | | |`);
-    if (w?.metaOrigGrads) p(`| meta-step with tfjs' own Mean/Sum gradients (before the sdk/backend fix) | ${shape} | ${f0(w.metaOrigGrads.median)} | ${f0(t?.meta?.median)} | ${ratio(w.metaOrigGrads.median, t?.meta?.median)} | ${counts(w.metaOrigGrads.counts)} | |`);
-    if (w?.lowlevel) p(`| meta-step, low level, 1 host read | ${shape} | ${f0(w.lowlevel.median)} | ${f0(t?.meta?.median)} | ${ratio(w.lowlevel.median, t?.meta?.median)} | ${counts(w.lowlevel.counts)} | |`);
+    if (w?.metaOrigGrads)
+      p(
+        `| meta-step with tfjs' own Mean/Sum gradients (before the sdk/backend fix) | ${shape} | ${f0(w.metaOrigGrads.median)} | ${f0(t?.meta?.median)} | ${ratio(w.metaOrigGrads.median, t?.meta?.median)} | ${counts(w.metaOrigGrads.counts)} | |`,
+      );
+    if (w?.lowlevel)
+      p(
+        `| meta-step, low level, 1 host read | ${shape} | ${f0(w.lowlevel.median)} | ${f0(t?.meta?.median)} | ${ratio(w.lowlevel.median, t?.meta?.median)} | ${counts(w.lowlevel.counts)} | |`,
+      );
     for (const k of Object.keys(w?.lora ?? {})) {
       const wt = w!.lora![k]!;
       const tt = t?.lora?.[k];
-      p(`| LoRA step (fwd+bwd+AdamW, r=8 q/v, ${k}) | ${shape} | ${f0(wt.median)} | ${f0(tt?.median)} | ${ratio(wt.median, tt?.median)} | ${counts(wt.counts)} | ${tt?.kernels ?? "-"} |`);
+      p(
+        `| LoRA step (fwd+bwd+AdamW, r=8 q/v, ${k}) | ${shape} | ${f0(wt.median)} | ${f0(tt?.median)} | ${ratio(wt.median, tt?.median)} | ${counts(wt.counts)} | ${tt?.kernels ?? "-"} |`,
+      );
     }
   }
   if (wb?.submitBatch) {
     p();
-    p(`WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (meta-step ms, base): ${Object.entries(wb.submitBatch).map(([k, v]) => `${k}: ${v.toFixed(0)}`).join(", ")}`);
+    p(
+      `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (meta-step ms, base): ${Object.entries(wb.submitBatch)
+        .map(([k, v]) => `${k}: ${v.toFixed(0)}`)
+        .join(", ")}`,
+    );
   }
   if (wb?.meta?.counts?.byProgram) {
     p();
-    p(`webgpu programs per meta-step (base, top 12): ${Object.entries(wb.meta.counts.byProgram).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    p(
+      `webgpu programs per meta-step (base, top 12): ${Object.entries(wb.meta.counts.byProgram)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    );
   }
   if (wb?.prof) {
     p();
-    p(`CPU profile of one webgpu meta-step (base, ${wb.prof.totalMs.toFixed(0)} ms sampled), top total time: ${wb.prof.total.slice(0, 14).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join("; ")}`);
+    p(
+      `CPU profile of one webgpu meta-step (base, ${wb.prof.totalMs.toFixed(0)} ms sampled), top total time: ${wb.prof.total
+        .slice(0, 14)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+        .join("; ")}`,
+    );
     p();
-    p(`top self time: ${wb.prof.self.slice(0, 10).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join("; ")}`);
+    p(
+      `top self time: ${wb.prof.self
+        .slice(0, 10)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+        .join("; ")}`,
+    );
   }
   if (wb?.micro) {
     p();
@@ -162,19 +203,28 @@ async function table(dir: string): Promise<void> {
     p("| --- | --- | --- | --- |");
     for (const m of wb.micro) {
       const t = tb?.micro?.find((x) => x.shape === m.shape);
-      p(`| ${m.shape} | ${m.tflops.toFixed(1)} (${m.ms.toFixed(2)} ms) | ${t ? `${t.tflops.toFixed(1)} (${t.ms.toFixed(2)} ms)` : "-"} | ${ratio(m.ms, t?.ms)} |`);
+      p(
+        `| ${m.shape} | ${m.tflops.toFixed(1)} (${m.ms.toFixed(2)} ms) | ${t ? `${t.tflops.toFixed(1)} (${t.ms.toFixed(2)} ms)` : "-"} | ${ratio(m.ms, t?.ms)} |`,
+      );
     }
   }
   p();
   p("### Peak GPU memory, meta-step");
   p();
-  p("| shape | tfjs-webgpu (nvidia-smi peak − idle) | tfjs tf.memory().numBytesAllocatedInGPU after the steps (buffer pool, ≈ peak) | PyTorch max_memory_allocated | PyTorch (nvidia-smi peak − idle) |");
+  p(
+    "| shape | tfjs-webgpu (nvidia-smi peak − idle) | tfjs tf.memory().numBytesAllocatedInGPU after the steps (buffer pool, ≈ peak) | PyTorch max_memory_allocated | PyTorch (nvidia-smi peak − idle) |",
+  );
   p("| --- | --- | --- | --- | --- |");
-  for (const [name, w, t] of [["base", wb, tb], ["large", wl, tl]] as const) {
+  for (const [name, w, t] of [
+    ["base", wb, tb],
+    ["large", wl, tl],
+  ] as const) {
     const sw = await smiPeak(`${dir}/smi-webgpu-${name}.csv`);
     const st = await smiPeak(`${dir}/smi-torch-${name}.csv`);
     const mem = w?.memory as { afterMeta?: { numBytesAllocatedInGPU?: number } } | undefined;
-    p(`| ${name} | ${sw !== undefined ? `${(sw / 1024).toFixed(2)} GiB` : "-"} | ${gib(mem?.afterMeta?.numBytesAllocatedInGPU)} | ${gib(t?.maxMemoryAllocated)} | ${st !== undefined ? `${(st / 1024).toFixed(2)} GiB` : "-"} |`);
+    p(
+      `| ${name} | ${sw !== undefined ? `${(sw / 1024).toFixed(2)} GiB` : "-"} | ${gib(mem?.afterMeta?.numBytesAllocatedInGPU)} | ${gib(t?.maxMemoryAllocated)} | ${st !== undefined ? `${(st / 1024).toFixed(2)} GiB` : "-"} |`,
+    );
   }
   const errs = [...(wb?.errors ?? []), ...(wl?.errors ?? [])];
   if (errs.length) {

@@ -24,7 +24,10 @@ export interface WebgpuInfo {
 export async function setupWebgpu(): Promise<WebgpuInfo> {
   // A literal specifier that the bundler leaves external (esbuild --external:webgpu).
   const dawn = (await import("webgpu")) as unknown as { create: (o: string[]) => GpuLike; globals: Record<string, unknown> };
-  const flags = (process.env.AUTOLORA_DAWN_FLAGS ?? "").split(",").map((s) => s.trim()).filter((s) => s);
+  const flags = (process.env.AUTOLORA_DAWN_FLAGS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s);
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(flags);
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
@@ -173,7 +176,11 @@ export async function profileCpu(fn: () => Promise<void>, top = 25): Promise<{ t
       }
     }
   });
-  const sorted = (m: Map<string, number>) => [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 100) / 10] as [string, number]);
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, Math.round(v / 100) / 10] as [string, number]);
   const totalMs = profile.timeDeltas.reduce((a, b) => a + b, 0) / 1000;
   return { totalMs, self: sorted(self), total: sorted(total) };
 }

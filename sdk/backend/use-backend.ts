@@ -118,8 +118,7 @@ const loadWebgpu: Loader = async () => {
   await importOptional("@tensorflow/tfjs-backend-webgpu");
   if (!tf.findBackendFactory("webgpu")) {
     throw new Error(
-      "@tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it registered nothing: " +
-        "call useBackend('webgpu') before importing it",
+      "@tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it registered nothing: " + "call useBackend('webgpu') before importing it",
     );
   }
   await activate("webgpu");
@@ -176,9 +175,7 @@ export async function useBackend(name: BackendName = "auto"): Promise<BackendInf
   const fromEnv = process.env.AUTOLORA_BACKEND?.trim();
   const wanted = (fromEnv ? fromEnv.toLowerCase() : name) as BackendName;
   if (!NAMES.includes(wanted)) {
-    throw new UnknownNameError(
-      `unknown backend '${wanted}'${fromEnv ? " (from AUTOLORA_BACKEND)" : ""}: use one of ${NAMES.join(", ")}`,
-    );
+    throw new UnknownNameError(`unknown backend '${wanted}'${fromEnv ? " (from AUTOLORA_BACKEND)" : ""}: use one of ${NAMES.join(", ")}`);
   }
   const candidates = wanted === "auto" ? ORDER : [wanted];
   const tried: BackendInfo["tried"] = [];
@@ -189,15 +186,10 @@ export async function useBackend(name: BackendName = "auto"): Promise<BackendInf
     } catch (e) {
       tried.push({ name: candidate, error: messageOf(e) });
       if (wanted !== "auto") {
-        throw new BackendError(
-          `backend '${candidate}' could not be loaded: ${messageOf(e)}. To fix: ${HINTS[candidate]}.`,
-          { cause: e },
-        );
+        throw new BackendError(`backend '${candidate}' could not be loaded: ${messageOf(e)}. To fix: ${HINTS[candidate]}.`, { cause: e });
       }
     }
   }
   // Unreachable in practice: cpu always loads.
-  throw new BackendError(
-    `no backend could be loaded (${tried.map((t) => `${t.name}: ${t.error}`).join("; ")}); reinstall @tensorflow/tfjs`,
-  );
+  throw new BackendError(`no backend could be loaded (${tried.map((t) => `${t.name}: ${t.error}`).join("; ")}); reinstall @tensorflow/tfjs`);
 }

@@ -21,12 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 /** The part of the wasm backend's class our kernels use. */
 interface HostBackend {
   readSync(dataId: object): ArrayLike<number> | Uint8Array[];
-  makeOutput(
-    shape: number[],
-    dtype: tf.DataType,
-    memoryOffset?: number,
-    values?: Float32Array | Int32Array | Uint8Array,
-  ): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array | Int32Array | Uint8Array): tf.TensorInfo;
   /** A view of the tensor's data on the wasm heap; invalid after any allocation (the heap may grow). */
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -113,7 +108,9 @@ function fastBatchMatMul(original: tf.KernelFunc, transpose: tf.KernelFunc): tf.
         return original({ inputs: { a, b }, backend, attrs: plain });
       }
       const out = backend.makeOutput(outShape, "float32");
-      const sa = m * k, sb = k * n, so = m * n;
+      const sa = m * k,
+        sb = k * n,
+        so = m * n;
       for (let i = 0; i < batchB; i++) {
         const ai = batchA === 1 ? undefined : backend.makeOutput([1, m, k], "float32");
         const bi = backend.makeOutput([1, k, n], "float32");
@@ -150,9 +147,7 @@ function sharedIdentity(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /** Kernels we add to `wasm`, by name. */
-const WASM_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
-  [tf.UnsortedSegmentSum, unsortedSegmentSum],
-];
+const WASM_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [[tf.UnsortedSegmentSum, unsortedSegmentSum]];
 
 const WRAPPED = Symbol.for("autolora.wasm.wrapped");
 

@@ -42,9 +42,19 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const dir = resolve(v.out!);
   if (v.merge) {
     // Merge runs made by separate processes (e.g. one per seed) into one table.
-    const parts = await Promise.all(v.merge.split(",").map(async (d) => JSON.parse(await readFile(join(d, "compare.json"), "utf8")) as Awaited<ReturnType<typeof compare>> & { command: string }));
+    const parts = await Promise.all(
+      v.merge
+        .split(",")
+        .map(async (d) => JSON.parse(await readFile(join(d, "compare.json"), "utf8")) as Awaited<ReturnType<typeof compare>> & { command: string }),
+    );
     const methods = parts[0]!.summaries.map((x) => x.method);
-    const merged = { options: { ...parts[0]!.options, seeds: parts.reduce((n, p) => n + p.options.seeds, 0) }, summaries: summarize(parts.flatMap((p) => p.summaries.flatMap((x) => x.runs)), methods) };
+    const merged = {
+      options: { ...parts[0]!.options, seeds: parts.reduce((n, p) => n + p.options.seeds, 0) },
+      summaries: summarize(
+        parts.flatMap((p) => p.summaries.flatMap((x) => x.runs)),
+        methods,
+      ),
+    };
     const commands = parts.map((p) => `\`${p.command}\``).join(", ");
     const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
     await writeFileAtomic(join(dir, "compare.md"), md);

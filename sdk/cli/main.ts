@@ -18,7 +18,7 @@ import { useBackend } from "../backend/index.js";
 import { AutoLoraError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
-import { readTextLabelFile, task as getTask } from "../data/index.js";
+import { task as getTask, readTextLabelFile } from "../data/index.js";
 import { loadTokenizer } from "../data/tokenizer.js";
 import type { Example } from "../data/types.js";
 import { savePeftAdapter } from "../methods/lora/index.js";
@@ -26,8 +26,8 @@ import { loadPretrained } from "../models/pretrained.js";
 import { Session } from "../session/index.js";
 import type { SessionOptions } from "../session/types.js";
 import { compareCommand } from "./compare.js";
-import { pretrainCommand } from "./pretrain.js";
 import { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
+import { pretrainCommand } from "./pretrain.js";
 import { ProgressBar } from "./progress.js";
 
 export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";

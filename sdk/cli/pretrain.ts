@@ -64,7 +64,26 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     values = parseArgs({
       args: rest,
       options: Object.fromEntries(
-        ["out", "hidden", "layers", "heads", "intermediate", "vocab-size", "block-size", "steps", "batch-size", "lr", "warmup-ratio", "weight-decay", "dropout", "eval-blocks", "sources", "seed", "backend", "log-every"].map((k) => [k, { type: "string" as const }]),
+        [
+          "out",
+          "hidden",
+          "layers",
+          "heads",
+          "intermediate",
+          "vocab-size",
+          "block-size",
+          "steps",
+          "batch-size",
+          "lr",
+          "warmup-ratio",
+          "weight-decay",
+          "dropout",
+          "eval-blocks",
+          "sources",
+          "seed",
+          "backend",
+          "log-every",
+        ].map((k) => [k, { type: "string" as const }]),
       ),
     }).values as Record<string, string | undefined>;
   } catch (e) {

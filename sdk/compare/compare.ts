@@ -7,9 +7,9 @@
  */
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
+import { makeBatches } from "../data/batching.js";
 import { loadTokenizer } from "../data/tokenizer.js";
 import type { Batch, Example, Task } from "../data/types.js";
-import { makeBatches } from "../data/batching.js";
 import { attachAdaLoRA, trainAdaLoRA } from "../methods/adalora/index.js";
 import { attachAdapters } from "../methods/adapter/index.js";
 import { attachDyLoRA, evaluateRanks, trainDyLoRA } from "../methods/dylora/index.js";
@@ -17,8 +17,8 @@ import { fullFineTune } from "../methods/full/index.js";
 import { attachLoRA, countTrainable } from "../methods/lora/index.js";
 import type { Model } from "../models/module.js";
 import { loadPretrained } from "../models/pretrained.js";
-import { evaluateExamples } from "../session/session.js";
 import { Session } from "../session/index.js";
+import { evaluateExamples } from "../session/session.js";
 import type { SessionTokenizer } from "../session/types.js";
 import { trainModel } from "../train/loop.js";
 import type { Figure } from "../viz/types.js";

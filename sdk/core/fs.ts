@@ -3,9 +3,10 @@
  * folder and renamed over the target, so an interrupted write leaves the old file intact.
  * @module
  */
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, basename } from "node:path";
+
 import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 
 /**
  * Write `data` to `path` atomically (temp file + rename).

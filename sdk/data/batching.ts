@@ -20,10 +20,7 @@ export interface EncodeOptions {
  * `encodeBatch` adds the model's special tokens (`[CLS] … [SEP]`, `<s> … </s>`, none for GPT-2).
  */
 export interface TokenizerLike {
-  encodeBatch(
-    texts: string[] | [string, string][],
-    options?: EncodeOptions,
-  ): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] };
+  encodeBatch(texts: string[] | [string, string][], options?: EncodeOptions): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] };
   readonly padTokenId: number;
 }
 
@@ -108,7 +105,9 @@ function tokenBatch(exs: Example[], tok: TokenizerLike, maxLength: number, padTo
     const words = e.words ?? e.text.split(/\s+/).filter(Boolean);
     const labels = e.label as number[];
     if (words.length !== labels.length) {
-      throw new DataError(`Token-labelling example ${k} ("${e.text.slice(0, 40)}") has ${words.length} words and ${labels.length} labels; give one label per word.`);
+      throw new DataError(
+        `Token-labelling example ${k} ("${e.text.slice(0, 40)}") has ${words.length} words and ${labels.length} labels; give one label per word.`,
+      );
     }
     words.forEach((w, i) => flat.push(i === 0 ? w : ` ${w}`));
   });
@@ -147,8 +146,16 @@ function tokenBatch(exs: Example[], tok: TokenizerLike, maxLength: number, padTo
 
 function lmBatch(exs: Example[], tok: TokenizerLike, maxLength: number, padTo: number | null, o: BatchOptions): Batch {
   const parts = exs.map((e) => lmText(e, o.separator ?? LM_SEPARATOR));
-  const full = tok.encodeBatch(parts.map((p) => p.prompt + p.target), { padding: false, truncation: false }).inputIds;
-  const prompts = o.maskPrompt ? tok.encodeBatch(parts.map((p) => p.prompt), { padding: false, truncation: false }).inputIds : null;
+  const full = tok.encodeBatch(
+    parts.map((p) => p.prompt + p.target),
+    { padding: false, truncation: false },
+  ).inputIds;
+  const prompts = o.maskPrompt
+    ? tok.encodeBatch(
+        parts.map((p) => p.prompt),
+        { padding: false, truncation: false },
+      ).inputIds
+    : null;
   const ids = full.map((r) => {
     const row = o.eosTokenId !== undefined ? [...r, o.eosTokenId] : [...r];
     return row.slice(0, maxLength);

@@ -18,7 +18,8 @@ import type { Example } from "./types.js";
  * ```
  */
 export function readTextFile(path: string, what = "data file"): string {
-  if (!existsSync(path)) throw new DataError(`Missing ${what}: expected ${path}. Download or copy the file there, or pass the folder that holds it as { dir }.`);
+  if (!existsSync(path))
+    throw new DataError(`Missing ${what}: expected ${path}. Download or copy the file there, or pass the folder that holds it as { dir }.`);
   const text = readFileSync(path, "utf8");
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

@@ -82,7 +82,9 @@ export function parseWebNLG(xml: string, source = "WebNLG XML"): WebNLGEntry[] {
     const attr = (name: string) => unescapeXml(new RegExp(`\\b${name}="([^"]*)"`).exec(attrs)?.[1] ?? "");
     const mset = /<modifiedtripleset>([\s\S]*?)<\/modifiedtripleset>/.exec(body)?.[1] ?? "";
     const triples = [...mset.matchAll(/<mtriple>([\s\S]*?)<\/mtriple>/g)].map((t) => {
-      const parts = unescapeXml(t[1]!).split(" | ").map((p) => p.trim());
+      const parts = unescapeXml(t[1]!)
+        .split(" | ")
+        .map((p) => p.trim());
       if (parts.length !== 3) {
         throw new DataError(`${source}, entry ${attr("eid")}: triple "${t[1]!.trim()}" does not have the form "subject | property | object".`);
       }
@@ -91,7 +93,9 @@ export function parseWebNLG(xml: string, source = "WebNLG XML"): WebNLGEntry[] {
     const lexes = [...body.matchAll(/<lex\b[^>]*>([\s\S]*?)<\/lex>/g)]
       .map((l) => {
         const inner = /<text>([\s\S]*?)<\/text>/.exec(l[1]!)?.[1] ?? l[1]!;
-        return unescapeXml(inner.replace(/<[^>]+>/g, "")).replace(/\s+/g, " ").trim();
+        return unescapeXml(inner.replace(/<[^>]+>/g, ""))
+          .replace(/\s+/g, " ")
+          .trim();
       })
       .filter((t) => t.length > 0);
     out.push({ eid: attr("eid"), category: attr("category"), triples, lexes });
@@ -109,7 +113,11 @@ export function parseWebNLG(xml: string, source = "WebNLG XML"): WebNLGEntry[] {
  * ```
  */
 export function linearizeTriples(triples: ReadonlyArray<readonly [string, string, string]>): string {
-  const clean = (s: string) => s.replace(/^"(.*)"$/, "$1").replace(/_/g, " ").trim();
+  const clean = (s: string) =>
+    s
+      .replace(/^"(.*)"$/, "$1")
+      .replace(/_/g, " ")
+      .trim();
   return triples.map(([s, p, o]) => `${clean(s)} : ${p} : ${clean(o)}`).join(" | ");
 }
 

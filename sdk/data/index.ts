@@ -3,34 +3,35 @@
  * npm data packages), deterministic splits and batching.
  * @module
  */
-export type { Example, Batch, Task, TaskHead, TaskSplits } from "./types.js";
-export { task, taskNames, registerTask, JNLPBA_TAGS } from "./tasks.js";
-export type { TaskOptions } from "./tasks.js";
-export { readTextFile, parseDelimited, splitTsv, readTextLabelFile } from "./delimited.js";
-export type { TextLabelOptions, TextLabelData } from "./delimited.js";
-export { GLUE, readGlueFile } from "./glue.js";
-export type { GlueSpec, GlueTaskName } from "./glue.js";
-export { parseConll, readConllFile } from "./conll.js";
+
+export type { BatchOptions, EncodeOptions, TokenizerLike } from "./batching.js";
+export { inferHead, LM_SEPARATOR, lmText, makeBatches } from "./batching.js";
 export type { TaggedSentence } from "./conll.js";
-export { readE2EFile, parseWebNLG, readWebNLG, linearizeTriples, unescapeXml } from "./generation.js";
+export { parseConll, readConllFile } from "./conll.js";
+export type { TextLabelData, TextLabelOptions } from "./delimited.js";
+export { parseDelimited, readTextFile, readTextLabelFile, splitTsv } from "./delimited.js";
 export type { WebNLGEntry } from "./generation.js";
+export { linearizeTriples, parseWebNLG, readE2EFile, readWebNLG, unescapeXml } from "./generation.js";
+export type { GlueSpec, GlueTaskName } from "./glue.js";
+export { GLUE, readGlueFile } from "./glue.js";
+export type { OfflineOptions, OfflineSplits, SotuOptions, SpamOptions } from "./offline.js";
 export {
-  spamSplits,
-  sotuSplits,
-  cmudictSplits,
-  mobySentimentSplits,
-  emailBody,
-  passages,
-  splitSentences,
-  wordTokens,
-  tagSentiment,
   afinnLexicon,
+  cmudictSplits,
+  emailBody,
+  mobySentimentSplits,
   packageDataDir,
+  passages,
   SENTIMENT_TAGS,
   SOTU_ERAS,
+  sotuSplits,
+  spamSplits,
+  splitSentences,
+  tagSentiment,
+  wordTokens,
 } from "./offline.js";
-export type { OfflineOptions, OfflineSplits, SpamOptions, SotuOptions } from "./offline.js";
-export { split, splitFractions, trainValSplit, concat, expandReferences } from "./splits.js";
 export type { TrainValOptions } from "./splits.js";
-export { makeBatches, lmText, inferHead, LM_SEPARATOR } from "./batching.js";
-export type { TokenizerLike, BatchOptions, EncodeOptions } from "./batching.js";
+export { concat, expandReferences, split, splitFractions, trainValSplit } from "./splits.js";
+export type { TaskOptions } from "./tasks.js";
+export { JNLPBA_TAGS, registerTask, task, taskNames } from "./tasks.js";
+export type { Batch, Example, Task, TaskHead, TaskSplits } from "./types.js";

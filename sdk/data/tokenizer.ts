@@ -104,7 +104,12 @@ function truncatePair(n1: number, n2: number, max: number): [number, number] {
  * ```
  */
 export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+  if (
+    !(await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
     throw new CheckpointError(`no folder ${dir}: give the folder that holds tokenizer.json (tokenizer.save_pretrained(dir) writes it).`);
   }
   const jsonPath = join(dir, "tokenizer.json");
@@ -124,13 +129,16 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
   try {
     config = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new CheckpointError(`${join(dir, "tokenizer_config.json")} is not valid JSON (${(e as Error).message}): fix or delete it.`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new CheckpointError(`${join(dir, "tokenizer_config.json")} is not valid JSON (${(e as Error).message}): fix or delete it.`, { cause: e });
   }
   let tok: HfTokenizer;
   try {
     tok = new HfTokenizer(tokenizerJson, config);
   } catch (e) {
-    throw new CheckpointError(`${jsonPath} could not be read as a tokenizer (${(e as Error).message}): re-save it with a recent tokenizers library.`, { cause: e });
+    throw new CheckpointError(`${jsonPath} could not be read as a tokenizer (${(e as Error).message}): re-save it with a recent tokenizers library.`, {
+      cause: e,
+    });
   }
   return new WrappedTokenizer(tok, config);
 }
@@ -194,9 +202,12 @@ class WrappedTokenizer implements LoadedTokenizer {
     const maxLength = options.maxLength ?? this.modelMaxLength;
     const truncation = options.truncation ?? options.maxLength !== undefined;
     if ((truncation || padding === "max_length") && maxLength === undefined) {
-      throw new ConfigError("encodeBatch: truncation and padding 'max_length' need maxLength (the tokenizer config has no model_max_length): pass { maxLength: 128 }, for example.");
+      throw new ConfigError(
+        "encodeBatch: truncation and padding 'max_length' need maxLength (the tokenizer config has no model_max_length): pass { maxLength: 128 }, for example.",
+      );
     }
-    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)) throw new ConfigError(`encodeBatch: maxLength must be a positive integer, got ${maxLength}.`);
+    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1))
+      throw new ConfigError(`encodeBatch: maxLength must be a positive integer, got ${maxLength}.`);
     const rows = (texts as (string | [string, string])[]).map((t, i) => {
       if (typeof t === "string") return { a: this.pieces(t), b: null as string[] | null };
       if (Array.isArray(t) && t.length === 2 && typeof t[0] === "string" && typeof t[1] === "string") return { a: this.pieces(t[0]), b: this.pieces(t[1]) };
@@ -205,7 +216,10 @@ class WrappedTokenizer implements LoadedTokenizer {
     const encoded = rows.map(({ a, b }) => {
       if (truncation) {
         const room = maxLength! - this.specials(b !== null);
-        if (room < 0) throw new ConfigError(`encodeBatch: maxLength ${maxLength} leaves no room next to the ${this.specials(b !== null)} special tokens: use a larger maxLength.`);
+        if (room < 0)
+          throw new ConfigError(
+            `encodeBatch: maxLength ${maxLength} leaves no room next to the ${this.specials(b !== null)} special tokens: use a larger maxLength.`,
+          );
         if (b === null) a = a.slice(0, room);
         else {
           const [na, nb] = truncatePair(a.length, b.length, room);

@@ -5,7 +5,7 @@
  * @module
  */
 import { DataError } from "../core/errors.js";
-import { ngramCounts, ngramOrder, tokenize13a, type Tokenize } from "./text.js";
+import { ngramCounts, ngramOrder, type Tokenize, tokenize13a } from "./text.js";
 
 /** Options of {@link corpusBleu} and {@link sentenceBleu}. */
 export interface BleuOptions {
@@ -37,9 +37,7 @@ export interface BleuResult {
 
 function checkRefs(hyps: readonly string[], refs: readonly (readonly string[])[], what: string): void {
   if (hyps.length !== refs.length) {
-    throw new DataError(
-      `${what}: got ${hyps.length} hypotheses and ${refs.length} reference lists; pass one list of references per hypothesis.`,
-    );
+    throw new DataError(`${what}: got ${hyps.length} hypotheses and ${refs.length} reference lists; pass one list of references per hypothesis.`);
   }
   refs.forEach((r, i) => {
     if (r.length === 0) throw new DataError(`${what}: hypothesis ${i} has no references; give at least one.`);
@@ -130,11 +128,7 @@ function prep(line: string, o: BleuOptions): string[] {
  * corpusBleu(["the cat sat on the mat"], [["the cat is on the mat", "there is a cat on the mat"]]).score;
  * ```
  */
-export function corpusBleu(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: BleuOptions = {},
-): BleuResult {
+export function corpusBleu(hypotheses: readonly string[], references: readonly (readonly string[])[], options: BleuOptions = {}): BleuResult {
   checkRefs(hypotheses, references, "corpusBleu");
   const maxOrder = options.maxOrder ?? 4;
   const correct = new Array<number>(maxOrder).fill(0);
@@ -142,7 +136,11 @@ export function corpusBleu(
   let sysLen = 0;
   let refLen = 0;
   hypotheses.forEach((h, i) => {
-    const st = segmentStats(prep(h, options), references[i]!.map((r) => prep(r, options)), maxOrder);
+    const st = segmentStats(
+      prep(h, options),
+      references[i]!.map((r) => prep(r, options)),
+      maxOrder,
+    );
     for (let n = 0; n < maxOrder; n++) {
       correct[n]! += st.correct[n]!;
       total[n]! += st.total[n]!;

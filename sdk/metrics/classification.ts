@@ -10,9 +10,7 @@ export type ClassLabel = number | string;
 
 function checkPair(yTrue: readonly unknown[], yPred: readonly unknown[], what: string): void {
   if (yTrue.length !== yPred.length) {
-    throw new DataError(
-      `${what}: got ${yTrue.length} true labels and ${yPred.length} predictions; pass one prediction per example.`,
-    );
+    throw new DataError(`${what}: got ${yTrue.length} true labels and ${yPred.length} predictions; pass one prediction per example.`);
   }
   if (yTrue.length === 0) {
     throw new DataError(`${what}: no examples were given; pass at least one label and prediction.`);
@@ -47,9 +45,7 @@ export interface F1Options {
 
 function sortedLabels(a: readonly ClassLabel[], b: readonly ClassLabel[]): ClassLabel[] {
   const set = new Set<ClassLabel>([...a, ...b]);
-  return [...set].sort((x, y) =>
-    typeof x === "number" && typeof y === "number" ? x - y : String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0,
-  );
+  return [...set].sort((x, y) => (typeof x === "number" && typeof y === "number" ? x - y : String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0));
 }
 
 function f1FromCounts(tp: number, fp: number, fn: number): number {

@@ -6,7 +6,7 @@
  * @module
  */
 import { DataError } from "../core/errors.js";
-import { ngramCounts, ngramOrder, tokenizeWords, type Tokenize } from "./text.js";
+import { ngramCounts, ngramOrder, type Tokenize, tokenizeWords } from "./text.js";
 
 /** Options shared by the generation metrics. */
 export interface GenOptions {
@@ -36,11 +36,7 @@ function check(hyps: readonly string[], refs: readonly (readonly string[])[], wh
  * nist(["it is a guide to action"], [["it is a guide to action that ensures"]]);
  * ```
  */
-export function nist(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: GenOptions & { n?: number } = {},
-): number {
+export function nist(hypotheses: readonly string[], references: readonly (readonly string[])[], options: GenOptions & { n?: number } = {}): number {
   check(hypotheses, references, "nist");
   const n = options.n ?? 5;
   const tok = options.tokenize ?? tokenizeWords;
@@ -212,11 +208,7 @@ export function lcsLength(a: readonly string[], b: readonly string[]): number {
  * rougeL(["police kill the gunman"], [["police killed the gunman"]]); // 0.75
  * ```
  */
-export function rougeL(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: GenOptions & { beta?: number } = {},
-): number {
+export function rougeL(hypotheses: readonly string[], references: readonly (readonly string[])[], options: GenOptions & { beta?: number } = {}): number {
   check(hypotheses, references, "rougeL");
   const tok = options.tokenize ?? tokenizeWords;
   const beta = options.beta ?? 1.2;
@@ -248,11 +240,7 @@ export function rougeL(
  * cider(["a cat", "a dog"], [["a cat"], ["the bird"]]);
  * ```
  */
-export function cider(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: GenOptions & { n?: number } = {},
-): number {
+export function cider(hypotheses: readonly string[], references: readonly (readonly string[])[], options: GenOptions & { n?: number } = {}): number {
   check(hypotheses, references, "cider");
   const n = options.n ?? 4;
   const tok = options.tokenize ?? tokenizeWords;

@@ -3,13 +3,13 @@
  * evaluation loop can compute them without knowing each function.
  * @module
  */
-import { UnknownNameError, DataError } from "../core/errors.js";
+import { DataError, UnknownNameError } from "../core/errors.js";
+import { corpusBleu } from "./bleu.js";
 import { accuracy, f1Score, matthewsCorrcoef } from "./classification.js";
 import { pearson, spearman } from "./correlation.js";
-import { entityF1, seqevalScores } from "./seqeval.js";
-import { corpusBleu } from "./bleu.js";
-import { corpusTer } from "./ter.js";
 import { cider, exactMatch, meteor, nist, rougeL, wordErrorRate } from "./generation.js";
+import { entityF1, seqevalScores } from "./seqeval.js";
+import { corpusTer } from "./ter.js";
 
 /** Every metric name {@link computeMetric} knows. */
 export const METRIC_NAMES = [

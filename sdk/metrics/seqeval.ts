@@ -96,45 +96,94 @@ interface SchemeDef {
 const SCHEMES: Record<TagScheme, SchemeDef> = {
   IOB1: {
     allowed: ["I", "O", "B"],
-    start: [[["O"], ["I"], "ANY"], [["I"], ["I"], "DIFF"], [["B"], ["I"], "ANY"], [["I"], ["B"], "SAME"], [["B"], ["B"], "SAME"]],
-    inside: [[["B"], ["I"], "SAME"], [["I"], ["I"], "SAME"]],
+    start: [
+      [["O"], ["I"], "ANY"],
+      [["I"], ["I"], "DIFF"],
+      [["B"], ["I"], "ANY"],
+      [["I"], ["B"], "SAME"],
+      [["B"], ["B"], "SAME"],
+    ],
+    inside: [
+      [["B"], ["I"], "SAME"],
+      [["I"], ["I"], "SAME"],
+    ],
     end: [
-      [["I"], ["I"], "DIFF"], [["I"], ["O"], "ANY"], [["I"], ["B"], "ANY"],
-      [["B"], ["O"], "ANY"], [["B"], ["I"], "DIFF"], [["B"], ["B"], "SAME"],
+      [["I"], ["I"], "DIFF"],
+      [["I"], ["O"], "ANY"],
+      [["I"], ["B"], "ANY"],
+      [["B"], ["O"], "ANY"],
+      [["B"], ["I"], "DIFF"],
+      [["B"], ["B"], "SAME"],
     ],
   },
   IOE1: {
     allowed: ["I", "O", "E"],
-    start: [[["O"], ["I"], "ANY"], [["I"], ["I"], "DIFF"], [["E"], ["I"], "ANY"], [["E"], ["E"], "SAME"]],
-    inside: [[["I"], ["I"], "SAME"], [["I"], ["E"], "SAME"]],
+    start: [
+      [["O"], ["I"], "ANY"],
+      [["I"], ["I"], "DIFF"],
+      [["E"], ["I"], "ANY"],
+      [["E"], ["E"], "SAME"],
+    ],
+    inside: [
+      [["I"], ["I"], "SAME"],
+      [["I"], ["E"], "SAME"],
+    ],
     end: [
-      [["I"], ["I"], "DIFF"], [["I"], ["O"], "ANY"], [["I"], ["E"], "DIFF"],
-      [["E"], ["I"], "SAME"], [["E"], ["E"], "SAME"],
+      [["I"], ["I"], "DIFF"],
+      [["I"], ["O"], "ANY"],
+      [["I"], ["E"], "DIFF"],
+      [["E"], ["I"], "SAME"],
+      [["E"], ["E"], "SAME"],
     ],
   },
   IOB2: {
     allowed: ["I", "O", "B"],
     start: [[ANY, ["B"], "ANY"]],
-    inside: [[["B"], ["I"], "SAME"], [["I"], ["I"], "SAME"]],
+    inside: [
+      [["B"], ["I"], "SAME"],
+      [["I"], ["I"], "SAME"],
+    ],
     end: [
-      [["I"], ["O"], "ANY"], [["I"], ["I"], "DIFF"], [["I"], ["B"], "ANY"],
-      [["B"], ["O"], "ANY"], [["B"], ["I"], "DIFF"], [["B"], ["B"], "ANY"],
+      [["I"], ["O"], "ANY"],
+      [["I"], ["I"], "DIFF"],
+      [["I"], ["B"], "ANY"],
+      [["B"], ["O"], "ANY"],
+      [["B"], ["I"], "DIFF"],
+      [["B"], ["B"], "ANY"],
     ],
   },
   IOE2: {
     allowed: ["I", "O", "E"],
     start: [
-      [["O"], ["I"], "ANY"], [["O"], ["E"], "ANY"], [["E"], ["I"], "ANY"],
-      [["E"], ["E"], "ANY"], [["I"], ["I"], "DIFF"], [["I"], ["E"], "DIFF"],
+      [["O"], ["I"], "ANY"],
+      [["O"], ["E"], "ANY"],
+      [["E"], ["I"], "ANY"],
+      [["E"], ["E"], "ANY"],
+      [["I"], ["I"], "DIFF"],
+      [["I"], ["E"], "DIFF"],
     ],
-    inside: [[["I"], ["E"], "SAME"], [["I"], ["I"], "SAME"]],
+    inside: [
+      [["I"], ["E"], "SAME"],
+      [["I"], ["I"], "SAME"],
+    ],
     end: [[["E"], ANY, "ANY"]],
   },
   IOBES: {
     allowed: ["I", "O", "B", "E", "S"],
-    start: [[ANY, ["B"], "ANY"], [ANY, ["S"], "ANY"]],
-    inside: [[["B"], ["I"], "SAME"], [["B"], ["E"], "SAME"], [["I"], ["I"], "SAME"], [["I"], ["E"], "SAME"]],
-    end: [[["S"], ANY, "ANY"], [["E"], ANY, "ANY"]],
+    start: [
+      [ANY, ["B"], "ANY"],
+      [ANY, ["S"], "ANY"],
+    ],
+    inside: [
+      [["B"], ["I"], "SAME"],
+      [["B"], ["E"], "SAME"],
+      [["I"], ["I"], "SAME"],
+      [["I"], ["E"], "SAME"],
+    ],
+    end: [
+      [["S"], ANY, "ANY"],
+      [["E"], ANY, "ANY"],
+    ],
   },
 };
 
@@ -220,11 +269,7 @@ function ratio(a: number, b: number): number {
  * r.f1; // 1
  * ```
  */
-export function seqevalScores(
-  yTrue: readonly (readonly string[])[],
-  yPred: readonly (readonly string[])[],
-  options: SeqevalOptions = {},
-): SeqevalResult {
+export function seqevalScores(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[], options: SeqevalOptions = {}): SeqevalResult {
   if (yTrue.length !== yPred.length) {
     throw new DataError(`seqeval: got ${yTrue.length} true sentences and ${yPred.length} predicted; pass one tag sequence per sentence.`);
   }
@@ -297,10 +342,6 @@ export function seqevalScores(
  * entityF1([["B-LOC", "O"]], [["B-LOC", "O"]]); // 1
  * ```
  */
-export function entityF1(
-  yTrue: readonly (readonly string[])[],
-  yPred: readonly (readonly string[])[],
-  options: SeqevalOptions = {},
-): number {
+export function entityF1(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[], options: SeqevalOptions = {}): number {
   return seqevalScores(yTrue, yPred, options).f1;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { DataError } from "../core/errors.js";
-import { tokenizeTer, type Tokenize } from "./text.js";
+import { type Tokenize, tokenizeTer } from "./text.js";
 
 const MAX_SHIFT_SIZE = 10;
 const MAX_SHIFT_DIST = 50;
@@ -99,8 +99,7 @@ function traceToAlignment(trace: string): { align: Map<number, number>; refErr: 
 
 function performShift(w: readonly string[], start: number, length: number, target: number): string[] {
   if (target < start) return [...w.slice(0, target), ...w.slice(start, start + length), ...w.slice(target, start), ...w.slice(start + length)];
-  if (target > start + length)
-    return [...w.slice(0, start), ...w.slice(start + length, target), ...w.slice(start, start + length), ...w.slice(target)];
+  if (target > start + length) return [...w.slice(0, start), ...w.slice(start + length, target), ...w.slice(start, start + length), ...w.slice(target)];
   return [...w.slice(0, start), ...w.slice(start + length, length + target), ...w.slice(start, start + length), ...w.slice(length + target)];
 }
 
@@ -209,15 +208,9 @@ export interface TerResult {
  * corpusTer(["the cat sat on the mat"], [["the cat is on the mat"]]).score; // 16.66…
  * ```
  */
-export function corpusTer(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: TerOptions = {},
-): TerResult {
+export function corpusTer(hypotheses: readonly string[], references: readonly (readonly string[])[], options: TerOptions = {}): TerResult {
   if (hypotheses.length !== references.length) {
-    throw new DataError(
-      `corpusTer: got ${hypotheses.length} hypotheses and ${references.length} reference lists; pass one list of references per hypothesis.`,
-    );
+    throw new DataError(`corpusTer: got ${hypotheses.length} hypotheses and ${references.length} reference lists; pass one list of references per hypothesis.`);
   }
   const tok = options.tokenize ?? tokenizeTer;
   let edits = 0;

@@ -7,11 +7,11 @@
 
 const RE_13A: Array<[RegExp, string]> = [
   // language-dependent part (assuming Western languages): punctuation and symbols
-  [/([\{-\~\[-\` -\&\(-\+\:-\@\/])/g, " $1 "],
+  [/([{-~[-` -&(-+:-@/])/g, " $1 "],
   // period and comma unless preceded by a digit
-  [/([^0-9])([\.,])/g, "$1 $2 "],
+  [/([^0-9])([.,])/g, "$1 $2 "],
   // period and comma unless followed by a digit
-  [/([\.,])([^0-9])/g, " $1 $2"],
+  [/([.,])([^0-9])/g, " $1 $2"],
   // dash when preceded by a digit
   [/([0-9])(-)/g, "$1 $2 "],
 ];
@@ -45,7 +45,10 @@ export function tokenize13a(line: string): string[] {
  * ```
  */
 export function tokenizeTer(line: string): string[] {
-  return line.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+  return line
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
 }
 
 /**

@@ -10,23 +10,23 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
-import { predictPlain, layerNormSpecs } from "./encoder.js";
+import { layerNormSpecs, predictPlain } from "./encoder.js";
 import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead, tokenClassificationHead } from "./heads.js";
 import {
-  type ForwardContext,
-  type HeadKind,
-  Linear,
-  type Model,
-  type ModelConfig,
-  type ModelInputs,
-  ParamStore,
-  type ParamSource,
-  type ParamSpec,
-  type PlainInputs,
   activation,
   addParams,
   dropout,
+  type ForwardContext,
+  type HeadKind,
+  Linear,
   layerNorm,
+  type Model,
+  type ModelConfig,
+  type ModelInputs,
+  type ParamSource,
+  type ParamSpec,
+  ParamStore,
+  type PlainInputs,
 } from "./module.js";
 import { softmax } from "./ops.js";
 import { saveModel } from "./pretrained.js";
@@ -77,7 +77,10 @@ export function decoderConfig(raw: ModelConfig): DecoderConfig {
     ...raw,
   } as DecoderConfig;
   for (const k of ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head"] as const) {
-    if (!Number.isInteger(cfg[k]) || (cfg[k] as number) <= 0) throw new ConfigError(`config.json: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}. Fix the config or re-save the model with transformers.`);
+    if (!Number.isInteger(cfg[k]) || (cfg[k] as number) <= 0)
+      throw new ConfigError(
+        `config.json: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}. Fix the config or re-save the model with transformers.`,
+      );
   }
   if (cfg.n_embd % cfg.n_head !== 0) throw new ConfigError(`config.json: n_embd ${cfg.n_embd} is not a multiple of n_head ${cfg.n_head}: fix one of them.`);
   return cfg;
@@ -162,7 +165,11 @@ export class DecoderModel implements Model {
 
   /** The HF class this model corresponds to. */
   get architecture(): string {
-    return this.head === "causal-lm" ? "GPT2LMHeadModel" : this.head === "sequence-classification" ? "GPT2ForSequenceClassification" : "GPT2ForTokenClassification";
+    return this.head === "causal-lm"
+      ? "GPT2LMHeadModel"
+      : this.head === "sequence-classification"
+        ? "GPT2ForSequenceClassification"
+        : "GPT2ForTokenClassification";
   }
 
   /** Final hidden states after `ln_f`, `[batch, length, n_embd]`. */
@@ -172,7 +179,8 @@ export class DecoderModel implements Model {
     return tf.tidy(() => {
       const ids = tf.cast(inputs.inputIds, "int32") as tf.Tensor2D;
       const [b, t] = ids.shape;
-      if (t > c.n_positions) throw new ConfigError(`the batch is ${t} tokens long but GPT-2 has ${c.n_positions} positions: truncate to maxLength ≤ ${c.n_positions}.`);
+      if (t > c.n_positions)
+        throw new ConfigError(`the batch is ${t} tokens long but GPT-2 has ${c.n_positions} positions: truncate to maxLength ≤ ${c.n_positions}.`);
       // Position ids 0..T−1, as HF uses without a cache (right padding leaves real tokens at 0..n−1).
       const positions = tf.range(0, t, 1, "int32");
       let x = tf.add(tf.gather(s.get("transformer.wte.weight"), ids), tf.gather(s.get("transformer.wpe.weight"), positions));

@@ -11,25 +11,25 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
-import { saveModel } from "./pretrained.js";
-import { type Head, bertSequenceHead, linearSpecs, robertaSequenceHead, tokenClassificationHead } from "./heads.js";
+import { bertSequenceHead, type Head, linearSpecs, robertaSequenceHead, tokenClassificationHead } from "./heads.js";
 import {
-  type ForwardContext,
-  type HeadKind,
-  Linear,
-  type Model,
-  type ModelConfig,
-  type ModelInputs,
-  ParamStore,
-  type ParamSource,
-  type ParamSpec,
-  type PlainInputs,
   activation,
   addParams,
   dropout,
+  type ForwardContext,
+  type HeadKind,
+  Linear,
   layerNorm,
+  type Model,
+  type ModelConfig,
+  type ModelInputs,
+  type ParamSource,
+  type ParamSpec,
+  ParamStore,
+  type PlainInputs,
 } from "./module.js";
 import { softmax } from "./ops.js";
+import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
 export interface EncoderConfig extends ModelConfig {
@@ -76,14 +76,28 @@ export function encoderConfig(raw: ModelConfig): EncoderConfig {
     initializer_range: 0.02,
     ...raw,
   } as EncoderConfig;
-  for (const k of ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings", "type_vocab_size"] as const) {
-    if (!Number.isInteger(cfg[k]) || (cfg[k] as number) <= 0) throw new ConfigError(`config.json: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}. Fix the config or re-save the model with transformers.`);
+  for (const k of [
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+  ] as const) {
+    if (!Number.isInteger(cfg[k]) || (cfg[k] as number) <= 0)
+      throw new ConfigError(
+        `config.json: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}. Fix the config or re-save the model with transformers.`,
+      );
   }
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     throw new ConfigError(`config.json: hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}: fix one of them.`);
   }
   const pos = cfg.position_embedding_type ?? "absolute";
-  if (pos !== "absolute") throw new ConfigError(`config.json: position_embedding_type "${pos}" is not supported; autolora's encoders use absolute position embeddings (BERT, RoBERTa).`);
+  if (pos !== "absolute")
+    throw new ConfigError(
+      `config.json: position_embedding_type "${pos}" is not supported; autolora's encoders use absolute position embeddings (BERT, RoBERTa).`,
+    );
   return cfg;
 }
 
@@ -136,7 +150,14 @@ export class EncoderModel implements Model {
     const std = c.initializer_range;
     const specs: ParamSpec[] = [
       { name: `${p}.embeddings.word_embeddings.weight`, shape: [c.vocab_size, h], role: "base", init: "normal", std, zeroRow: c.pad_token_id },
-      { name: `${p}.embeddings.position_embeddings.weight`, shape: [c.max_position_embeddings, h], role: "base", init: "normal", std, zeroRow: p === "roberta" ? c.pad_token_id : undefined },
+      {
+        name: `${p}.embeddings.position_embeddings.weight`,
+        shape: [c.max_position_embeddings, h],
+        role: "base",
+        init: "normal",
+        std,
+        zeroRow: p === "roberta" ? c.pad_token_id : undefined,
+      },
       { name: `${p}.embeddings.token_type_embeddings.weight`, shape: [c.type_vocab_size, h], role: "base", init: "normal", std },
       ...layerNormSpecs(`${p}.embeddings.LayerNorm`, h),
     ];
@@ -161,7 +182,8 @@ export class EncoderModel implements Model {
     const ho = { hidden: h, numLabels, dropout: c.classifier_dropout ?? c.hidden_dropout_prob, std };
     if (head === "sequence-classification") this.headImpl = p === "roberta" ? robertaSequenceHead(store, ho) : bertSequenceHead(store, p, ho);
     else if (head === "token-classification") this.headImpl = tokenClassificationHead(store, ho);
-    else throw new ConfigError(`a ${p} encoder has no "${head}" head: use sequence-classification or token-classification, or a GPT-2 checkpoint for causal-lm.`);
+    else
+      throw new ConfigError(`a ${p} encoder has no "${head}" head: use sequence-classification or token-classification, or a GPT-2 checkpoint for causal-lm.`);
     specs.push(...this.headImpl.specs);
     for (const l of this.headImpl.linears) this.linears.set(l.name, l);
     this.headModules = [...this.headImpl.modules];
@@ -282,7 +304,9 @@ export function layerNormSpecs(name: string, size: number): ParamSpec[] {
 export async function predictPlain(model: Model, inputs: PlainInputs): Promise<number[][] | number[][][]> {
   const t = inputs.inputIds[0]?.length ?? 0;
   if (inputs.inputIds.length === 0 || t === 0 || inputs.inputIds.some((r) => r.length !== t)) {
-    throw new ConfigError("predict needs a non-empty rectangular batch of inputIds (pad the rows to one length, e.g. tokenizer.encodeBatch(texts, { padding: 'longest' })).");
+    throw new ConfigError(
+      "predict needs a non-empty rectangular batch of inputIds (pad the rows to one length, e.g. tokenizer.encodeBatch(texts, { padding: 'longest' })).",
+    );
   }
   const logits = tf.tidy(() => {
     const inputIds = tf.tensor2d(inputs.inputIds, undefined, "int32");

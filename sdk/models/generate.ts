@@ -112,7 +112,10 @@ export function beamSearch(model: Model, prompt: number[], o: GenerateOptions, n
   let live: Hypothesis[] = [{ ids: [], logProb: 0 }];
   const finished: Hypothesis[] = [];
   for (let s = 0; s < o.maxNewTokens && live.length > 0; s++) {
-    const lps = nextLogProbs(model, live.map((h) => [...prompt, ...h.ids]));
+    const lps = nextLogProbs(
+      model,
+      live.map((h) => [...prompt, ...h.ids]),
+    );
     const cands: { from: number; token: number; logProb: number }[] = [];
     lps.forEach((lp, b) => {
       // the best 2·numBeams continuations of each beam are enough to fill numBeams live slots
@@ -164,15 +167,19 @@ export function beamSearch(model: Model, prompt: number[], o: GenerateOptions, n
 export async function generate(model: Model, tokenizer: GenerationTokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
   if (model.head !== "causal-lm") throw new ConfigError(`generate needs a causal-LM model (GPT-2 with head "causal-lm"), got a ${model.head} head.`);
   const numBeams = options.numBeams ?? 1;
-  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens > 0)) throw new ConfigError(`generate: maxNewTokens must be a positive integer, got ${options.maxNewTokens}.`);
+  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens > 0))
+    throw new ConfigError(`generate: maxNewTokens must be a positive integer, got ${options.maxNewTokens}.`);
   if (!(Number.isInteger(numBeams) && numBeams > 0)) throw new ConfigError(`generate: numBeams must be a positive integer, got ${numBeams}.`);
   const positions = typeof model.config.n_positions === "number" ? model.config.n_positions : Number.POSITIVE_INFINITY;
   const encoded = prompts.length ? tokenizer.encodeBatch(prompts, { padding: false, truncation: false }).inputIds : [];
   const out: Generation[] = [];
   for (const [i, promptIds] of encoded.entries()) {
-    if (promptIds.length === 0) throw new ConfigError(`generate: prompt ${i} (${JSON.stringify(prompts[i])}) encodes to no token; give a non-empty prompt (e.g. the end-of-text token).`);
+    if (promptIds.length === 0)
+      throw new ConfigError(`generate: prompt ${i} (${JSON.stringify(prompts[i])}) encodes to no token; give a non-empty prompt (e.g. the end-of-text token).`);
     if (promptIds.length + options.maxNewTokens > positions) {
-      throw new ConfigError(`generate: prompt ${i} has ${promptIds.length} tokens and ${options.maxNewTokens} new ones would exceed the model's ${positions} positions; shorten the prompt or lower maxNewTokens.`);
+      throw new ConfigError(
+        `generate: prompt ${i} has ${promptIds.length} tokens and ${options.maxNewTokens} new ones would exceed the model's ${positions} positions; shorten the prompt or lower maxNewTokens.`,
+      );
     }
     const h = numBeams === 1 ? greedySearch(model, promptIds, options) : beamSearch(model, promptIds, options, numBeams);
     out.push({ promptIds, tokenIds: h.ids, text: tokenizer.decode(h.ids, { skipSpecialTokens: true }), logProb: h.logProb });

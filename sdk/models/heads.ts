@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ShapeMismatchError } from "../core/errors.js";
-import { type ForwardContext, type HeadKind, Linear, type ModelInputs, type ParamSpec, type ParamStore, dropout } from "./module.js";
+import { dropout, type ForwardContext, type HeadKind, Linear, type ModelInputs, type ParamSpec, type ParamStore } from "./module.js";
 // softmax-family ops that stay differentiable twice (the exact hypergradient needs that)
 import { logSoftmax, tanh } from "./ops.js";
 
@@ -49,7 +49,14 @@ export interface Head {
  * linearSpecs("classifier", 768, 2, 0.02, "head"); // classifier.weight [2, 768], classifier.bias [2]
  * ```
  */
-export function linearSpecs(name: string, inF: number, outF: number, std: number, role: ParamSpec["role"], opts: { bias?: boolean; fanInFanOut?: boolean; optional?: boolean } = {}): ParamSpec[] {
+export function linearSpecs(
+  name: string,
+  inF: number,
+  outF: number,
+  std: number,
+  role: ParamSpec["role"],
+  opts: { bias?: boolean; fanInFanOut?: boolean; optional?: boolean } = {},
+): ParamSpec[] {
   const { bias = true, fanInFanOut = false, optional } = opts;
   const specs: ParamSpec[] = [{ name: `${name}.weight`, shape: fanInFanOut ? [inF, outF] : [outF, inF], role, init: "normal", std, optional }];
   if (bias) specs.push({ name: `${name}.bias`, shape: [outF], role, init: "zeros", optional });
@@ -89,7 +96,10 @@ export function bertSequenceHead(store: ParamStore, prefix: string, o: HeadOptio
     kind: "sequence-classification",
     numLabels: o.numLabels,
     modules: ["classifier"],
-    specs: [...linearSpecs(pooler.name, o.hidden, o.hidden, o.std, "base", { optional: true }), ...linearSpecs("classifier", o.hidden, o.numLabels, o.std, "head")],
+    specs: [
+      ...linearSpecs(pooler.name, o.hidden, o.hidden, o.std, "base", { optional: true }),
+      ...linearSpecs("classifier", o.hidden, o.numLabels, o.std, "head"),
+    ],
     linears: [pooler, classifier],
     forward: (hidden, _inputs, ctx) =>
       tf.tidy(() => {
@@ -222,7 +232,9 @@ export function crossEntropyLoss(logits: tf.Tensor, labels: tf.Tensor, ignoreInd
   const c = logits.shape[logits.rank - 1]!;
   const rows = logits.size / c;
   if (labels.size !== rows) {
-    throw new ShapeMismatchError(`cross-entropy got ${rows} rows of logits [${logits.shape}] but ${labels.size} labels [${labels.shape}]: give one class id (or −100) per row.`);
+    throw new ShapeMismatchError(
+      `cross-entropy got ${rows} rows of logits [${logits.shape}] but ${labels.size} labels [${labels.shape}]: give one class id (or −100) per row.`,
+    );
   }
   return tf.tidy(() => {
     const y = tf.cast(labels.reshape([rows]), "int32");
@@ -245,7 +257,9 @@ export function crossEntropyLoss(logits: tf.Tensor, labels: tf.Tensor, ignoreInd
  */
 export function mseLoss(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   if (predictions.size !== targets.size) {
-    throw new ShapeMismatchError(`regression got ${predictions.size} predictions [${predictions.shape}] but ${targets.size} targets [${targets.shape}]: give one float per example.`);
+    throw new ShapeMismatchError(
+      `regression got ${predictions.size} predictions [${predictions.shape}] but ${targets.size} targets [${targets.shape}]: give one float per example.`,
+    );
   }
   return tf.tidy(() => tf.mean(tf.squaredDifference(predictions.reshape([-1]), tf.cast(targets, "float32").reshape([-1]))) as tf.Scalar);
 }
@@ -275,7 +289,9 @@ export function sequenceClassificationLoss(logits: tf.Tensor, labels: tf.Tensor)
 export function causalLmLoss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   const [b, t, v] = logits.shape as [number, number, number];
   if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) {
-    throw new ShapeMismatchError(`causal-LM labels have shape [${labels.shape}] but the logits are [${logits.shape}]: give labels [batch, length] (usually the input ids, −100 at padding).`);
+    throw new ShapeMismatchError(
+      `causal-LM labels have shape [${labels.shape}] but the logits are [${logits.shape}]: give labels [batch, length] (usually the input ids, −100 at padding).`,
+    );
   }
   return tf.tidy(() => crossEntropyLoss(logits.slice([0, 0, 0], [b, t - 1, v]), labels.slice([0, 1], [b, t - 1])));
 }

@@ -9,12 +9,13 @@
  * ```
  * @module
  */
+
+export * from "./decoder.js";
+export * from "./encoder.js";
+export * from "./generate.js";
+export * from "./heads.js";
 export * from "./module.js";
-export * from "./safetensors.js";
 /** Twice-differentiable softmax/logSoftmax/sigmoid/tanh/exp (namespaced: their names are generic). */
 export * as ops from "./ops.js";
-export * from "./heads.js";
-export * from "./encoder.js";
-export * from "./decoder.js";
 export * from "./pretrained.js";
-export * from "./generate.js";
+export * from "./safetensors.js";

@@ -305,7 +305,8 @@ export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: nu
  */
 export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext): tf.Tensor {
   if (!ctx.training || !(rate > 0)) return x;
-  if (!ctx.rng) throw new ConfigError("a training forward pass with dropout needs ctx.rng: pass { training: true, rng: new Rng(seed) }, or set training: false.");
+  if (!ctx.rng)
+    throw new ConfigError("a training forward pass with dropout needs ctx.rng: pass { training: true, rng: new Rng(seed) }, or set training: false.");
   return tf.dropout(x, rate, undefined, ctx.rng.tfSeed());
 }
 

@@ -17,7 +17,7 @@ import { Rng } from "../core/rng.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import type { HeadKind, ModelConfig, ParamSource, ParamSpec } from "./module.js";
-import { type StoredTensor, readSafetensors, writeSafetensors } from "./safetensors.js";
+import { readSafetensors, type StoredTensor, writeSafetensors } from "./safetensors.js";
 
 /** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
 export type PretrainedModel = EncoderModel | DecoderModel;
@@ -111,14 +111,18 @@ function configLabels(config: ModelConfig): number | undefined {
 
 function checkModelType(config: ModelConfig, where: string): void {
   if (!MODEL_TYPES.includes(config.model_type)) {
-    throw new UnknownNameError(`${where}: model_type ${JSON.stringify(config.model_type)} is not supported; autolora builds ${MODEL_TYPES.join(", ")} models. Use a checkpoint of one of those (e.g. roberta-base).`);
+    throw new UnknownNameError(
+      `${where}: model_type ${JSON.stringify(config.model_type)} is not supported; autolora builds ${MODEL_TYPES.join(", ")} models. Use a checkpoint of one of those (e.g. roberta-base).`,
+    );
   }
 }
 
 function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: HeadKind | undefined): { head: HeadKind; numLabels: number } {
   const head = opts.head ?? checkpointHead ?? (config.model_type === "gpt2" ? "causal-lm" : "sequence-classification");
   if (head === "causal-lm" && config.model_type !== "gpt2") {
-    throw new ConfigError(`a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a GPT-2 checkpoint.`);
+    throw new ConfigError(
+      `a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a GPT-2 checkpoint.`,
+    );
   }
   const numLabels = opts.numLabels ?? configLabels(config) ?? 2;
   if (head !== "causal-lm" && (!Number.isInteger(numLabels) || numLabels < 1)) {
@@ -181,7 +185,9 @@ async function readWeights(dir: string): Promise<{ tensors: Map<string, StoredTe
       );
     }
   }
-  throw new CheckpointError(`${dir} has no model.safetensors: a Hugging Face checkpoint folder holds config.json and model.safetensors (save_pretrained(dir, safe_serialization=True) writes both).`);
+  throw new CheckpointError(
+    `${dir} has no model.safetensors: a Hugging Face checkpoint folder holds config.json and model.safetensors (save_pretrained(dir, safe_serialization=True) writes both).`,
+  );
 }
 
 /** Names a checkpoint may use for one of our parameters, most specific first. */
@@ -213,19 +219,25 @@ function candidateNames(name: string, prefix: string): string[] {
 export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<PretrainedModel> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new CheckpointError(`no folder ${dir}: give the path of a checkpoint folder written by save_pretrained (config.json + model.safetensors).`);
-  if (!info.isDirectory()) throw new CheckpointError(`${dir} is a file, not a folder: give the checkpoint's folder (the one holding config.json and model.safetensors).`);
+  if (!info.isDirectory())
+    throw new CheckpointError(`${dir} is a file, not a folder: give the checkpoint's folder (the one holding config.json and model.safetensors).`);
   const configPath = join(dir, "config.json");
   let text: string;
   try {
     text = await readFile(configPath, "utf8");
   } catch (e) {
-    throw new CheckpointError(`${dir} has no config.json: a Hugging Face checkpoint folder needs it (save_pretrained writes it; for a Hub model download config.json too).`, { cause: e });
+    throw new CheckpointError(
+      `${dir} has no config.json: a Hugging Face checkpoint folder needs it (save_pretrained writes it; for a Hub model download config.json too).`,
+      { cause: e },
+    );
   }
   let config: ModelConfig;
   try {
     config = JSON.parse(text) as ModelConfig;
   } catch (e) {
-    throw new CheckpointError(`${configPath} is not valid JSON (${(e as Error).message}): re-save the model with save_pretrained or re-download config.json.`, { cause: e });
+    throw new CheckpointError(`${configPath} is not valid JSON (${(e as Error).message}): re-save the model with save_pretrained or re-download config.json.`, {
+      cause: e,
+    });
   }
   if (typeof config !== "object" || config === null) throw new CheckpointError(`${configPath} is not a JSON object: re-download it.`);
   checkModelType(config, configPath);

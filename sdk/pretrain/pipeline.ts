@@ -7,8 +7,9 @@
  * writes the same files.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
@@ -16,9 +17,9 @@ import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
 import { createModel, saveModel } from "../models/pretrained.js";
 import { type StoredTensor, writeSafetensors } from "../models/safetensors.js";
-import { type BpeModel, BpeEncoder, saveTokenizer, trainBpe, withSpecialTokens } from "./bpe.js";
-import { CORPUS_SOURCES, type CorpusSource, buildCorpus, makeBlocks, splitBlocks } from "./corpus.js";
-import { addMlmHead, clmLoss, maskTokens, MLM_HEAD_PARAMS, mlmLoss, runPretraining } from "./train.js";
+import { BpeEncoder, type BpeModel, saveTokenizer, trainBpe, withSpecialTokens } from "./bpe.js";
+import { buildCorpus, CORPUS_SOURCES, type CorpusSource, makeBlocks, splitBlocks } from "./corpus.js";
+import { addMlmHead, clmLoss, MLM_HEAD_PARAMS, maskTokens, mlmLoss, runPretraining } from "./train.js";
 
 /** RoBERTa's special tokens, ids 0..4. */
 export const ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] as const;
@@ -145,7 +146,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const corpus = buildCorpus({ sources: o.sources });
   log(`corpus: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
   const texts = corpus.documents.map((d) => d.text);
-  const robertaBpe = trainBpe(texts, { vocabSize: o.vocabSize, specialTokens: [...ROBERTA_SPECIAL_TOKENS], onProgress: (m, n) => log(`bpe: ${m}/${n} merges`) });
+  const robertaBpe = trainBpe(texts, {
+    vocabSize: o.vocabSize,
+    specialTokens: [...ROBERTA_SPECIAL_TOKENS],
+    onProgress: (m, n) => log(`bpe: ${m}/${n} merges`),
+  });
   const bpe: BpeModel = o.kind === "mlm" ? robertaBpe : withSpecialTokens(robertaBpe, [...GPT2_SPECIAL_TOKENS]);
   const vocabSize = bpe.vocab.length;
   const enc = new BpeEncoder(bpe);
@@ -157,7 +162,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       : makeBlocks(docs, { blockSize: o.blockSize, separator: 0 });
   const { train, eval: evalSet } = splitBlocks(blocks, o.evalBlocks, o.seed);
   const tTok = (performance.now() - t0) / 1000;
-  log(`tokenizer: ${vocabSize} tokens, ${bpe.merges.length} merges; ${tokens} corpus tokens → ${train.length} train + ${evalSet.length} eval blocks of ${o.blockSize} (${tTok.toFixed(1)} s)`);
+  log(
+    `tokenizer: ${vocabSize} tokens, ${bpe.merges.length} merges; ${tokens} corpus tokens → ${train.length} train + ${evalSet.length} eval blocks of ${o.blockSize} (${tTok.toFixed(1)} s)`,
+  );
 
   const rng = new Rng(o.seed);
   const model = buildModel(o, vocabSize, rng);
@@ -214,7 +221,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         const rows = nextBatch();
         if (enc) {
           const m = rows.map((b) => maskTokens(b, rng, maskOpts));
-          return mlmLoss(enc, m.map((x) => x.inputIds), m.map((x) => x.labels), ctx);
+          return mlmLoss(
+            enc,
+            m.map((x) => x.inputIds),
+            m.map((x) => x.labels),
+            ctx,
+          );
         }
         return clmLoss(dec!, rows, ctx);
       },
@@ -384,7 +396,7 @@ pretrained model that is small enough for a CPU: it is **not** a useful language
 | held out | every document that contains a dev/test example of the bundled tasks (spam, sotu-party, sotu-era, moby-sentiment; task seed 0): ${c.heldOut.sotu} addresses, ${c.heldOut["moby-dick"]} chapters, ${c.heldOut.spam} emails |
 | blocks | ${o.blockSize} tokens ${mlm ? "(`<s>` + 62 + `</s>`, documents joined by `</s>`)" : "(documents joined by `<|endoftext|>`)"}; ${r.blocks.train} for training, ${r.blocks.eval} held out for the eval loss |
 | objective | ${mlm ? "masked LM: 15% of the tokens chosen, of those 80% `<mask>`, 10% a random token, 10% unchanged; a new mask every time a block is seen (dynamic masking); loss on the chosen tokens" : "next-token prediction on every position"} |
-| training | ${o.steps} steps × ${o.batchSize} blocks (${(o.steps * o.batchSize / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
+| training | ${o.steps} steps × ${o.batchSize} blocks (${((o.steps * o.batchSize) / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
 | seed | ${o.seed} (initialisation, block order, masks) |
 | final training loss | ${r.finalLoss.toFixed(4)} (mean of the last 50 steps) |
 | held-out loss | ${r.evalLoss.final.toFixed(4)} (${r.evalLoss.initial.toFixed(4)} before training; ln ${r.vocabSize} = ${Math.log(r.vocabSize).toFixed(2)}) |

@@ -8,11 +8,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, NonFiniteError } from "../core/errors.js";
-import { Rng } from "../core/rng.js";
-import { IGNORE_INDEX, crossEntropyLoss } from "../models/heads.js";
-import type { EncoderModel } from "../models/encoder.js";
+import type { Rng } from "../core/rng.js";
 import type { DecoderModel } from "../models/decoder.js";
-import { activation, layerNorm, type ForwardContext, type Param } from "../models/module.js";
+import type { EncoderModel } from "../models/encoder.js";
+import { crossEntropyLoss, IGNORE_INDEX } from "../models/heads.js";
+import { activation, type ForwardContext, layerNorm, type Param } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
 import { makeSchedule } from "../train/schedule.js";
 

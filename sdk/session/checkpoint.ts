@@ -10,19 +10,20 @@
  * leaves the previous checkpoint loadable; older sub-folders are removed after the switch.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, DataError, ShapeMismatchError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
+import type { Model } from "../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import type { AdamWState } from "../train/adamw.js";
 import { fingerprint } from "./data.js";
 import { resolveSessionConfig, type Session, Session as SessionClass, type SplitCursor } from "./session.js";
 import type { HistoryRow, SessionConfig, SessionData, SessionTokenizer } from "./types.js";
-import type { Model } from "../models/module.js";
 
 const FORMAT = "autolora-session";
 const VERSION = 1;
@@ -55,7 +56,10 @@ export async function saveSession(session: Session, dir: string, hooks: { before
     }
     const optim = new Map<string, StoredTensor>();
     const optJson = {} as SessionJson["optimizers"];
-    for (const [key, opt] of [["inner", st.inner], ["outer", st.outer]] as const) {
+    for (const [key, opt] of [
+      ["inner", st.inner],
+      ["outer", st.outer],
+    ] as const) {
       const s = await opt.state();
       const steps: Record<string, { step: number; shape: number[] }> = {};
       for (const [name, p] of Object.entries(s.params)) {
@@ -113,7 +117,9 @@ export async function loadSession(dir: string, opts: { model: Model; tokenizer: 
   if (json.format !== FORMAT || json.version !== VERSION) throw new CheckpointError(`${at} is not an autolora session checkpoint of version ${VERSION}.`);
   const fp = fingerprint(opts.data.train);
   if (fp !== json.dataFingerprint) {
-    throw new DataError(`the data passed to Session.load differs from the data the checkpoint was made with (fingerprint ${fp} vs ${json.dataFingerprint}): pass the same data.train, in the same order.`);
+    throw new DataError(
+      `the data passed to Session.load differs from the data the checkpoint was made with (fingerprint ${fp} vs ${json.dataFingerprint}): pass the same data.train, in the same order.`,
+    );
   }
   const weights = await readSafetensors(join(at, "weights.safetensors"));
   const optim = await readSafetensors(join(at, "optimizer.safetensors"));
@@ -134,7 +140,10 @@ export async function loadSession(dir: string, opts: { model: Model; tokenizer: 
       }
     });
     const st = session.snapshotState();
-    for (const [key, opt] of [["inner", st.inner], ["outer", st.outer]] as const) {
+    for (const [key, opt] of [
+      ["inner", st.inner],
+      ["outer", st.outer],
+    ] as const) {
       const o = json.optimizers[key];
       const params: AdamWState["params"] = {};
       for (const [name, { step, shape }] of Object.entries(o.steps)) {

@@ -20,8 +20,10 @@ export function collate(examples: Example[], tokenizer: SessionTokenizer, model:
   if (model.head === "sequence-classification") {
     examples.forEach((e, i) => {
       const y = e.label;
-      if (typeof y !== "number" || !Number.isFinite(y)) throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${JSON.stringify(y)}; a sequence-classification head needs a number.`);
-      if (model.numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= model.numLabels)) throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1}.`);
+      if (typeof y !== "number" || !Number.isFinite(y))
+        throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${JSON.stringify(y)}; a sequence-classification head needs a number.`);
+      if (model.numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= model.numLabels))
+        throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1}.`);
     });
   }
   const tok = tokenizer as SessionTokenizer & TokenizerLike;
@@ -41,7 +43,13 @@ export function defaultMetrics(model: Model): string[] {
  * names when `labelNames` is given, for seqeval). Causal-LM metrics need generation and are left to
  * the caller.
  */
-export function computeMetrics(model: Model, names: string[], logits: number[][] | number[][][], labels: (number | number[])[], labelNames?: string[]): Record<string, number> {
+export function computeMetrics(
+  model: Model,
+  names: string[],
+  logits: number[][] | number[][][],
+  labels: (number | number[])[],
+  labelNames?: string[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   const argmax = (row: number[]) => row.indexOf(Math.max(...row));
   if (model.head === "sequence-classification") {
@@ -58,7 +66,11 @@ export function computeMetrics(model: Model, names: string[], logits: number[][]
     });
     for (const name of names) {
       out[name] = name.startsWith("seqeval")
-        ? computeMetric(name, { kind: "tags", predictions: pred.map((r) => r.map((y) => labelNames?.[y] ?? String(y))), references: gold.map((r) => r.map((y) => labelNames?.[y] ?? String(y))) })
+        ? computeMetric(name, {
+            kind: "tags",
+            predictions: pred.map((r) => r.map((y) => labelNames?.[y] ?? String(y))),
+            references: gold.map((r) => r.map((y) => labelNames?.[y] ?? String(y))),
+          })
         : computeMetric(name, { kind: "labels", predictions: pred.flat(), references: gold.flat() });
     }
   }

@@ -52,8 +52,10 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
   const ranks: LayerRank[] | { name: string; rank: number }[] = opts.ranks ?? session.ranks();
   const layers = session.adapter.layers;
   for (const r of ranks) {
-    if (!layers.has(r.name)) throw new UnknownNameError(`retrain: "${r.name}" is not a target layer of this session (targets: ${[...layers.keys()].join(", ")}).`);
-    if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank > cfg.maxRank) throw new ConfigError(`retrain: rank ${r.rank} of ${r.name} must be an integer in 0..${cfg.maxRank}.`);
+    if (!layers.has(r.name))
+      throw new UnknownNameError(`retrain: "${r.name}" is not a target layer of this session (targets: ${[...layers.keys()].join(", ")}).`);
+    if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank > cfg.maxRank)
+      throw new ConfigError(`retrain: rank ${r.rank} of ${r.name} must be an integer in 0..${cfg.maxRank}.`);
   }
   const kept = ranks.filter((r) => r.rank > 0);
   if (kept.length === 0) throw new ConfigError("retrain: every rank is 0, so there is nothing to train; lower the threshold.");
@@ -77,7 +79,14 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       const order = rng.shuffle([...all.keys()]);
       const out: Batch[] = [];
       for (let i = 0; i < order.length; i += cfg.batchSize) {
-        out.push(collate(order.slice(i, i + cfg.batchSize).map((j) => all[j]!), session.tokenizer, model, cfg.maxLength));
+        out.push(
+          collate(
+            order.slice(i, i + cfg.batchSize).map((j) => all[j]!),
+            session.tokenizer,
+            model,
+            cfg.maxLength,
+          ),
+        );
       }
       return out;
     };
@@ -120,7 +129,11 @@ function warmStart(session: Session, lora: LoraHandle, kept: { name: string; ran
       const layer = lora.layers.get(name)!;
       const alpha = selectionWeights(src.get(gated.names.beta), gated.selection);
       const a = Array.from(alpha.dataSync());
-      const idx = a.map((v, j) => [v, j] as const).sort((x, y) => y[0] - x[0]).slice(0, rank).map(([, j]) => j);
+      const idx = a
+        .map((v, j) => [v, j] as const)
+        .sort((x, y) => y[0] - x[0])
+        .slice(0, rank)
+        .map(([, j]) => j);
       const I = tf.tensor1d(idx, "int32");
       const A = tf.gather(src.get(gated.names.A), I, 0);
       const scale = tf.gather(alpha, I).mul(gated.scaling / layer.scaling);

@@ -25,8 +25,8 @@ import { collate, computeMetrics, defaultMetrics, fingerprint } from "./data.js"
 import type { RetrainResult } from "./retrain.js";
 import type {
   HistoryRow,
-  RetrainOptions,
   RanksOptions,
+  RetrainOptions,
   RunOptions,
   SessionConfig,
   SessionData,
@@ -42,9 +42,21 @@ export interface SplitCursor {
   epoch: number;
 }
 
-const PRESETS: Record<SessionConfig["preset"], Omit<SessionConfig, "preset" | "seed" | "targetModules" | "maxRank" | "selection" | "hypergradient" | "unrollSteps" | "maxLength" | "dropout">> = {
+const PRESETS: Record<
+  SessionConfig["preset"],
+  Omit<SessionConfig, "preset" | "seed" | "targetModules" | "maxRank" | "selection" | "hypergradient" | "unrollSteps" | "maxLength" | "dropout">
+> = {
   paper: { alpha: 8, innerLr: 1e-4, outerLr: 1e-3, outerBetas: [0.9, 0.999], weightDecay: 0, batchSize: 16, valFraction: 0.5, normalizeRanks: false },
-  "authors-code": { alpha: 16, innerLr: 3e-4, outerLr: 3e-4, outerBetas: [0.5, 0.999], weightDecay: 0.1, batchSize: 32, valFraction: 0.3, normalizeRanks: true },
+  "authors-code": {
+    alpha: 16,
+    innerLr: 3e-4,
+    outerLr: 3e-4,
+    outerBetas: [0.5, 0.999],
+    weightDecay: 0.1,
+    batchSize: 32,
+    valFraction: 0.3,
+    normalizeRanks: true,
+  },
 };
 
 /** Resolve options against the preset and check them. */
@@ -77,7 +89,8 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   };
   for (const k of ["innerLr", "outerLr", "batchSize", "maxLength", "unrollSteps", "maxRank"] as const) pos(k);
   if (!(c.valFraction > 0 && c.valFraction < 1)) throw new ConfigError(`valFraction ${c.valFraction} must be in (0, 1).`);
-  if (!["exact", "darts", "first-order"].includes(c.hypergradient)) throw new ConfigError(`hypergradient "${c.hypergradient}" must be exact, darts or first-order.`);
+  if (!["exact", "darts", "first-order"].includes(c.hypergradient))
+    throw new ConfigError(`hypergradient "${c.hypergradient}" must be exact, darts or first-order.`);
   return c;
 }
 
@@ -154,7 +167,9 @@ export class Session {
     const idx = rng.shuffle([...data.train.keys()]);
     const nVal = Math.round(idx.length * config.valFraction);
     if (nVal < 1 || idx.length - nVal < 1) {
-      throw new DataError(`the training set has ${idx.length} examples: with valFraction ${config.valFraction} one of D_tr / D_val would be empty. Provide at least 2 examples.`);
+      throw new DataError(
+        `the training set has ${idx.length} examples: with valFraction ${config.valFraction} one of D_tr / D_val would be empty. Provide at least 2 examples.`,
+      );
     }
     const splitIndices = { val: idx.slice(0, nVal), train: idx.slice(nVal) };
     const session = Session.fromParts(model, tokenizer, config, data, splitIndices, rng);
@@ -223,7 +238,10 @@ export class Session {
         const { loss: lossT, grads } = innerGradientTensors(p);
         try {
           const loss = (await lossT.data())[0]!;
-          if (!Number.isFinite(loss)) throw new NonFiniteError(`the training loss is ${loss} at inner step ${this.innerCount + 1}; nothing was changed. Lower innerLr, check the labels, or inspect the batch.`);
+          if (!Number.isFinite(loss))
+            throw new NonFiniteError(
+              `the training loss is ${loss} at inner step ${this.innerCount + 1}; nothing was changed. Lower innerLr, check the labels, or inspect the batch.`,
+            );
           await this.inner.step(grads);
           return loss;
         } finally {
@@ -254,7 +272,8 @@ export class Session {
         const { grads, valLoss: valLossT } = hypergradientTensors(this.config.hypergradient, p, { eta });
         try {
           const valLoss = (await valLossT.data())[0]!;
-          if (!Number.isFinite(valLoss)) throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.outerCount + 1}; nothing was changed.`);
+          if (!Number.isFinite(valLoss))
+            throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.outerCount + 1}; nothing was changed.`);
           await this.outer.step(grads);
           return valLoss;
         } finally {
@@ -433,17 +452,28 @@ export class Session {
   }
 
   /** @internal Build a session from already-split data (create and load). */
-  static fromParts(model: Model, tokenizer: SessionTokenizer, config: SessionConfig, data: SessionData, splitIndices: { train: number[]; val: number[] }, rng: Rng): Session {
+  static fromParts(
+    model: Model,
+    tokenizer: SessionTokenizer,
+    config: SessionConfig,
+    data: SessionData,
+    splitIndices: { train: number[]; val: number[] },
+    rng: Rng,
+  ): Session {
     // Copies, so that later changes to the caller's arrays cannot change the session's data.
-    const pick = (ids: number[]) => ids.map((i) => {
-      const e = data.train[i];
-      if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
-      return structuredClone(e);
-    });
+    const pick = (ids: number[]) =>
+      ids.map((i) => {
+        const e = data.train[i];
+        if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
+        return structuredClone(e);
+      });
     const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
     const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
     const metrics = data.metrics ?? defaultMetrics(model);
-    return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, { train: cursor(splits.train.length), val: cursor(splits.val.length) });
+    return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, {
+      train: cursor(splits.train.length),
+      val: cursor(splits.val.length),
+    });
   }
 
   private assertLive(): void {
@@ -496,8 +526,7 @@ export class Session {
   private problem(tr: BatchTensors, va: BatchTensors, seed: number): BilevelProblem {
     const model = this.model;
     const training = this.config.dropout > 0;
-    const loss = (b: BatchTensors) => () =>
-      model.loss(model.forward(b, { training, rng: new Rng(seed) }), b.labels);
+    const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, rng: new Rng(seed) }), b.labels);
     return {
       store: model.params,
       innerNames: this.adapter.innerParamNames(),

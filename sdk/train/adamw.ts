@@ -107,9 +107,7 @@ export class AdamW {
     this.betas = [o.betas[0], o.betas[1]];
     this.eps = o.eps;
     this.weightDecay = o.weightDecay;
-    const entries: [string, tf.Variable][] = isParamList(params)
-      ? params.map((p) => [p.name, p.variable])
-      : [...params.entries()];
+    const entries: [string, tf.Variable][] = isParamList(params) ? params.map((p) => [p.name, p.variable]) : [...params.entries()];
     for (const [name, variable] of entries) {
       if (this.vars.has(name)) throw new ConfigError(`AdamW: parameter ${name} is listed twice; list each once`);
       if (variable.dtype !== "float32") {
@@ -184,9 +182,7 @@ export class AdamW {
         );
       }
       if (!tf.util.arraysEqual(g.shape, p.shape)) {
-        throw new ShapeMismatchError(
-          `AdamW.step: gradient for ${name} has shape [${g.shape}], the parameter [${p.shape}]`,
-        );
+        throw new ShapeMismatchError(`AdamW.step: gradient for ${name} has shape [${g.shape}], the parameter [${p.shape}]`);
       }
     }
     if (grads.size === 0) return undefined;
@@ -285,9 +281,7 @@ export class AdamW {
       if (!p) throw new UnknownNameError(`AdamW.loadState: the state has parameter ${name}, which this optimiser does not update`);
       const n = tf.util.sizeFromShape(p.shape);
       if (!tf.util.arraysEqual(s.shape, p.shape) || s.m.length !== n || s.v.length !== n) {
-        throw new ShapeMismatchError(
-          `AdamW.loadState: ${name} was saved with shape [${s.shape}] (${s.m.length} values), the parameter is [${p.shape}]`,
-        );
+        throw new ShapeMismatchError(`AdamW.loadState: ${name} was saved with shape [${s.shape}] (${s.m.length} values), the parameter is [${p.shape}]`);
       }
       if (!(Number.isInteger(s.step) && s.step >= 1)) throw new ConfigError(`AdamW.loadState: ${name} has step ${s.step}`);
     }

@@ -3,17 +3,17 @@
  * training loop {@link trainModel} and the evaluation loop {@link evaluateModel}.
  * @module
  */
-export { AdamW, Adam, type AdamWOptions, type AdamWState, type AdamWParamState, type NamedParams } from "./adamw.js";
-export { makeSchedule, warmupStepsOf, type Schedule, type ScheduleKind, type ScheduleOptions } from "./schedule.js";
+export { Adam, AdamW, type AdamWOptions, type AdamWParamState, type AdamWState, type NamedParams } from "./adamw.js";
 export {
-  trainModel,
-  evaluateModel,
-  batchToTensors,
-  isRegression,
   type BatchTensors,
+  batchToTensors,
+  type EvalResult,
+  evaluateModel,
+  isRegression,
+  type MetricFn,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
-  type EvalResult,
-  type MetricFn,
+  trainModel,
 } from "./loop.js";
+export { makeSchedule, type Schedule, type ScheduleKind, type ScheduleOptions, warmupStepsOf } from "./schedule.js";

@@ -211,8 +211,7 @@ export async function trainModel(model: Model, options: TrainOptions): Promise<T
     warmupRatio: options.warmupRatio,
   });
   const ownOptimizer = !(options.optimizer instanceof AdamW);
-  const optimizer =
-    options.optimizer instanceof AdamW ? options.optimizer : new AdamW(params, options.optimizer ?? {});
+  const optimizer = options.optimizer instanceof AdamW ? options.optimizer : new AdamW(params, options.optimizer ?? {});
   const baseLr = optimizer.lr;
   const regression = isRegression(model);
   const variables = params.map((p) => p.variable);
@@ -240,12 +239,7 @@ export async function trainModel(model: Model, options: TrainOptions): Promise<T
         const lr = baseLr * schedule(result.steps);
         const { value, grads } = tf.tidy(() => {
           const t = batchToTensors(batch, { regression });
-          const r = tf.engine().gradients(
-            () => model.loss(model.forward(t, { training: true, rng }), t.labels),
-            variables,
-            undefined,
-            true,
-          );
+          const r = tf.engine().gradients(() => model.loss(model.forward(t, { training: true, rng }), t.labels), variables, undefined, true);
           let gs = r.grads;
           if (options.maxGradNorm !== undefined) {
             const present = gs.filter((g): g is tf.Tensor => g != null);
@@ -300,10 +294,7 @@ export interface EvalResult {
 }
 
 /** Metric over all predictions: logits and labels as plain arrays. */
-export type MetricFn = (
-  predictions: number[][] | number[][][],
-  labels: number[] | number[][],
-) => Record<string, number>;
+export type MetricFn = (predictions: number[][] | number[][][], labels: number[] | number[][]) => Record<string, number>;
 
 /**
  * Run a model in evaluation mode (`training: false`, no dropout, no gradients) over batches and
@@ -316,11 +307,7 @@ export type MetricFn = (
  * }));
  * ```
  */
-export async function evaluateModel(
-  model: Model,
-  batches: Iterable<Batch> | (() => Iterable<Batch>),
-  metric?: MetricFn,
-): Promise<EvalResult> {
+export async function evaluateModel(model: Model, batches: Iterable<Batch> | (() => Iterable<Batch>), metric?: MetricFn): Promise<EvalResult> {
   const regression = isRegression(model);
   const predictions: (number[] | number[][])[] = [];
   const labels: (number | number[])[] = [];

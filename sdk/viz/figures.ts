@@ -7,9 +7,9 @@ import { compareModuleKinds, parseLayerName, shortLayerName } from "./names.js";
 import type {
   AlphaSnapshotInput,
   Figure,
-  Layout,
   LayerAlphaInput,
   LayerRankInput,
+  Layout,
   LossRowInput,
   PlotlyValue,
   ThresholdInput,
@@ -18,18 +18,7 @@ import type {
 } from "./types.js";
 
 /** plotly's default qualitative palette (D3 category10). */
-export const PALETTE: readonly string[] = [
-  "#1f77b4",
-  "#ff7f0e",
-  "#2ca02c",
-  "#d62728",
-  "#9467bd",
-  "#8c564b",
-  "#e377c2",
-  "#7f7f7f",
-  "#bcbd22",
-  "#17becf",
-];
+export const PALETTE: readonly string[] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 const BASE_CONFIG = { responsive: true, displaylogo: false };
 
@@ -215,7 +204,9 @@ export function rankGrid(ranks: LayerRankInput[], options: RankGridOptions = {})
   const useSuffix = shortKeys.size !== parsed.length;
   const rowOf = (p: (typeof parsed)[number]): string => (p.block === null ? p.name : useSuffix ? suffix(p.name) : p.module);
   const colOf = (p: (typeof parsed)[number]): string => (p.block === null ? "other" : String(p.block));
-  const rows = [...new Set(parsed.map(rowOf))].sort((a, b) => compareModuleKinds(parseLayerName(a).module, parseLayerName(b).module) || (a < b ? -1 : a > b ? 1 : 0));
+  const rows = [...new Set(parsed.map(rowOf))].sort(
+    (a, b) => compareModuleKinds(parseLayerName(a).module, parseLayerName(b).module) || (a < b ? -1 : a > b ? 1 : 0),
+  );
   const blocks = [...new Set(parsed.filter((p) => p.block !== null).map((p) => p.block!))].sort((a, b) => a - b);
   const cols = [...blocks.map(String), ...(parsed.some((p) => p.block === null) ? ["other"] : [])];
   const z: (number | null)[][] = rows.map(() => cols.map(() => null));
@@ -287,7 +278,10 @@ export interface AlphaTrajectoriesOptions {
  * ```
  */
 export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaTrajectoriesOptions = {}): Figure {
-  const snaps = history.filter((h) => h.alphas !== undefined && h.alphas.length > 0).slice().sort((a, b) => a.step - b.step);
+  const snaps = history
+    .filter((h) => h.alphas !== undefined && h.alphas.length > 0)
+    .slice()
+    .sort((a, b) => a.step - b.step);
   checkNonEmpty("history (rows with alphas)", snaps.length, "Run at least one outer step, then pass session.historyRows().");
   if (options.threshold !== false) checkThreshold(options.threshold);
   const names: string[] = [];
@@ -442,7 +436,10 @@ export function lossCurves(rows: LossRowInput[], options: LossCurvesOptions = {}
   });
   const data: Trace[] = [];
   phases.forEach((phase, pi) => {
-    const pts = rows.filter((r) => r.phase === phase).slice().sort((a, b) => a.step - b.step);
+    const pts = rows
+      .filter((r) => r.phase === phase)
+      .slice()
+      .sort((a, b) => a.step - b.step);
     for (const p of pts) checkFinite(p.step, `step of a ${phase} row`);
     const x = pts.map((p) => p.step);
     const y = pts.map((p) => (Number.isFinite(p.loss) ? p.loss : null));
@@ -450,10 +447,39 @@ export function lossCurves(rows: LossRowInput[], options: LossCurvesOptions = {}
     const name = PHASE_NAME[phase] ?? phase;
     const mode = phase === "eval" || pts.length < 3 ? "lines+markers" : "lines";
     if (smoothing > 0 && phase !== "eval") {
-      data.push({ type: "scatter", mode, name: `${name} (raw)`, legendgroup: phase, showlegend: false, x, y, opacity: 0.25, line: { color, width: 1 }, hoverinfo: "skip" });
-      data.push({ type: "scatter", mode: "lines", name, legendgroup: phase, x, y: ema(y, smoothing), line: { color, width: 2 }, hovertemplate: `${name}<br>step %{x}<br>smoothed loss %{y:.4f}<extra></extra>` });
+      data.push({
+        type: "scatter",
+        mode,
+        name: `${name} (raw)`,
+        legendgroup: phase,
+        showlegend: false,
+        x,
+        y,
+        opacity: 0.25,
+        line: { color, width: 1 },
+        hoverinfo: "skip",
+      });
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name,
+        legendgroup: phase,
+        x,
+        y: ema(y, smoothing),
+        line: { color, width: 2 },
+        hovertemplate: `${name}<br>step %{x}<br>smoothed loss %{y:.4f}<extra></extra>`,
+      });
     } else {
-      data.push({ type: "scatter", mode, name, legendgroup: phase, x, y, line: { color, width: 1.8 }, hovertemplate: `${name}<br>step %{x}<br>loss %{y:.4f}<extra></extra>` });
+      data.push({
+        type: "scatter",
+        mode,
+        name,
+        legendgroup: phase,
+        x,
+        y,
+        line: { color, width: 1.8 },
+        hovertemplate: `${name}<br>step %{x}<br>loss %{y:.4f}<extra></extra>`,
+      });
     }
   });
   const layout = baseLayout(options.title ?? "Loss", {
@@ -532,8 +558,26 @@ export function thresholdSweep(rows: ThresholdSweepRowInput[], options: Threshol
   const shapes: PlotlyValue[] = [];
   const annotations: PlotlyValue[] = [];
   if (options.selected !== undefined) {
-    shapes.push({ type: "line", xref: "x", yref: "paper", x0: options.selected, x1: options.selected, y0: 0, y1: 1, line: { color: "#d62728", dash: "dash", width: 1.5 } });
-    annotations.push({ text: `λ = ${fmt(options.selected)}`, xref: "x", yref: "paper", x: options.selected, y: 1, yanchor: "bottom", showarrow: false, font: { color: "#d62728" } });
+    shapes.push({
+      type: "line",
+      xref: "x",
+      yref: "paper",
+      x0: options.selected,
+      x1: options.selected,
+      y0: 0,
+      y1: 1,
+      line: { color: "#d62728", dash: "dash", width: 1.5 },
+    });
+    annotations.push({
+      text: `λ = ${fmt(options.selected)}`,
+      xref: "x",
+      yref: "paper",
+      x: options.selected,
+      y: 1,
+      yanchor: "bottom",
+      showarrow: false,
+      font: { color: "#d62728" },
+    });
   }
   const layout = baseLayout(options.title ?? "Threshold sweep", {
     xaxis: { title: { text: "threshold λ" }, showgrid: true, gridcolor: "#eee" },

@@ -3,9 +3,10 @@
  * notebook outputs render with no internet.
  * @module
  */
+
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { randomBytes } from "node:crypto";
 import { AutoLoraError, ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import type { Figure } from "./types.js";

@@ -10,6 +10,22 @@
  * ```
  * @module
  */
+
+export {
+  type AlphaHeatmapOptions,
+  type AlphaTrajectoriesOptions,
+  alphaHeatmap,
+  alphaTrajectories,
+  type LossCurvesOptions,
+  lossCurves,
+  type RankGridOptions,
+  rankGrid,
+  type ThresholdSweepOptions,
+  thresholdSweep,
+} from "./figures.js";
+export { type HtmlOptions, saveHtml, toHtml } from "./html.js";
+export { type ParsedLayerName, parseLayerName, shortLayerName } from "./names.js";
+export { type DisplayBundle, displayBundle, inKernel, PLOTLY_MIME, type ShowOptions, show } from "./show.js";
 export type {
   AlphaSnapshotInput,
   Figure,
@@ -23,18 +39,3 @@ export type {
   ThresholdSweepRowInput,
   Trace,
 } from "./types.js";
-export {
-  alphaHeatmap,
-  alphaTrajectories,
-  lossCurves,
-  rankGrid,
-  thresholdSweep,
-  type AlphaHeatmapOptions,
-  type AlphaTrajectoriesOptions,
-  type LossCurvesOptions,
-  type RankGridOptions,
-  type ThresholdSweepOptions,
-} from "./figures.js";
-export { parseLayerName, shortLayerName, type ParsedLayerName } from "./names.js";
-export { saveHtml, toHtml, type HtmlOptions } from "./html.js";
-export { displayBundle, inKernel, show, PLOTLY_MIME, type DisplayBundle, type ShowOptions } from "./show.js";

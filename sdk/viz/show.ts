@@ -121,7 +121,9 @@ export function show(fig: Figure, options: ShowOptions = {}): string | undefined
   if (sender === null) {
     if (!flags[NOTED]) {
       flags[NOTED] = true;
-      process.stderr.write("autolora show(): not running in a Jupyter kernel; returning the figure as standalone HTML (use saveHtml(fig, 'figure.html') to write it).\n");
+      process.stderr.write(
+        "autolora show(): not running in a Jupyter kernel; returning the figure as standalone HTML (use saveHtml(fig, 'figure.html') to write it).\n",
+      );
     }
     return toHtml(fig);
   }

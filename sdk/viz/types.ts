@@ -6,13 +6,7 @@
  */
 
 /** Any JSON value plotly accepts in a trace, layout or config. */
-export type PlotlyValue =
-  | string
-  | number
-  | boolean
-  | null
-  | PlotlyValue[]
-  | { [key: string]: PlotlyValue | undefined };
+export type PlotlyValue = string | number | boolean | null | PlotlyValue[] | { [key: string]: PlotlyValue | undefined };
 
 /** One plotly trace (`heatmap`, `scatter`, `bar`, …); other attributes as plotly documents them. */
 export interface Trace {

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { useBackend, registerWasmKernels, wasmKernelNames } from "../../sdk/backend/index.js";
+import { registerWasmKernels, useBackend, wasmKernelNames } from "../../sdk/backend/index.js";
 import { BackendError, UnknownNameError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 
@@ -18,10 +18,30 @@ const hasTfNode = installed("@tensorflow/tfjs-node") || installed("@tensorflow/t
 
 // A small transformer block + classifier: embedding gather, matmul, layernorm, multi-head
 // softmax attention with a padding mask, erf-GELU, mean-pooled head, cross-entropy.
-const V = 11, L = 5, B = 3, H = 8, NH = 2, F = 16, C = 3;
+const V = 11,
+  L = 5,
+  B = 3,
+  H = 8,
+  NH = 2,
+  F = 16,
+  C = 3;
 const SHAPES: Record<string, number[]> = {
-  emb: [V, H], pos: [L, H], wq: [H, H], wk: [H, H], wv: [H, H], wo: [H, H],
-  g1: [H], b1: [H], w1: [H, F], c1: [F], w2: [F, H], c2: [H], g2: [H], b2: [H], wh: [H, C], bh: [C],
+  emb: [V, H],
+  pos: [L, H],
+  wq: [H, H],
+  wk: [H, H],
+  wv: [H, H],
+  wo: [H, H],
+  g1: [H],
+  b1: [H],
+  w1: [H, F],
+  c1: [F],
+  w2: [F, H],
+  c2: [H],
+  g2: [H],
+  b2: [H],
+  wh: [H, C],
+  bh: [C],
 };
 const rng = new Rng(7);
 const INIT: Record<string, Float32Array> = Object.fromEntries(
@@ -35,12 +55,20 @@ const INIT: Record<string, Float32Array> = Object.fromEntries(
 const IDS = Array.from({ length: B }, () => Array.from({ length: L }, () => rng.int(0, V - 1)));
 // Repeat an id so the gather gradient must sum several rows into one.
 IDS[1]![2] = IDS[0]![0]!;
-const MASK = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0]];
+const MASK = [
+  [1, 1, 1, 1, 1],
+  [1, 1, 1, 0, 0],
+  [1, 1, 1, 1, 0],
+];
 const LABELS = [0, 2, 1];
 
 function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).add(b);
+  return x
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(1e-5)))
+    .mul(g)
+    .add(b);
 }
 const gelu = (x: tf.Tensor) => x.mul(0.5).mul(tf.erf(x.div(Math.SQRT2)).add(1));
 
@@ -53,7 +81,10 @@ function lossOf(p: Record<string, tf.Tensor>, ids: tf.Tensor2D, mask: tf.Tensor2
   const v = heads(tf.matMul(x.reshape([B * L, H]), p.wv!));
   const bias = tf.sub(1, mask.toFloat()).mul(-1e9).reshape([B, 1, 1, L]);
   const att = tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(dh)).add(bias));
-  const ctx = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * L, H]);
+  const ctx = tf
+    .matMul(att, v)
+    .transpose([0, 2, 1, 3])
+    .reshape([B * L, H]);
   x = layerNorm(x.add(tf.matMul(ctx, p.wo!).reshape([B, L, H])), p.g1!, p.b1!);
   const ff = tf.matMul(gelu(tf.matMul(x.reshape([B * L, H]), p.w1!).add(p.c1!)), p.w2!).add(p.c2!);
   x = layerNorm(x.add(ff.reshape([B, L, H])), p.g2!, p.b2!);
@@ -71,9 +102,7 @@ async function gradsOn(backend: "cpu" | "wasm"): Promise<{ loss: number; grads: 
   const mask = tf.tensor2d(MASK, [B, L], "int32");
   const labels = tf.tensor1d(LABELS, "int32");
   const before = tf.memory().numTensors;
-  const f = tf.valueAndGrads((...xs: tf.Tensor[]) =>
-    lossOf(Object.fromEntries(names.map((k, i) => [k, xs[i]!])), ids, mask, labels),
-  );
+  const f = tf.valueAndGrads((...xs: tf.Tensor[]) => lossOf(Object.fromEntries(names.map((k, i) => [k, xs[i]!])), ids, mask, labels));
   const out = f(names.map((k) => params[k]!));
   const result = {
     loss: (await out.value.data())[0]!,
@@ -159,7 +188,16 @@ describe("wasm kernels", () => {
     expect(wasmKernelNames).toEqual(["UnsortedSegmentSum", "BatchMatMul", "Identity"]);
     expect(registerWasmKernels()).toEqual([]);
     const out = tf.tidy(() =>
-      tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]), tf.tensor1d([2, 0, 2, 5], "int32"), 3),
+      tf.unsortedSegmentSum(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+          [7, 8],
+        ]),
+        tf.tensor1d([2, 0, 2, 5], "int32"),
+        3,
+      ),
     );
     expect(out.shape).toEqual([3, 2]);
     expect(Array.from(await out.data())).toEqual([3, 4, 0, 0, 6, 8]);
@@ -208,9 +246,11 @@ describe("wasm kernels", () => {
     expect(tf.getBackend()).toBe("wasm");
     expect(Math.abs(cpu.loss - wasm.loss)).toBeLessThan(1e-5);
     for (const k of Object.keys(SHAPES)) {
-      const a = cpu.grads[k]!, b = wasm.grads[k]!;
+      const a = cpu.grads[k]!,
+        b = wasm.grads[k]!;
       expect(b.length).toBe(a.length);
-      let maxAbs = 0, maxDiff = 0;
+      let maxAbs = 0,
+        maxDiff = 0;
       for (let i = 0; i < a.length; i++) {
         expect(Number.isFinite(b[i]!)).toBe(true);
         maxAbs = Math.max(maxAbs, Math.abs(a[i]!));

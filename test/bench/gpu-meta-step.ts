@@ -17,18 +17,18 @@
  *   bash scripts/gpu/pack.sh && node .gpu/run.mjs bench --backend cpu --preset tiny --steps 1 --parts meta,orig,prof --out /tmp/b.json
  */
 import * as tf from "@tensorflow/tfjs";
+import { Counter, type Counts, memoryInfo, profileCpu } from "../../scripts/gpu/webgpu.js";
+import * as backendFixes from "../../sdk/backend/index.js";
 import { Rng } from "../../sdk/core/rng.js";
 import type { Example } from "../../sdk/data/types.js";
-import * as meta from "../../sdk/meta/index.js";
 import type { BilevelProblem, HypergradientKind, HypergradientOptions } from "../../sdk/meta/index.js";
+import * as meta from "../../sdk/meta/index.js";
 import { attachLoRA } from "../../sdk/methods/lora/index.js";
-import { type ConfigInput, PRESET_CONFIGS, createModel } from "../../sdk/models/pretrained.js";
+import { type ConfigInput, createModel, PRESET_CONFIGS } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
 import type { SessionTokenizer } from "../../sdk/session/types.js";
 import { AdamW } from "../../sdk/train/adamw.js";
 import { batchToTensors, trainModel } from "../../sdk/train/loop.js";
-import * as backendFixes from "../../sdk/backend/index.js";
-import { Counter, type Counts, memoryInfo, profileCpu } from "../../scripts/gpu/webgpu.js";
 
 /** Encoder shapes: RoBERTa-base, RoBERTa-large, and a tiny one for dry runs. */
 export const SHAPES: Record<string, { layers: number; hidden: number; heads: number; ffn: number }> = {
@@ -169,14 +169,20 @@ export async function runBench(o: BenchOptions, log: (s: string) => void = conso
         if (o.parts.includes("meta")) {
           const inner: number[] = [];
           const outer: number[] = [];
-          const t = await timeSteps(o.steps, async () => {
-            const a = await session.innerStep();
-            const b = await session.outerStep();
-            inner.push(a.ms);
-            outer.push(b.ms);
-          }, counter);
+          const t = await timeSteps(
+            o.steps,
+            async () => {
+              const a = await session.innerStep();
+              const b = await session.outerStep();
+              inner.push(a.ms);
+              outer.push(b.ms);
+            },
+            counter,
+          );
           res.meta = { ...t, inner: median(inner.slice(1)), outer: median(outer.slice(1)) };
-          log(`  meta-step (Session inner+outer, darts): ${t.ms.map((x) => x.toFixed(0)).join(", ")} ms; inner ${res.meta.inner.toFixed(0)}, outer ${res.meta.outer.toFixed(0)}; ${JSON.stringify(t.counts ?? {})}`);
+          log(
+            `  meta-step (Session inner+outer, darts): ${t.ms.map((x) => x.toFixed(0)).join(", ")} ms; inner ${res.meta.inner.toFixed(0)}, outer ${res.meta.outer.toFixed(0)}; ${JSON.stringify(t.counts ?? {})}`,
+          );
           res.memory = { afterMeta: memoryInfo() };
           await onPartial?.(res);
         }
@@ -186,14 +192,20 @@ export async function runBench(o: BenchOptions, log: (s: string) => void = conso
           if (toggle) {
             toggle(false);
             try {
-              res.metaOrigGrads = await timeSteps(Math.max(1, o.steps - 1), async () => {
-                await session.innerStep();
-                await session.outerStep();
-              }, counter);
+              res.metaOrigGrads = await timeSteps(
+                Math.max(1, o.steps - 1),
+                async () => {
+                  await session.innerStep();
+                  await session.outerStep();
+                },
+                counter,
+              );
             } finally {
               toggle(true);
             }
-            log(`  meta-step with tfjs' own Mean/Sum gradients: ${res.metaOrigGrads.ms.map((x) => x.toFixed(0)).join(", ")} ms; ${JSON.stringify(res.metaOrigGrads.counts ?? {})}`);
+            log(
+              `  meta-step with tfjs' own Mean/Sum gradients: ${res.metaOrigGrads.ms.map((x) => x.toFixed(0)).join(", ")} ms; ${JSON.stringify(res.metaOrigGrads.counts ?? {})}`,
+            );
             await onPartial?.(res);
           }
         }
@@ -217,10 +229,14 @@ export async function runBench(o: BenchOptions, log: (s: string) => void = conso
           const def = tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number;
           for (const n of [1, def, 100, 1000]) {
             tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", n);
-            const t = await timeSteps(Math.max(1, o.steps - 1), async () => {
-              await session.innerStep();
-              await session.outerStep();
-            }, counter);
+            const t = await timeSteps(
+              Math.max(1, o.steps - 1),
+              async () => {
+                await session.innerStep();
+                await session.outerStep();
+              },
+              counter,
+            );
             res.submitBatch[String(n)] = t.median;
             log(`  meta-step with WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=${n}: ${t.median.toFixed(0)} ms (submits ${t.counts?.submits})`);
           }
@@ -304,17 +320,22 @@ async function lowLevelMetaStep(session: Session, model: ReturnType<typeof creat
   };
   const innerGradientTensors = m.innerGradientTensors;
   const hypergradientTensors = m.hypergradientTensors;
-  if (!innerGradientTensors || !hypergradientTensors) throw new Error("sdk/meta lacks innerGradientTensors/hypergradientTensors: apply scripts/gpu/sdk-webgpu.patch");
+  if (!innerGradientTensors || !hypergradientTensors)
+    throw new Error("sdk/meta lacks innerGradientTensors/hypergradientTensors: apply scripts/gpu/sdk-webgpu.patch");
   try {
-    return await timeSteps(o.steps, async () => {
-      const g = innerGradientTensors(p);
-      (inner as unknown as Apply).apply(g.grads);
-      const h = hypergradientTensors("darts", p, { eta: 1e-4 });
-      (outer as unknown as Apply).apply(h.grads);
-      const all = tf.tidy(() => tf.concat([g.loss.reshape([1]), h.valLoss.reshape([1]), ...[...session.adapter.layers.values()].map((l) => l.alpha())]));
-      await all.data();
-      tf.dispose([all, g.loss, h.valLoss, ...g.grads.values(), ...h.grads.values()]);
-    }, counter);
+    return await timeSteps(
+      o.steps,
+      async () => {
+        const g = innerGradientTensors(p);
+        (inner as unknown as Apply).apply(g.grads);
+        const h = hypergradientTensors("darts", p, { eta: 1e-4 });
+        (outer as unknown as Apply).apply(h.grads);
+        const all = tf.tidy(() => tf.concat([g.loss.reshape([1]), h.valLoss.reshape([1]), ...[...session.adapter.layers.values()].map((l) => l.alpha())]));
+        await all.data();
+        tf.dispose([all, g.loss, h.valLoss, ...g.grads.values(), ...h.grads.values()]);
+      },
+      counter,
+    );
   } finally {
     inner.dispose();
     outer.dispose();

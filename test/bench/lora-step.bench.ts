@@ -39,7 +39,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, useBackend } from "../../sdk/backend/index.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { attachLoRA } from "../../sdk/methods/lora/index.js";
-import { PRESET_CONFIGS, createModel } from "../../sdk/models/pretrained.js";
+import { createModel, PRESET_CONFIGS } from "../../sdk/models/pretrained.js";
 import { batchToTensors } from "../../sdk/train/loop.js";
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -173,10 +173,11 @@ export async function main(): Promise<void> {
   if (typeof full === "object") {
     console.log(`torch, full ${LAYERS}-layer encoder: ${full.ms_per_step.toFixed(0)} ms/step (${full.threads} thread(s))`);
   }
-  if (rows.some((r) => r.layers < LAYERS)) console.log(
-    `Rows with fewer than ${LAYERS} layers are compared with torch on the same number of layers: cpu (pure JS) is too ` +
-      `slow for the full encoder, and wasm's 4 GiB heap holds the activations of ~2 layers at batch ${BATCH} × ${SEQ}.`,
-  );
+  if (rows.some((r) => r.layers < LAYERS))
+    console.log(
+      `Rows with fewer than ${LAYERS} layers are compared with torch on the same number of layers: cpu (pure JS) is too ` +
+        `slow for the full encoder, and wasm's 4 GiB heap holds the activations of ~2 layers at batch ${BATCH} × ${SEQ}.`,
+    );
 }
 
 // Under `vitest bench`, run once as a benchmark; under node / tsx, run directly.

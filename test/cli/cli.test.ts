@@ -1,9 +1,10 @@
 // The `autolora` command end to end on the tiny fixture: search → ranks → retrain → results.json +
 // a PEFT adapter that loads back; compare writes its three files; bad input exits with a message.
-import * as tf from "@tensorflow/tfjs";
+
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { main } from "../../sdk/cli/main.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
@@ -14,7 +15,27 @@ const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 describe("autolora CLI", () => {
   it("search writes results.json and a PEFT adapter with the ranks it found", async () => {
     const out = await mkdtemp(join(tmpdir(), "cli-"));
-    const code = await main(["search", "--model", TINY, "--task", "spam", "--max-train", "48", "--max-dev", "24", "--steps", "3", "--batch-size", "8", "--out", out, "--backend", "wasm", "--seed", "1"]);
+    const code = await main([
+      "search",
+      "--model",
+      TINY,
+      "--task",
+      "spam",
+      "--max-train",
+      "48",
+      "--max-dev",
+      "24",
+      "--steps",
+      "3",
+      "--batch-size",
+      "8",
+      "--out",
+      out,
+      "--backend",
+      "wasm",
+      "--seed",
+      "1",
+    ]);
     expect(code).toBe(0);
     const r = JSON.parse(await readFile(join(out, "results.json"), "utf8"));
     expect(r.ranks).toHaveLength(4);
@@ -36,7 +57,25 @@ describe("autolora CLI", () => {
 
   it("compare writes Markdown, JSON and an offline plotly page", async () => {
     const out = await mkdtemp(join(tmpdir(), "cmp-"));
-    const code = await main(["compare", "--model", TINY, "--task", "spam", "--methods", "lora,autolora", "--seeds", "2", "--max-train", "32", "--max-dev", "16", "--out", out, "--backend", "wasm"]);
+    const code = await main([
+      "compare",
+      "--model",
+      TINY,
+      "--task",
+      "spam",
+      "--methods",
+      "lora,autolora",
+      "--seeds",
+      "2",
+      "--max-train",
+      "32",
+      "--max-dev",
+      "16",
+      "--out",
+      out,
+      "--backend",
+      "wasm",
+    ]);
     expect(code).toBe(0);
     const md = await readFile(join(out, "compare.md"), "utf8");
     expect(md).toMatch(/\| lora \|/);

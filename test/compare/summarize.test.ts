@@ -3,11 +3,24 @@
 import { describe, expect, it } from "vitest";
 import { type MethodResult, summarize, toMarkdown } from "../../sdk/compare/index.js";
 
-const run = (method: string, seed: number, metric: number, ms: number, trainableParams = 100): MethodResult => ({ method, seed, metric, metricName: "accuracy", trainableParams, ms });
+const run = (method: string, seed: number, metric: number, ms: number, trainableParams = 100): MethodResult => ({
+  method,
+  seed,
+  metric,
+  metricName: "accuracy",
+  trainableParams,
+  ms,
+});
 
 describe("summarize", () => {
   it("mean ± sample std per method, costs normalised to AdaLoRA", () => {
-    const s = summarize([run("lora", 0, 0.8, 100), run("lora", 1, 0.9, 300), run("lora", 2, 0.7, 200), run("adalora", 0, 0.75, 400), run("adalora", 1, 0.85, 400)]);
+    const s = summarize([
+      run("lora", 0, 0.8, 100),
+      run("lora", 1, 0.9, 300),
+      run("lora", 2, 0.7, 200),
+      run("adalora", 0, 0.75, 400),
+      run("adalora", 1, 0.85, 400),
+    ]);
     const lora = s.find((x) => x.method === "lora")!;
     expect(lora.mean).toBeCloseTo(0.8, 12);
     expect(lora.std).toBeCloseTo(0.1, 12); // deviations ±0.1, 0: sqrt(0.02 / 2)

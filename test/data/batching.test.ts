@@ -1,18 +1,18 @@
-import { describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { Rng } from "../../sdk/core/rng.js";
+import { describe, expect, it } from "vitest";
 import { ConfigError, DataError } from "../../sdk/core/errors.js";
+import { Rng } from "../../sdk/core/rng.js";
 import {
   concat,
+  type EncodeOptions,
+  type Example,
   expandReferences,
   lmText,
   makeBatches,
   split,
   splitFractions,
-  trainValSplit,
-  type EncodeOptions,
-  type Example,
   type TokenizerLike,
+  trainValSplit,
 } from "../../sdk/data/index.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 
@@ -38,12 +38,20 @@ class FakeTokenizer implements TokenizerLike {
       const b = [...this.pieces(t[1]), 2];
       return { ids: [...a, ...b], types: [...a.map(() => 0), ...b.map(() => 1)] };
     });
-    if (o.truncation && o.maxLength) rows = rows.map((r) => r.ids.length <= o.maxLength! ? r : ({ ids: [...r.ids.slice(0, o.maxLength! - 1), 2], types: r.types?.slice(0, o.maxLength) ?? null }));
+    if (o.truncation && o.maxLength)
+      rows = rows.map((r) =>
+        r.ids.length <= o.maxLength! ? r : { ids: [...r.ids.slice(0, o.maxLength! - 1), 2], types: r.types?.slice(0, o.maxLength) ?? null },
+      );
     const len = o.padding === "max_length" ? o.maxLength! : Math.max(...rows.map((r) => r.ids.length));
     const padTo = (a: number[], v: number) => (o.padding === false ? a : [...a, ...new Array<number>(Math.max(0, len - a.length)).fill(v)]);
     return {
       inputIds: rows.map((r) => padTo(r.ids, 0)),
-      attentionMask: rows.map((r) => padTo(r.ids.map(() => 1), 0)),
+      attentionMask: rows.map((r) =>
+        padTo(
+          r.ids.map(() => 1),
+          0,
+        ),
+      ),
       tokenTypeIds: rows.map((r) => padTo(r.types ?? r.ids.map(() => 0), 0)),
     };
   }
@@ -63,7 +71,16 @@ describe("makeBatches", () => {
   it("pairs get token types; mixing pairs and singles is an error", () => {
     const b = makeBatches([{ text: "a b", textPair: "c", label: 1 }], new FakeTokenizer(), { batchSize: 2 });
     expect(b[0]!.tokenTypeIds![0]).toEqual([0, 0, 0, 0, 1, 1]);
-    expect(() => makeBatches([{ text: "a", textPair: "b", label: 0 }, { text: "c", label: 1 }], new FakeTokenizer(), { batchSize: 2 })).toThrow(DataError);
+    expect(() =>
+      makeBatches(
+        [
+          { text: "a", textPair: "b", label: 0 },
+          { text: "c", label: 1 },
+        ],
+        new FakeTokenizer(),
+        { batchSize: 2 },
+      ),
+    ).toThrow(DataError);
   });
   it("shuffle is reproducible: same seed, same order", () => {
     const a = makeBatches(cls, new FakeTokenizer(), { batchSize: 3, shuffle: true, rng: new Rng(7) });
@@ -89,7 +106,10 @@ describe("makeBatches", () => {
   });
   it("causal LM: labels = ids with −100 on pads; optional EOS and prompt masking", () => {
     const tok = new FakeTokenizer();
-    const exs: Example[] = [{ text: "cat", label: "K AE1 T" }, { text: "dog", label: "D AO1 G Z" }];
+    const exs: Example[] = [
+      { text: "cat", label: "K AE1 T" },
+      { text: "dog", label: "D AO1 G Z" },
+    ];
     expect(lmText(exs[0]!)).toEqual({ prompt: "cat ||", target: " K AE1 T" });
     const [b] = makeBatches(exs, tok, { batchSize: 2, head: "causal-lm" });
     const row0 = b!.inputIds[0]!;
@@ -126,7 +146,14 @@ describe("with the real tokenizers of the HF fixtures", () => {
   });
   it("GPT-2: LM batches pad with the pad id and mask it in labels", async () => {
     const tok = await loadTokenizer(hf("tiny-gpt2-lm"));
-    const [b] = makeBatches([{ text: "cat", label: "K AE1 T" }, { text: "hippopotamus", label: "HH IH2 P AH0 P AA1 T AH0 M AH0 S" }], tok, { batchSize: 2 });
+    const [b] = makeBatches(
+      [
+        { text: "cat", label: "K AE1 T" },
+        { text: "hippopotamus", label: "HH IH2 P AH0 P AA1 T AH0 M AH0 S" },
+      ],
+      tok,
+      { batchSize: 2 },
+    );
     const n = b!.attentionMask[0]!.reduce((a, x) => a + x, 0);
     expect(b!.inputIds[0]!.slice(n).every((v) => v === tok.padTokenId)).toBe(true);
     expect((b!.labels[0] as number[]).slice(n).every((v) => v === -100)).toBe(true);
@@ -151,7 +178,12 @@ describe("splits", () => {
   it("splitFractions and expandReferences", () => {
     const parts = splitFractions(items, [0.8, 0.1, 0.1], 0);
     expect(parts.map((p) => p.length)).toEqual([81, 10, 10]);
-    expect(expandReferences([{ text: "mr", label: "a", references: ["a", "b"] }, { text: "x", label: 1 }])).toEqual([
+    expect(
+      expandReferences([
+        { text: "mr", label: "a", references: ["a", "b"] },
+        { text: "x", label: 1 },
+      ]),
+    ).toEqual([
       { text: "mr", label: "a", references: ["a", "b"] },
       { text: "mr", label: "b", references: ["a", "b"] },
       { text: "x", label: 1 },

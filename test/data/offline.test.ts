@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { task, emailBody, tagSentiment, wordTokens, passages, SENTIMENT_TAGS } from "../../sdk/data/index.js";
+import { emailBody, passages, SENTIMENT_TAGS, tagSentiment, task, wordTokens } from "../../sdk/data/index.js";
 import { seqevalScores } from "../../sdk/metrics/index.js";
 
 const timed = <T>(f: () => T): [T, number] => {
@@ -60,7 +60,11 @@ describe("offline tasks from npm data packages", () => {
     expect(r.f1).toBe(1); // every gold entity is well formed IOB2
     expect(r.perType.POS!.support).toBeGreaterThan(100);
     expect(r.perType.NEG!.support).toBeGreaterThan(100);
-    const lex = new Map([["good", 3], ["does not work", -3], ["not", 0]]);
+    const lex = new Map([
+      ["good", 3],
+      ["does not work", -3],
+      ["not", 0],
+    ]);
     expect(tagSentiment(wordTokens("It does not work, good grief"), lex)).toEqual(["O", "B-NEG", "I-NEG", "I-NEG", "O", "B-POS", "O"]);
   });
 });

@@ -1,10 +1,12 @@
-import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { DataError } from "../../sdk/core/errors.js";
 import {
   GLUE,
+  linearizeTriples,
   parseConll,
   parseDelimited,
   readConllFile,
@@ -12,9 +14,7 @@ import {
   readGlueFile,
   readTextLabelFile,
   readWebNLG,
-  linearizeTriples,
 } from "../../sdk/data/index.js";
-import { DataError } from "../../sdk/core/errors.js";
 
 const FIX = fileURLToPath(new URL("../../datasets/fixtures/", import.meta.url));
 const glue = (p: string) => join(FIX, "glue", p);
@@ -113,7 +113,10 @@ describe("CoNLL / IOB reader", () => {
   });
   it("CoNLL-2003 columns: token first, NER tag last", () => {
     const s = readConllFile(join(FIX, "conll/conll2003/train.txt"));
-    expect(s.map((x) => x.tags)).toEqual([["B-ORG", "O", "B-MISC", "O", "O"], ["B-PER", "I-PER"]]);
+    expect(s.map((x) => x.tags)).toEqual([
+      ["B-ORG", "O", "B-MISC", "O", "O"],
+      ["B-PER", "I-PER"],
+    ]);
   });
   it("a line without a tag is an error with its line number", () => {
     expect(() => parseConll("IL-2\tB-DNA\nlonely\n", "x.tsv")).toThrow(/x\.tsv, line 2/);

@@ -1,16 +1,36 @@
-import { describe, expect, it } from "vitest";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { task, taskNames, JNLPBA_TAGS } from "../../sdk/data/index.js";
+import { describe, expect, it } from "vitest";
 import { DataError, UnknownNameError } from "../../sdk/core/errors.js";
+import { JNLPBA_TAGS, task, taskNames } from "../../sdk/data/index.js";
 
 const FIX = fileURLToPath(new URL("../../datasets/fixtures/", import.meta.url));
 
 describe("task registry: file tasks", () => {
   it("knows every task name", () => {
-    for (const n of ["cola", "sst2", "mrpc", "qqp", "mnli", "mnli-mm", "qnli", "rte", "stsb", "wnli", "jnlpba", "bionlp", "e2e", "webnlg", "spam", "sotu-party", "sotu-era", "cmudict", "moby-sentiment"]) {
+    for (const n of [
+      "cola",
+      "sst2",
+      "mrpc",
+      "qqp",
+      "mnli",
+      "mnli-mm",
+      "qnli",
+      "rte",
+      "stsb",
+      "wnli",
+      "jnlpba",
+      "bionlp",
+      "e2e",
+      "webnlg",
+      "spam",
+      "sotu-party",
+      "sotu-era",
+      "cmudict",
+      "moby-sentiment",
+    ]) {
       expect(taskNames()).toContain(n);
     }
     expect(() => task("glue-rte")).toThrow(UnknownNameError);
@@ -83,7 +103,8 @@ describe("task registry: file tasks", () => {
     const dir = mkdtempSync(join(tmpdir(), "webnlg-"));
     mkdirSync(join(dir, "train"));
     mkdirSync(join(dir, "dev"));
-    const xml = '<benchmark><entries><entry category="X" eid="Id1" size="1"><modifiedtripleset><mtriple>A | p | B</mtriple></modifiedtripleset><lex lid="Id1">A p B.</lex></entry></entries></benchmark>';
+    const xml =
+      '<benchmark><entries><entry category="X" eid="Id1" size="1"><modifiedtripleset><mtriple>A | p | B</mtriple></modifiedtripleset><lex lid="Id1">A p B.</lex></entry></entries></benchmark>';
     writeFileSync(join(dir, "train", "1.xml"), xml);
     writeFileSync(join(dir, "dev", "1.xml"), xml);
     expect(task("webnlg", { dir }).splits.train).toEqual([{ text: "A : p : B", label: "A p B.", references: ["A p B."] }]);

@@ -11,7 +11,7 @@
  * the import is also checked from inside the repo.
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +29,9 @@ function pyHas(mod: string): boolean {
 const hasJupyter = pyHas("jupyter_client") && pyHas("nbconvert") && pyHas("nbclient");
 const hasKernelTest = hasJupyter && pyHas("jupyter_kernel_test");
 if (!hasJupyter) {
-  console.warn(`[kernel tests] skipped: ${PY} has no jupyter_client/nbconvert/nbclient (Debian: apt-get install -y jupyter-notebook python3-nbclient python3-nbconvert)`);
+  console.warn(
+    `[kernel tests] skipped: ${PY} has no jupyter_client/nbconvert/nbclient (Debian: apt-get install -y jupyter-notebook python3-nbclient python3-nbconvert)`,
+  );
 } else if (!hasKernelTest) {
   console.warn("[kernel tests] conformance suite skipped: jupyter_kernel_test missing (Debian: apt-get install -y python3-jupyter-kernel-test)");
 }
@@ -84,7 +86,10 @@ describe("kernels/install.mjs", () => {
     const tmp = mkdtempSync(join(tmpdir(), "autolora-kinst-"));
     try {
       const list = (env: NodeJS.ProcessEnv, py = PY) =>
-        JSON.parse(run(py, ["-c", "import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().find_kernel_specs()))"], { env }).stdout) as Record<string, string>;
+        JSON.parse(
+          run(py, ["-c", "import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().find_kernel_specs()))"], { env })
+            .stdout,
+        ) as Record<string, string>;
 
       const prefix = join(tmp, "prefix");
       let r = run(process.execPath, [INSTALL, "--prefix", prefix, "--python", PY]);
@@ -167,7 +172,12 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     symlinkSync(join(ROOT, "node_modules"), join(fixture, "node_modules"), "dir");
     writeFileSync(
       join(fixture, "package.json"),
-      JSON.stringify({ name: "autolora", type: "module", types: "./dist/index.d.ts", exports: { ".": { types: "./dist/index.d.ts", import: "./dist/index.js" } } }),
+      JSON.stringify({
+        name: "autolora",
+        type: "module",
+        types: "./dist/index.d.ts",
+        exports: { ".": { types: "./dist/index.d.ts", import: "./dist/index.js" } },
+      }),
     );
     const tsc = run(process.execPath, [
       join(ROOT, "node_modules", "typescript", "bin", "tsc"),
@@ -190,10 +200,13 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
       nb,
       notebook([
         { source: 'const answer: number = await new Promise<number>((r) => setTimeout(() => r(21), 5));\nconsole.log("tla", answer * 2);' },
-        { source: "interface Point { x: number; y: number }\nconst p: Point = { x: 3, y: 4 };\nconsole.log(\"typed\", Math.hypot(p.x, p.y));" },
+        { source: 'interface Point { x: number; y: number }\nconst p: Point = { x: 3, y: 4 };\nconsole.log("typed", Math.hypot(p.x, p.y));' },
         { source: 'import * as tf from "@tensorflow/tfjs";\nconsole.log("tf", tf.tidy(() => tf.tensor1d([1, 2, 3]).sum().arraySync()));' },
         { source: 'import { greet, rankGrid, show, type Figure } from "autolora";\nconst s: string = greet("lab");\nconsole.log(s);' },
-        { source: 'const fig: Figure = rankGrid([{ name: "roberta.encoder.layer.0.attention.self.query", rank: 3 }, { name: "roberta.encoder.layer.0.attention.self.value", rank: 5 }]);\nshow(fig);' },
+        {
+          source:
+            'const fig: Figure = rankGrid([{ name: "roberta.encoder.layer.0.attention.self.query", rank: 3 }, { name: "roberta.encoder.layer.0.attention.self.value", rank: 5 }]);\nshow(fig);',
+        },
         { source: "show(fig);" },
         { source: 'console.log("backend", process.env.AUTOLORA_BACKEND);' },
         { source: 'const wrong: number = "not a number";', tags: ["raises-exception"] },
@@ -202,9 +215,24 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     );
     const out = join(tmp, "smoke.out.ipynb");
     const t0 = performance.now();
-    const r = run(PY, ["-m", "nbconvert", "--to", "notebook", "--execute", nb, "--output", out, `--ExecutePreprocessor.kernel_name=${KERNEL}`, "--ExecutePreprocessor.timeout=120"], {
-      env: { JUPYTER_PATH: jupyterPath, AUTOLORA_BACKEND: "cpu" },
-    });
+    const r = run(
+      PY,
+      [
+        "-m",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        nb,
+        "--output",
+        out,
+        `--ExecutePreprocessor.kernel_name=${KERNEL}`,
+        "--ExecutePreprocessor.timeout=120",
+      ],
+      {
+        env: { JUPYTER_PATH: jupyterPath, AUTOLORA_BACKEND: "cpu" },
+      },
+    );
     console.log(`[kernel tests] nbconvert --execute of ${9} cells: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const cells = (JSON.parse(readFileSync(out, "utf8")) as { cells: NbCell[] }).cells;
@@ -255,7 +283,9 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
   });
 
   it("starts and imports in under 5 s (measured, printed)", () => {
-    const r = run(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(fixture, "notebooks"), "--import-autolora"], { env: { JUPYTER_PATH: jupyterPath } });
+    const r = run(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(fixture, "notebooks"), "--import-autolora"], {
+      env: { JUPYTER_PATH: jupyterPath },
+    });
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number | string>;
     console.log(`[kernel tests] start-up: ${JSON.stringify(m)}`);
@@ -265,7 +295,9 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
   });
 
   it.skipIf(!existsSync(join(ROOT, "dist", "index.js")))("imports the repo's own built `autolora` from inside the repo", () => {
-    const r = run(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(ROOT, "notebooks"), "--import-autolora"], { env: { JUPYTER_PATH: jupyterPath } });
+    const r = run(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(ROOT, "notebooks"), "--import-autolora"], {
+      env: { JUPYTER_PATH: jupyterPath },
+    });
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number | string>;
     console.log(`[kernel tests] in-repo start-up: ${JSON.stringify(m)}`);

@@ -2,10 +2,11 @@
 // 1. against PyTorch (float64 autograd through the one-step update, scripts/gpu/make_fixtures.py),
 // 2. `exact` against central finite differences of β ↦ L_val(W − η∇_W L_tr(W, β), β),
 // 3. `darts` against `exact` (cosine), `first-order` against ∇_β L_val(W, β) from PyTorch.
-import * as tf from "@tensorflow/tfjs";
+
 import { readFile } from "node:fs/promises";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BilevelProblem, hypergradient, type HypergradientKind } from "../../sdk/meta/index.js";
+import { type BilevelProblem, type HypergradientKind, hypergradient } from "../../sdk/meta/index.js";
 import { attachAutoLoRA, type Selection } from "../../sdk/methods/autolora/index.js";
 import type { Model } from "../../sdk/models/module.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
@@ -111,7 +112,9 @@ describe.each(["softmax", "sigmoid"] as const)("hypergradients (%s)", (selection
     const f = (betas: Map<string, tf.Tensor>) =>
       tf.tidy(() =>
         model.params.withOverrides(betas, () => {
-          const g = tf.grads((...w: tf.Tensor[]) => model.params.withOverrides(new Map(problem.innerNames.map((n, i) => [n, w[i]!])), () => problem.trainLoss()))(W);
+          const g = tf.grads((...w: tf.Tensor[]) =>
+            model.params.withOverrides(new Map(problem.innerNames.map((n, i) => [n, w[i]!])), () => problem.trainLoss()),
+          )(W);
           const W1 = new Map(problem.innerNames.map((n, i) => [n, W[i]!.sub(g[i]!.mul(ref.eta))]));
           return model.params.withOverrides(W1, () => problem.valLoss()).dataSync()[0]!;
         }),

@@ -3,18 +3,19 @@
 // init_r 4 → target_r 2, tinit 2, tfinal 3, deltaT 2. We check the budget schedule, the importance
 // EMAs, the triplet scores, the masks and the rank pattern, replaying PEFT's own parameters and
 // gradients step by step, then training end to end from PEFT's initial weights.
-import * as tf from "@tensorflow/tfjs";
+
 import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import type { Batch } from "../../sdk/data/types.js";
-import { type AdaLoraConfig, type RankPattern, adaloraOf, attachAdaLoRA, trainAdaLoRA } from "../../sdk/methods/adalora/index.js";
+import { type AdaLoraConfig, adaloraOf, attachAdaLoRA, type RankPattern, trainAdaLoRA } from "../../sdk/methods/adalora/index.js";
 import type { Model } from "../../sdk/models/module.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
-import { type StoredTensor, readSafetensors } from "../../sdk/models/safetensors.js";
+import { readSafetensors, type StoredTensor } from "../../sdk/models/safetensors.js";
 
 const FX = "datasets/fixtures/adalora";
 const BERT = "datasets/fixtures/hf/tiny-bert-seqcls";
@@ -32,7 +33,19 @@ interface RefStep {
   rank_pattern: RankPattern | null;
 }
 interface Ref {
-  config: { init_r: number; target_r: number; lora_alpha: number; tinit: number; tfinal: number; deltaT: number; beta1: number; beta2: number; orth_reg_weight: number; total_step: number; target_modules: string[] };
+  config: {
+    init_r: number;
+    target_r: number;
+    lora_alpha: number;
+    tinit: number;
+    tfinal: number;
+    deltaT: number;
+    beta1: number;
+    beta2: number;
+    orth_reg_weight: number;
+    total_step: number;
+    target_modules: string[];
+  };
   lr: number;
   weight_decay: number;
   modules: string[];
@@ -146,7 +159,10 @@ describe("AdaLoRA (PEFT's RankAllocator)", () => {
       for (const m of ref.modules) {
         const want = traj.get(`s${t}.E.${m}`)!.data;
         const got = model.params.get(`${m}.lora_E`).dataSync();
-        expect(Array.from(got, (v) => v === 0), `zeroed E of ${m} at step ${t}`).toEqual(Array.from(want, (v) => v === 0));
+        expect(
+          Array.from(got, (v) => v === 0),
+          `zeroed E of ${m} at step ${t}`,
+        ).toEqual(Array.from(want, (v) => v === 0));
         expectClose(got, want, 0, 0, `E of ${m} at step ${t}`);
       }
       expect(a.rankPattern ?? null, `rank pattern at step ${t}`).toEqual(s.rank_pattern);
@@ -183,13 +199,22 @@ describe("AdaLoRA (PEFT's RankAllocator)", () => {
         for (const m of ref.modules) {
           const want = traj.get(`s${t}.E.${m}`)!.data;
           const got = model.params.get(`${m}.lora_E`).dataSync();
-          expect(Array.from(got, (v) => v === 0), `zeroed E of ${m} at step ${t}`).toEqual(Array.from(want, (v) => v === 0));
+          expect(
+            Array.from(got, (v) => v === 0),
+            `zeroed E of ${m} at step ${t}`,
+          ).toEqual(Array.from(want, (v) => v === 0));
           expectClose(got, want, 1e-3, 1e-4, `E of ${m} after step ${t}`);
         }
       },
     });
     expect(res.steps).toBe(ref.config.total_step);
-    expectClose(res.losses, ref.steps.map((s) => s.loss), 1e-5, 0, "losses");
+    expectClose(
+      res.losses,
+      ref.steps.map((s) => s.loss),
+      1e-5,
+      0,
+      "losses",
+    );
     expect(res.allocations.map((a) => a.budget)).toEqual(ref.steps.map((s) => s.budget));
     expect(res.allocations.map((a) => a.masked)).toEqual(ref.steps.map((s) => s.masked));
     expect(res.allocations.map((a) => a.rankPattern ?? null)).toEqual(ref.steps.map((s) => s.rank_pattern));

@@ -8,8 +8,14 @@ import { countTrainable } from "../../sdk/methods/lora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 
 const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
-const ids = [[2, 40, 50, 60, 3], [2, 41, 51, 3, 0]];
-const mask = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]];
+const ids = [
+  [2, 40, 50, 60, 3],
+  [2, 41, 51, 3, 0],
+];
+const mask = [
+  [1, 1, 1, 1, 1],
+  [1, 1, 1, 1, 0],
+];
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
@@ -27,7 +33,8 @@ describe("Houlsby adapters", () => {
       "bert.encoder.layer.1.output.dense",
     ]);
     expect(await model.predict({ inputIds: ids, attentionMask: mask })).toEqual(before);
-    const d = 32, m = 4;
+    const d = 32,
+      m = 4;
     expect(countTrainable(model)).toBe(4 * (2 * m * d + m + d) + 3 * d + 3);
     h.detach();
     model.dispose();
@@ -74,7 +81,8 @@ describe("Houlsby adapters", () => {
 /** Abramowitz–Stegun 7.1.26 is too coarse; use the series/continued fraction via Math for 1e-7. */
 function erf(x: number): number {
   // erf via its Maclaurin series (converges fast for |x| < 3, enough here)
-  let sum = x, term = x;
+  let sum = x,
+    term = x;
   for (let n = 1; n < 60; n++) {
     term *= (-x * x) / n;
     sum += term / (2 * n + 1);

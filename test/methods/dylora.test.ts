@@ -1,7 +1,8 @@
 // DyLoRA: the rank-b forward is exactly a plain LoRA holding the first b components; frozen mode
 // moves only the b-th component; rank sampling is reproducible; every rank scores from one model.
-import * as tf from "@tensorflow/tfjs";
+
 import { readFile } from "node:fs/promises";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
@@ -75,12 +76,20 @@ describe("DyLoRA", () => {
     const model = await loadPretrained(FX);
     const dy = attachDyLoRA(model, { rMax: 4, frozen: true, seed: 2 });
     randomizeB(model);
-    const opt = new AdamW(model.params.list((p) => p.trainable), { lr: 1e-2, weightDecay: 0.1 });
+    const opt = new AdamW(
+      model.params.list((p) => p.trainable),
+      { lr: 1e-2, weightDecay: 0.1 },
+    );
     const rng = new Rng(0);
     const rankRng = new Rng(11);
     const seen = new Set<number>();
     for (let s = 0; s < 6; s++) {
-      const before = new Map([...dy.layers.values()].flatMap((l) => [[l.names.A, rows(model.params.get(l.names.A))], [l.names.B, rows(model.params.get(l.names.B))]]));
+      const before = new Map(
+        [...dy.layers.values()].flatMap((l) => [
+          [l.names.A, rows(model.params.get(l.names.A))],
+          [l.names.B, rows(model.params.get(l.names.B))],
+        ]),
+      );
       const res = await trainDyLoRA(model, dy, { batches: () => [batch], steps: 1, rng, rankRng, optimizer: opt, schedule: "constant" });
       const b = res.ranks[0]!;
       seen.add(b);
@@ -125,7 +134,11 @@ describe("DyLoRA", () => {
   });
 
   it("stopGradient passes values and blocks gradients", () => {
-    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => stopGradient(x).mul(x).sum())(tf.tensor1d([1, 2])).arraySync());
+    const g = tf.tidy(() =>
+      tf
+        .grad((x: tf.Tensor) => stopGradient(x).mul(x).sum())(tf.tensor1d([1, 2]))
+        .arraySync(),
+    );
     expect(g).toEqual([1, 2]);
   });
 

@@ -1,13 +1,14 @@
 // LoRA against PEFT: adapters made by peft 0.21 on the GPU machine (scripts/gpu/make_fixtures.py)
 // load here and reproduce PEFT's logits; our own adapters round-trip; errors leave the model as it was.
-import * as tf from "@tensorflow/tfjs";
-import { mkdtemp, readFile, writeFile, cp } from "node:fs/promises";
+
+import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { AutoLoraError, CheckpointError, ShapeMismatchError, UnknownNameError } from "../../sdk/core/errors.js";
 import { attachLoRA, countTrainable, loadPeftAdapter, loraOf, savePeftAdapter } from "../../sdk/methods/lora/index.js";
-import { AutoLoraError, ShapeMismatchError, UnknownNameError, CheckpointError } from "../../sdk/core/errors.js";
+import { loadPretrained } from "../../sdk/models/pretrained.js";
 
 const FX = "datasets/fixtures/hf";
 const readJson = async (p: string) => JSON.parse(await readFile(p, "utf8"));

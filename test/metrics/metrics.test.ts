@@ -1,32 +1,32 @@
-import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { DataError, UnknownNameError } from "../../sdk/core/errors.js";
 import {
   accuracy,
-  f1Score,
-  matthewsCorrcoef,
-  pearson,
-  spearman,
-  rankAverage,
-  seqevalScores,
-  entityF1,
-  getEntities,
-  strictEntities,
-  corpusBleu,
-  sentenceBleu,
-  corpusTer,
-  translationEditRate,
-  tokenize13a,
-  nist,
-  meteor,
-  singleMeteor,
-  rougeL,
   cider,
   computeMetric,
+  corpusBleu,
+  corpusTer,
+  entityF1,
   exactMatch,
-  wordErrorRate,
+  f1Score,
+  getEntities,
+  matthewsCorrcoef,
+  meteor,
+  nist,
+  pearson,
+  rankAverage,
+  rougeL,
+  sentenceBleu,
+  seqevalScores,
+  singleMeteor,
+  spearman,
+  strictEntities,
   type TagScheme,
+  tokenize13a,
+  translationEditRate,
+  wordErrorRate,
 } from "../../sdk/metrics/index.js";
-import { DataError, UnknownNameError } from "../../sdk/core/errors.js";
 
 interface Ref {
   classification: { y_true: number[]; y_pred: number[]; accuracy: number; f1: number; mcc: number };
@@ -73,7 +73,20 @@ describe("BLEU and TER vs sacrebleu 2.6 (metrics.json)", () => {
   const refs = perSegment(b.refs);
   it("13a tokenizer", () => {
     expect(tokenize13a("Hello, world. It costs $3.50-4 (approx)!")).toEqual([
-      "Hello", ",", "world", ".", "It", "costs", "$", "3.50", "-", "4", "(", "approx", ")", "!",
+      "Hello",
+      ",",
+      "world",
+      ".",
+      "It",
+      "costs",
+      "$",
+      "3.50",
+      "-",
+      "4",
+      "(",
+      "approx",
+      ")",
+      "!",
     ]);
   });
   it("corpus_bleu", () => {
@@ -95,8 +108,14 @@ describe("BLEU and TER vs sacrebleu 2.6 (metrics.json)", () => {
 });
 
 describe("seqeval (README examples of chakki-works/seqeval)", () => {
-  const yTrue = [["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]];
-  const yPred = [["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]];
+  const yTrue = [
+    ["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"],
+    ["B-PER", "I-PER", "O"],
+  ];
+  const yPred = [
+    ["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"],
+    ["B-PER", "I-PER", "O"],
+  ];
   it("default mode: f1 0.50, accuracy 0.80, per-type report", () => {
     const r = seqevalScores(yTrue, yPred);
     expect(r.f1).toBeCloseTo(0.5, 12);
@@ -113,11 +132,26 @@ describe("seqeval (README examples of chakki-works/seqeval)", () => {
     expect(entityF1(t, p, { mode: "strict", scheme: "IOB2" })).toBe(0);
   });
   it("get_entities docstring example and strict schemes", () => {
-    expect(getEntities(["B-PER", "I-PER", "O", "B-LOC"])).toEqual([["PER", 0, 1], ["LOC", 3, 3]]);
-    expect(strictEntities(["B-PER", "I-PER", "O", "B-LOC"], "IOB2")).toEqual([["PER", 0, 2], ["LOC", 3, 4]]);
-    expect(strictEntities(["I-PER", "I-PER", "B-PER", "O"], "IOB1")).toEqual([["PER", 0, 2], ["PER", 2, 3]]);
-    expect(strictEntities(["B-PER", "E-PER", "S-LOC"], "IOBES")).toEqual([["PER", 0, 2], ["LOC", 2, 3]]);
-    expect(strictEntities(["I-PER", "E-PER", "E-LOC"], "IOE2")).toEqual([["PER", 0, 2], ["LOC", 2, 3]]);
+    expect(getEntities(["B-PER", "I-PER", "O", "B-LOC"])).toEqual([
+      ["PER", 0, 1],
+      ["LOC", 3, 3],
+    ]);
+    expect(strictEntities(["B-PER", "I-PER", "O", "B-LOC"], "IOB2")).toEqual([
+      ["PER", 0, 2],
+      ["LOC", 3, 4],
+    ]);
+    expect(strictEntities(["I-PER", "I-PER", "B-PER", "O"], "IOB1")).toEqual([
+      ["PER", 0, 2],
+      ["PER", 2, 3],
+    ]);
+    expect(strictEntities(["B-PER", "E-PER", "S-LOC"], "IOBES")).toEqual([
+      ["PER", 0, 2],
+      ["LOC", 2, 3],
+    ]);
+    expect(strictEntities(["I-PER", "E-PER", "E-LOC"], "IOE2")).toEqual([
+      ["PER", 0, 2],
+      ["LOC", 2, 3],
+    ]);
     expect(() => strictEntities(["S-PER"], "IOB2")).toThrow(DataError);
   });
 });

@@ -8,8 +8,16 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-const x = () => tf.tensor2d([[0.3, -0.2, 0.5], [0.1, 0.2, -0.3]]);
-const v = () => tf.tensor2d([[0.7, 0.1, -0.4], [0.2, 0.3, 0.1]]);
+const x = () =>
+  tf.tensor2d([
+    [0.3, -0.2, 0.5],
+    [0.1, 0.2, -0.3],
+  ]);
+const v = () =>
+  tf.tensor2d([
+    [0.7, 0.1, -0.4],
+    [0.2, 0.3, 0.1],
+  ]);
 const w = () => tf.tensor1d([1, 2, 3]);
 
 const cases: [string, (t: tf.Tensor) => tf.Tensor][] = [
@@ -25,12 +33,20 @@ describe("twice-differentiable ops", () => {
     const X = x();
     const V = v();
     const g1 = (t: tf.Tensor) => tf.grad((y: tf.Tensor) => f(y).sum())(t);
-    const hv = Array.from(tf.grad((t: tf.Tensor) => g1(t).mul(V).sum())(X).dataSync());
+    const hv = Array.from(
+      tf
+        .grad((t: tf.Tensor) => g1(t).mul(V).sum())(X)
+        .dataSync(),
+    );
     const h = 1e-2;
     const fd: number[] = [];
     for (let i = 0; i < 6; i++) {
       const e = tf.oneHot([i], 6).reshape([2, 3]).mul(h);
-      const at = (s: number) => g1(X.add(e.mul(s))).mul(V).sum().dataSync()[0]!;
+      const at = (s: number) =>
+        g1(X.add(e.mul(s)))
+          .mul(V)
+          .sum()
+          .dataSync()[0]!;
       fd.push((at(1) - at(-1)) / (2 * h));
     }
     hv.forEach((a, i) => expect(a).toBeCloseTo(fd[i]!, 3));
@@ -44,7 +60,14 @@ describe("twice-differentiable ops", () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) {
       tf.tidy(() => softmax(X)).dispose();
-      tf.tidy(() => tf.grad((t: tf.Tensor) => tf.grad((y: tf.Tensor) => logSoftmax(y).sum())(t).square().sum())(X)).dispose();
+      tf.tidy(() =>
+        tf.grad((t: tf.Tensor) =>
+          tf
+            .grad((y: tf.Tensor) => logSoftmax(y).sum())(t)
+            .square()
+            .sum(),
+        )(X),
+      ).dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
   });

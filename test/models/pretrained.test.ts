@@ -4,7 +4,16 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AutoLoraError, CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../../sdk/core/errors.js";
-import { DecoderModel, EncoderModel, type PretrainedModel, type SafetensorsFile, createModel, loadPretrained, readSafetensors, serializeSafetensors } from "../../sdk/models/index.js";
+import {
+  createModel,
+  DecoderModel,
+  EncoderModel,
+  loadPretrained,
+  type PretrainedModel,
+  readSafetensors,
+  type SafetensorsFile,
+  serializeSafetensors,
+} from "../../sdk/models/index.js";
 import { FIXTURES, maxAbsDiff, reference } from "./helpers.js";
 
 let tmp: string;
@@ -20,7 +29,12 @@ const values = (m: PretrainedModel, name: string) => m.params.param(name)!.varia
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** A checkpoint folder in tmp: the fixture's config with `edit`, and `tensors` as model.safetensors. */
-async function folder(name: string, base: string, edit: (c: Record<string, unknown>) => void, tensors?: (t: SafetensorsFile["tensors"]) => void): Promise<string> {
+async function folder(
+  name: string,
+  base: string,
+  edit: (c: Record<string, unknown>) => void,
+  tensors?: (t: SafetensorsFile["tensors"]) => void,
+): Promise<string> {
   const dir = join(tmp, name);
   await mkdir(dir, { recursive: true });
   const config = JSON.parse(await readFile(join(FIXTURES, base, "config.json"), "utf8"));
@@ -212,13 +226,27 @@ describe("base and masked-LM checkpoints, fresh heads", () => {
   });
 
   it("createModel builds a seeded random model from a config", async () => {
-    const cfg = { model_type: "roberta" as const, vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 20, type_vocab_size: 1, pad_token_id: 1 };
+    const cfg = {
+      model_type: "roberta" as const,
+      vocab_size: 50,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 20,
+      type_vocab_size: 1,
+      pad_token_id: 1,
+    };
     const a = createModel(cfg, { seed: 1, numLabels: 3 });
     const b = createModel(cfg, { seed: 1, numLabels: 3 });
     expect(a.head).toBe("sequence-classification");
     for (const n of a.params.names()) expect(bytes(values(a, n)).equals(bytes(values(b, n)))).toBe(true);
     expect(values(a, "roberta.embeddings.LayerNorm.weight").every((x) => x === 1)).toBe(true);
-    expect(values(a, "roberta.embeddings.word_embeddings.weight").slice(16, 32).every((x) => x === 0)).toBe(true); // padding row
+    expect(
+      values(a, "roberta.embeddings.word_embeddings.weight")
+        .slice(16, 32)
+        .every((x) => x === 0),
+    ).toBe(true); // padding row
     const logits = (await a.predict({ inputIds: [[0, 5, 6, 2, 1]], attentionMask: [[1, 1, 1, 1, 0]] })) as number[][];
     expect(logits[0]!.length).toBe(3);
     const g = createModel({ model_type: "gpt2", vocab_size: 40, n_embd: 8, n_layer: 1, n_head: 2, n_positions: 16 }, { seed: 0 });

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, ShapeMismatchError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
-import { type ModelInputs, type PretrainedModel, causalLmLoss, crossEntropyLoss, loadPretrained, mseLoss } from "../../sdk/models/index.js";
+import { causalLmLoss, crossEntropyLoss, loadPretrained, type ModelInputs, mseLoss, type PretrainedModel } from "../../sdk/models/index.js";
 import { FIXTURES, reference } from "./helpers.js";
 
 beforeAll(async () => {
@@ -15,8 +15,18 @@ function batch(name: string, model: PretrainedModel): { inputs: ModelInputs; lab
   const inputs = { inputIds: tf.tensor2d(ref.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(ref.attention_mask, undefined, "int32") };
   let labels: tf.Tensor;
   if (model.head === "sequence-classification") labels = model.numLabels === 1 ? tf.tensor1d([0.5, -1, 2, 0.1]) : tf.tensor1d([0, 2, 1, 2], "int32");
-  else if (model.head === "token-classification") labels = tf.tensor2d(ref.input_ids.map((row, i) => row.map((id, j) => (ref.attention_mask[i]![j] ? id % 5 : -100))), undefined, "int32");
-  else labels = tf.tensor2d(ref.input_ids.map((row, i) => row.map((id, j) => (ref.attention_mask[i]![j] ? id : -100))), undefined, "int32");
+  else if (model.head === "token-classification")
+    labels = tf.tensor2d(
+      ref.input_ids.map((row, i) => row.map((id, j) => (ref.attention_mask[i]![j] ? id % 5 : -100))),
+      undefined,
+      "int32",
+    );
+  else
+    labels = tf.tensor2d(
+      ref.input_ids.map((row, i) => row.map((id, j) => (ref.attention_mask[i]![j] ? id : -100))),
+      undefined,
+      "int32",
+    );
   return { inputs, labels };
 }
 
@@ -54,7 +64,10 @@ describe.each(CASES)("%s", (name, weight) => {
     const model = await loadPretrained(`${FIXTURES}/${name}`);
     const { inputs, labels } = batch(name, model);
     // a base weight deep in the network, so the path crosses attention softmax, GELU, LayerNorm and the head
-    const target = name === "tiny-gpt2-lm" ? "transformer.h.0.attn.c_attn.weight" : `${name.includes("roberta") ? "roberta" : "bert"}.encoder.layer.0.attention.self.query.weight`;
+    const target =
+      name === "tiny-gpt2-lm"
+        ? "transformer.h.0.attn.c_attn.weight"
+        : `${name.includes("roberta") ? "roberta" : "bert"}.encoder.layer.0.attention.self.query.weight`;
     const w = model.params.get(target);
     const dir = tf.tidy(() => {
       const d = tf.randomNormal(w.shape, 0, 1, "float32", 3);
@@ -95,7 +108,8 @@ describe("dropout", () => {
   it("is off in evaluation, seeded in training, and asks for an rng", async () => {
     const model = await loadPretrained(`${FIXTURES}/tiny-bert-seqcls`);
     const { inputs, labels } = batch("tiny-bert-seqcls", model);
-    const run = (training: boolean, seed?: number) => tf.tidy(() => Array.from(model.forward(inputs, { training, rng: seed === undefined ? undefined : new Rng(seed) }).dataSync()));
+    const run = (training: boolean, seed?: number) =>
+      tf.tidy(() => Array.from(model.forward(inputs, { training, rng: seed === undefined ? undefined : new Rng(seed) }).dataSync()));
     expect(run(false)).toEqual(run(false, 3));
     expect(run(true, 3)).toEqual(run(true, 3));
     expect(run(true, 3)).not.toEqual(run(true, 4));

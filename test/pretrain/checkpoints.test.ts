@@ -20,13 +20,26 @@ beforeAll(async () => {
 describe.skipIf(!existsSync(join(ROBERTA, "model.safetensors")))("roberta-tiny", () => {
   it("follows RoBERTa's conventions and is a few MB", async () => {
     const config = JSON.parse(readFileSync(join(ROBERTA, "config.json"), "utf8"));
-    expect(config).toMatchObject({ architectures: ["RobertaForMaskedLM"], model_type: "roberta", pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, type_vocab_size: 1 });
+    expect(config).toMatchObject({
+      architectures: ["RobertaForMaskedLM"],
+      model_type: "roberta",
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      type_vocab_size: 1,
+    });
     const tok = await loadTokenizer(ROBERTA);
     expect(config.max_position_embeddings).toBe(tok.modelMaxLength! + 2);
     expect(tok.vocabSize).toBe(config.vocab_size);
     expect(statSync(join(ROBERTA, "model.safetensors")).size).toBeLessThan(12e6);
     const { tensors } = await readSafetensors(join(ROBERTA, "model.safetensors"));
-    expect([...tensors.keys()].filter((k) => k.startsWith("lm_head.")).sort()).toEqual(["lm_head.bias", "lm_head.dense.bias", "lm_head.dense.weight", "lm_head.layer_norm.bias", "lm_head.layer_norm.weight"]);
+    expect([...tensors.keys()].filter((k) => k.startsWith("lm_head.")).sort()).toEqual([
+      "lm_head.bias",
+      "lm_head.dense.bias",
+      "lm_head.dense.weight",
+      "lm_head.layer_norm.bias",
+      "lm_head.layer_norm.weight",
+    ]);
     for (const [i, t] of ["<s>", "<pad>", "</s>", "<unk>", "<mask>"].entries()) expect(tok.encode(t).ids).toEqual([0, i, 2]);
     const enc = tok.encode(TEXT);
     expect(enc.ids[0]).toBe(0);

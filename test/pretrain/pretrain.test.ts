@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pretrainCommand } from "../../sdk/cli/pretrain.js";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
@@ -12,7 +13,6 @@ import { readSafetensors } from "../../sdk/models/safetensors.js";
 import { buildCorpus, makeBlocks, splitBlocks } from "../../sdk/pretrain/corpus.js";
 import { pretrain, pretrainDefaults } from "../../sdk/pretrain/pipeline.js";
 import { maskTokens } from "../../sdk/pretrain/train.js";
-import { pretrainCommand } from "../../sdk/cli/pretrain.js";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -65,12 +65,28 @@ describe("masking (RoBERTa: 15%, of which 80/10/10)", () => {
 
 describe("blocks", () => {
   it("packs documents with separators into full blocks (RoBERTa FULL-SENTENCES)", () => {
-    expect(makeBlocks([[5, 6, 7], [8, 9]], { blockSize: 4, prefix: [0], suffix: [2], separator: 2 })).toEqual([
+    expect(
+      makeBlocks(
+        [
+          [5, 6, 7],
+          [8, 9],
+        ],
+        { blockSize: 4, prefix: [0], suffix: [2], separator: 2 },
+      ),
+    ).toEqual([
       [0, 5, 6, 2],
       [0, 7, 2, 2],
       [0, 8, 9, 2],
     ]);
-    expect(makeBlocks([[5, 6, 7], [8, 9]], { blockSize: 3, separator: 0 })).toEqual([
+    expect(
+      makeBlocks(
+        [
+          [5, 6, 7],
+          [8, 9],
+        ],
+        { blockSize: 3, separator: 0 },
+      ),
+    ).toEqual([
       [5, 6, 7],
       [0, 8, 9],
     ]);
@@ -99,7 +115,19 @@ describe("corpus", () => {
 });
 
 describe("pretrain (tiny)", () => {
-  const tiny = { sources: ["moby-dick"] as const, vocabSize: 300, hidden: 16, layers: 1, heads: 2, intermediate: 32, blockSize: 16, steps: 3, batchSize: 4, evalBlocks: 4, seed: 3 };
+  const tiny = {
+    sources: ["moby-dick"] as const,
+    vocabSize: 300,
+    hidden: 16,
+    layers: 1,
+    heads: 2,
+    intermediate: 32,
+    blockSize: 16,
+    steps: 3,
+    batchSize: 4,
+    evalBlocks: 4,
+    seed: 3,
+  };
 
   it("checks its options", () => {
     expect(() => pretrainDefaults({ kind: "mlm", out: "x", hidden: 10, heads: 3 })).toThrow(ConfigError);
@@ -121,7 +149,16 @@ describe("pretrain (tiny)", () => {
     const rec = (d: string) => readFileSync(join(d, "pretrain.json"), "utf8").replaceAll(d, "OUT");
     expect(rec(a)).toBe(rec(b));
     const config = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
-    expect(config).toMatchObject({ architectures: ["RobertaForMaskedLM"], model_type: "roberta", pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, max_position_embeddings: 18, type_vocab_size: 1, vocab_size: 300 });
+    expect(config).toMatchObject({
+      architectures: ["RobertaForMaskedLM"],
+      model_type: "roberta",
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      max_position_embeddings: 18,
+      type_vocab_size: 1,
+      vocab_size: 300,
+    });
     const { tensors } = await readSafetensors(join(a, "model.safetensors"));
     expect(tensors.has("lm_head.dense.weight")).toBe(true);
     expect(tensors.has("lm_head.bias")).toBe(true);
@@ -138,7 +175,33 @@ describe("pretrain (tiny)", () => {
 
   it("clm: writes a GPT2LMHeadModel checkpoint through the CLI", async () => {
     const out = tmp();
-    const code = await pretrainCommand(["clm", "--out", out, "--sources", "moby-dick", "--vocab-size", "300", "--hidden", "16", "--layers", "1", "--heads", "2", "--block-size", "16", "--steps", "2", "--batch-size", "2", "--eval-blocks", "2", "--backend", "cpu", "--log-every", "1"]);
+    const code = await pretrainCommand([
+      "clm",
+      "--out",
+      out,
+      "--sources",
+      "moby-dick",
+      "--vocab-size",
+      "300",
+      "--hidden",
+      "16",
+      "--layers",
+      "1",
+      "--heads",
+      "2",
+      "--block-size",
+      "16",
+      "--steps",
+      "2",
+      "--batch-size",
+      "2",
+      "--eval-blocks",
+      "2",
+      "--backend",
+      "cpu",
+      "--log-every",
+      "1",
+    ]);
     expect(code).toBe(0);
     const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
     expect(config).toMatchObject({ architectures: ["GPT2LMHeadModel"], n_positions: 16, vocab_size: 296, bos_token_id: 0, eos_token_id: 0 });

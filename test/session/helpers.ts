@@ -1,8 +1,9 @@
 // A small 3-class task on the tiny BERT fixture, for session tests.
+
+import { Rng } from "../../sdk/core/rng.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import type { Example } from "../../sdk/data/types.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
-import { Rng } from "../../sdk/core/rng.js";
 
 export const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 

@@ -1,14 +1,15 @@
 // The Session's guarantees: stepwise API, resumable checkpoints (bit-identical), all-or-nothing
 // steps, no tensor leaks, determinism, threshold rules, retraining.
-import * as tf from "@tensorflow/tfjs";
+
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, DataError, NonFiniteError } from "../../sdk/core/errors.js";
-import { Session } from "../../sdk/session/index.js";
 import { countTrainable, loadPeftAdapter, savePeftAdapter } from "../../sdk/methods/lora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { Session } from "../../sdk/session/index.js";
 import { TINY, tinySetup, toyExamples } from "./helpers.js";
 
 beforeAll(async () => {
@@ -234,8 +235,14 @@ describe("Session", () => {
   it("retrain with warmStart and every component kept starts where the gated model is", async () => {
     const s = await make();
     for (let i = 0; i < 3; i++) await s.step();
-    const ids = [[2, 40, 50, 60, 3], [2, 41, 51, 3, 0]];
-    const mask = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]];
+    const ids = [
+      [2, 40, 50, 60, 3],
+      [2, 41, 51, 3, 0],
+    ];
+    const mask = [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0],
+    ];
     const gated = (await s.model.predict({ inputIds: ids, attentionMask: mask })) as number[][];
     const ranks = s.alphas().map((a) => ({ name: a.name, rank: 8 }));
     // lr 0 training: the weights stay at the warm start

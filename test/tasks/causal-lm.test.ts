@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generate } from "../../sdk/models/generate.js";
-import { lmExamples, loraTrains, sessionRuns, type Shape } from "./helpers.js";
+import { lmExamples, loraTrains, type Shape, sessionRuns } from "./helpers.js";
 
 const SHAPE: Shape = { dir: "tiny-gpt2-lm", head: "causal-lm", targets: ["c_attn"], examples: lmExamples };
 

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../sdk/core/errors.js";
-import { loadTokenizer, type LoadedTokenizer } from "../../sdk/data/tokenizer.js";
+import { type LoadedTokenizer, loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { beamSearch, generate, greedySearch, sequenceLogProb } from "../../sdk/models/generate.js";
 import { loadPretrained, type PretrainedModel } from "../../sdk/models/pretrained.js";
 import { HF } from "./helpers.js";

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "vitest";
 import { Rng } from "../../sdk/core/rng.js";
 import { makeBatches } from "../../sdk/data/batching.js";
-import { loadTokenizer, type LoadedTokenizer } from "../../sdk/data/tokenizer.js";
+import { type LoadedTokenizer, loadTokenizer } from "../../sdk/data/tokenizer.js";
 import type { Batch, Example, TaskHead } from "../../sdk/data/types.js";
 import { attachLoRA, countTrainable } from "../../sdk/methods/lora/index.js";
 import { loadPretrained, type PretrainedModel } from "../../sdk/models/pretrained.js";
@@ -29,7 +29,11 @@ export function classificationExamples(n: number, seed = 0): Example[] {
 /** A float target cued by the first word: "good" → 1.5, "bad" → −1.5, "so" → 0, plus a little jitter. */
 export function regressionExamples(n: number, seed = 0): Example[] {
   const rng = new Rng(seed);
-  const cues = [["good", 1.5], ["bad", -1.5], ["so", 0]] as const;
+  const cues = [
+    ["good", 1.5],
+    ["bad", -1.5],
+    ["so", 0],
+  ] as const;
   return Array.from({ length: n }, () => {
     const [cue, y] = cues[rng.int(0, 2)]!;
     const words = Array.from({ length: rng.int(2, 5) }, () => FILLER[rng.int(0, FILLER.length - 1)]!);

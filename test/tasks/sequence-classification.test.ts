@@ -1,7 +1,7 @@
 // Sequence classification (3 classes, tiny BERT fixture): LoRA and the AutoLoRA session train end to end.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, it } from "vitest";
-import { classificationExamples, loraTrains, sessionRuns, type Shape } from "./helpers.js";
+import { classificationExamples, loraTrains, type Shape, sessionRuns } from "./helpers.js";
 
 const SHAPE: Shape = { dir: "tiny-bert-seqcls", head: "sequence-classification", numLabels: 3, targets: ["query", "value"], examples: classificationExamples };
 

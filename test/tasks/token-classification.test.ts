@@ -2,7 +2,7 @@
 // and the AutoLoRA session train end to end.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, it } from "vitest";
-import { loraTrains, sessionRuns, taggingExamples, type Shape } from "./helpers.js";
+import { loraTrains, type Shape, sessionRuns, taggingExamples } from "./helpers.js";
 
 const SHAPE: Shape = {
   dir: "tiny-bert-tokcls",

@@ -54,7 +54,9 @@ describe("AdamW", () => {
     store.add("beta", tf.tensor1d([1, 1, 1, 1]), "selection");
     const opt = new Adam(store.list(), { lr: 1e-3, betas: [0.5, 0.999] });
     expect(opt.weightDecay).toBe(0);
-    let p = [1, 1, 1, 1], m = [0, 0, 0, 0], v = [0, 0, 0, 0];
+    let p = [1, 1, 1, 1],
+      m = [0, 0, 0, 0],
+      v = [0, 0, 0, 0];
     const lrs = [1e-3, 5e-4, 2e-3];
     for (let t = 1; t <= 3; t++) {
       const g = fx.grads[t]![0]!;
@@ -77,12 +79,18 @@ describe("AdamW", () => {
     store.add("a", tf.tensor1d([1, 2, 3]), "adapter");
     store.add("b", tf.tensor1d([4, 5]), "adapter");
     const opt = new AdamW(store.list(), { lr: 0.1 });
-    const good = new Map([["a", tf.tensor1d([0.1, 0.2, 0.3])], ["b", tf.tensor1d([1, 1])]]);
+    const good = new Map([
+      ["a", tf.tensor1d([0.1, 0.2, 0.3])],
+      ["b", tf.tensor1d([1, 1])],
+    ]);
     await opt.step(good);
     const before = await opt.state();
     const pa = Array.from(await store.get("a").data());
     const pb = Array.from(await store.get("b").data());
-    const bad = new Map([["a", tf.tensor1d([1, 1, 1])], ["b", tf.tensor1d([1, Number.NaN])]]);
+    const bad = new Map([
+      ["a", tf.tensor1d([1, 1, 1])],
+      ["b", tf.tensor1d([1, Number.NaN])],
+    ]);
     await expect(opt.step(bad)).rejects.toThrow(NonFiniteError);
     await expect(opt.step(bad)).rejects.toThrow(/gradient of b /);
     expect(() => opt.stepSync(bad)).toThrow(NonFiniteError);
@@ -119,7 +127,8 @@ describe("AdamW", () => {
       s.add("frozen-ish", tf.tensor1d([7, 8]), "head");
       return s;
     };
-    const sa = make(), sb = make();
+    const sa = make(),
+      sb = make();
     const opts = { lr: fx.lr, weightDecay: 0.1 };
     const a = new AdamW(sa.list(), opts);
     const grad = (i: number) => new Map([["w", tf.tensor2d(fx.grads[i]!)]]);
@@ -134,7 +143,7 @@ describe("AdamW", () => {
     expect(saved.params.w!.m).toBeInstanceOf(Float32Array);
     // A fresh optimiser on a copy of the weights, resumed from a JSON-like round-trip of the state.
     sb.get("w");
-    (sb.param("w")!.variable).assign(sa.get("w"));
+    sb.param("w")!.variable.assign(sa.get("w"));
     const b = new AdamW(sb.list(), opts);
     b.loadState(structuredClone(saved));
     for (let i = 3; i < 6; i++) {

@@ -31,7 +31,10 @@ class TinyModel implements Model {
   /** When set, the loss is NaN (to test the non-finite guard). */
   poison = false;
 
-  constructor(seed = 1, readonly width = 8) {
+  constructor(
+    seed = 1,
+    readonly width = 8,
+  ) {
     const rng = new Rng(seed);
     const V = this.config.vocab_size;
     const normal = (n: number, s: number) => Float32Array.from({ length: n }, () => s * rng.normal());
@@ -42,7 +45,10 @@ class TinyModel implements Model {
     this.params.add("classifier.bias", tf.zeros([2]), "head");
     // A trainable parameter the loss does not use: must simply get no update.
     this.params.add("unused", tf.ones([3]), "adapter");
-    for (const [n, i, o] of [["dense", width, width], ["classifier", width, 2]] as const) {
+    for (const [n, i, o] of [
+      ["dense", width, width],
+      ["classifier", width, 2],
+    ] as const) {
       this.linears.set(n, new Linear(this.params, n, i, o));
     }
   }
@@ -85,7 +91,9 @@ function toyData(n: number, seed: number): Batch[] {
   const rng = new Rng(seed);
   const batches: Batch[] = [];
   for (let b = 0; b < n; b++) {
-    const inputIds: number[][] = [], attentionMask: number[][] = [], labels: number[] = [];
+    const inputIds: number[][] = [],
+      attentionMask: number[][] = [],
+      labels: number[] = [];
     for (let i = 0; i < 8; i++) {
       const len = rng.int(3, 6);
       const row = Array.from({ length: 6 }, (_, j) => (j < len ? rng.int(2, 11) : 0));
@@ -112,7 +120,17 @@ beforeAll(async () => {
 
 describe("batchToTensors", () => {
   it("makes int32 tensors of the batch's shape, float labels for regression", () => {
-    const t = batchToTensors({ inputIds: [[5, 6, 0], [7, 8, 9]], attentionMask: [[1, 1, 0], [1, 1, 1]], labels: [1, 0] });
+    const t = batchToTensors({
+      inputIds: [
+        [5, 6, 0],
+        [7, 8, 9],
+      ],
+      attentionMask: [
+        [1, 1, 0],
+        [1, 1, 1],
+      ],
+      labels: [1, 0],
+    });
     expect(t.inputIds.shape).toEqual([2, 3]);
     expect(t.inputIds.dtype).toBe("int32");
     expect(t.attentionMask.dtype).toBe("int32");
@@ -120,10 +138,7 @@ describe("batchToTensors", () => {
     expect(t.labels.dtype).toBe("int32");
     expect(Array.from(t.inputIds.dataSync())).toEqual([5, 6, 0, 7, 8, 9]);
     tf.dispose(Object.values(t));
-    const r = batchToTensors(
-      { inputIds: [[5]], attentionMask: [[1]], tokenTypeIds: [[0]], labels: [0.25] },
-      { regression: true },
-    );
+    const r = batchToTensors({ inputIds: [[5]], attentionMask: [[1]], tokenTypeIds: [[0]], labels: [0.25] }, { regression: true });
     expect(r.labels.dtype).toBe("float32");
     expect(r.tokenTypeIds!.dtype).toBe("int32");
     tf.dispose(Object.values(r));
@@ -188,7 +203,10 @@ describe("trainModel", () => {
   it("epochs, evalEvery + evaluate, and a caller-owned optimiser that survives", async () => {
     const model = new TinyModel(2);
     const data = toyData(5, 4);
-    const opt = new AdamW(model.params.list((p) => p.trainable), { lr: 1e-2 });
+    const opt = new AdamW(
+      model.params.list((p) => p.trainable),
+      { lr: 1e-2 },
+    );
     let evals = 0;
     const result = await trainModel(model, {
       batches: function* () {
@@ -254,9 +272,7 @@ describe("trainModel", () => {
     await expect(trainModel(model, { batches: () => [], epochs: 1, rng })).rejects.toThrow(DataError);
     await expect(trainModel(model, { batches: () => [], steps: 3, rng })).rejects.toThrow(DataError);
     await expect(trainModel(model, { batches: () => toyData(1, 1), steps: 0, rng })).rejects.toThrow(ConfigError);
-    await expect(
-      trainModel(model, { batches: () => toyData(1, 1), steps: 1, rng, params: () => false }),
-    ).rejects.toThrow(ConfigError);
+    await expect(trainModel(model, { batches: () => toyData(1, 1), steps: 1, rng, params: () => false })).rejects.toThrow(ConfigError);
     await expect(evaluateModel(model, [])).rejects.toThrow(DataError);
     model.dispose();
   });

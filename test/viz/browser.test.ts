@@ -46,7 +46,16 @@ describe.skipIf(!hasChromium)("figures render offline in headless chromium", () 
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -69,7 +78,9 @@ describe.skipIf(!hasChromium)("figures render offline in headless chromium", () 
         [...document.querySelectorAll<HTMLElement>(".autolora-plot")].map((div) => {
           const svg = div.querySelector<SVGSVGElement>("svg.main-svg");
           const box = svg?.getBoundingClientRect();
-          const heatImages = [...div.querySelectorAll<SVGImageElement>(".heatmaplayer image")].filter((im) => (im.getAttribute("href") ?? im.getAttribute("xlink:href") ?? "").startsWith("data:image"));
+          const heatImages = [...div.querySelectorAll<SVGImageElement>(".heatmaplayer image")].filter((im) =>
+            (im.getAttribute("href") ?? im.getAttribute("xlink:href") ?? "").startsWith("data:image"),
+          );
           const lines = [...div.querySelectorAll<SVGPathElement>(".scatterlayer .trace path.js-line")].filter((p) => (p.getAttribute("d") ?? "").length > 10);
           const points = div.querySelectorAll(".scatterlayer .trace .point").length;
           const texts = [...div.querySelectorAll(".heatmaplayer text, .scatterlayer .textpoint text")].map((t) => t.textContent ?? "");

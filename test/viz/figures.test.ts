@@ -8,8 +8,8 @@ import {
   parseLayerName,
   rankGrid,
   shortLayerName,
-  thresholdSweep,
   type Trace,
+  thresholdSweep,
 } from "../../sdk/viz/index.js";
 import { alphasAt, history, K, layerName, lossRows, ranksFrom, sweepRows } from "./samples.js";
 
@@ -259,7 +259,13 @@ describe("lossCurves", () => {
     // EMA: [0.5 / 0.5, (0.25) / 0.75]
     expect(fig.data[1]!.y).toEqual([1, expect.closeTo(1 / 3, 10)]);
     // inner and outer: raw + smoothed; eval (sparse) is never smoothed
-    expect(lossCurves(lossRows(), { smoothing: 0.9 }).data.map((t) => t.name)).toEqual(["inner (L_tr) (raw)", "inner (L_tr)", "outer (L_val) (raw)", "outer (L_val)", "eval"]);
+    expect(lossCurves(lossRows(), { smoothing: 0.9 }).data.map((t) => t.name)).toEqual([
+      "inner (L_tr) (raw)",
+      "inner (L_tr)",
+      "outer (L_val) (raw)",
+      "outer (L_val)",
+      "eval",
+    ]);
   });
 
   it("rejects empty input and bad smoothing", () => {

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../sdk/core/errors.js";
-import { alphaHeatmap, displayBundle, type Figure, PLOTLY_MIME, rankGrid, saveHtml, show, toHtml } from "../../sdk/viz/index.js";
 import { plotlyBundle } from "../../sdk/viz/html.js";
+import { alphaHeatmap, displayBundle, type Figure, PLOTLY_MIME, rankGrid, saveHtml, show, toHtml } from "../../sdk/viz/index.js";
 import { alphasAt, ranksFrom } from "./samples.js";
 
 let dir: string;

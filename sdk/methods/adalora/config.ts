@@ -76,10 +76,15 @@ export function resolveAdaLoraConfig(c: AdaLoraConfig): ResolvedAdaLoraConfig {
   if (!isInt(out.targetR, 0) || out.targetR > out.initR) bad(`targetR = ${out.targetR} must be an integer with 0 ≤ targetR ≤ initR (= ${out.initR}).`);
   if (!isInt(out.tinit, 0) || !isInt(out.tfinal, 0)) bad(`tinit (${out.tinit}) and tfinal (${out.tfinal}) must be integers ≥ 0.`);
   if (out.tinit >= out.totalStep - out.tfinal) {
-    bad(`tinit (${out.tinit}) must be < totalStep − tfinal (${out.totalStep} − ${out.tfinal}), or no budget is ever allocated; lower tinit or tfinal, or train longer.`);
+    bad(
+      `tinit (${out.tinit}) must be < totalStep − tfinal (${out.totalStep} − ${out.tfinal}), or no budget is ever allocated; lower tinit or tfinal, or train longer.`,
+    );
   }
   if (!isInt(out.deltaT, 1)) bad(`deltaT = ${out.deltaT} must be an integer ≥ 1.`);
-  for (const [k, v] of [["beta1", out.beta1], ["beta2", out.beta2]] as const) {
+  for (const [k, v] of [
+    ["beta1", out.beta1],
+    ["beta2", out.beta2],
+  ] as const) {
     if (!(v > 0 && v < 1)) bad(`${k} = ${v} must be in (0, 1).`);
   }
   if (!(Number.isFinite(out.orthRegWeight) && out.orthRegWeight >= 0)) bad(`orthRegWeight = ${out.orthRegWeight} must be a finite number ≥ 0.`);

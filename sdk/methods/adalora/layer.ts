@@ -173,9 +173,11 @@ export class RankAllocator {
     const names = this.paramNames();
     for (const n of names) {
       const g = grads.get(n);
-      if (!g) throw new ConfigError(`AdaLoRA importance update: no gradient for ${n}; pass the gradients of every lora_A / lora_E / lora_B parameter of the step.`);
+      if (!g)
+        throw new ConfigError(`AdaLoRA importance update: no gradient for ${n}; pass the gradients of every lora_A / lora_E / lora_B parameter of the step.`);
       const p = this.store.get(n);
-      if (!tf.util.arraysEqual(g.shape, p.shape)) throw new ShapeMismatchError(`AdaLoRA importance update: gradient of ${n} has shape [${g.shape}], the parameter [${p.shape}].`);
+      if (!tf.util.arraysEqual(g.shape, p.shape))
+        throw new ShapeMismatchError(`AdaLoRA importance update: gradient of ${n} has shape [${g.shape}], the parameter [${p.shape}].`);
     }
     const { beta1, beta2 } = this.settings;
     for (const n of names) {
@@ -205,7 +207,8 @@ export class RankAllocator {
    * @throws {@link ConfigError} before any {@link RankAllocator.updateImportance}.
    */
   async tripletScores(): Promise<Map<string, Float32Array>> {
-    if (!this.hasImportance) throw new ConfigError("AdaLoRA: no importance scores yet; call updateImportance (or updateAndAllocate) after a training step first.");
+    if (!this.hasImportance)
+      throw new ConfigError("AdaLoRA: no importance scores yet; call updateImportance (or updateAndAllocate) after a training step first.");
     const all = tf.tidy(() => {
       const score = (n: string) => tf.mul(this.avgIpt.get(n)!, this.avgUnc.get(n)!);
       const parts = this.layers.map((l) => {
@@ -256,7 +259,11 @@ export class RankAllocator {
    * PEFT's `RankAllocator.update_and_allocate`: update importance (before `totalStep − tfinal`),
    * then mask to the scheduled budget when the schedule (or `forceMask`) says so.
    */
-  async updateAndAllocate(step: number, grads: ReadonlyMap<string, tf.Tensor>, forceMask = false): Promise<{ budget: number; rankPattern: RankPattern | undefined }> {
+  async updateAndAllocate(
+    step: number,
+    grads: ReadonlyMap<string, tf.Tensor>,
+    forceMask = false,
+  ): Promise<{ budget: number; rankPattern: RankPattern | undefined }> {
     if (step < this.settings.totalStep - this.settings.tfinal) this.updateImportance(grads);
     const { budget, maskInd } = this.budgetSchedule(step);
     const rankPattern = maskInd || forceMask ? await this.maskToBudget(budget) : undefined;

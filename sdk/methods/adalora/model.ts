@@ -117,7 +117,8 @@ export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandl
     },
     orthRegularization: () => orthRegularization(model.params, list),
     async updateAndAllocate(step, grads) {
-      if (!(Number.isInteger(step) && step >= 0)) throw new ConfigError(`AdaLoRA updateAndAllocate: step must be an integer ≥ 0 (0-based optimiser step), got ${step}.`);
+      if (!(Number.isInteger(step) && step >= 0))
+        throw new ConfigError(`AdaLoRA updateAndAllocate: step must be an integer ≥ 0 (0-based optimiser step), got ${step}.`);
       const final = cfg.totalStep - cfg.tfinal;
       if (step < final) {
         const { budget, rankPattern: rp } = await allocator.updateAndAllocate(step, grads);
@@ -195,7 +196,8 @@ export interface AdaLoraTrainResult {
  * ```
  */
 export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options: AdaLoraTrainOptions): Promise<AdaLoraTrainResult> {
-  if (handles.get(model) !== handle) throw new ConfigError("trainAdaLoRA: this AdaLoRA handle is not attached to this model; pass the handle attachAdaLoRA(model) returned.");
+  if (handles.get(model) !== handle)
+    throw new ConfigError("trainAdaLoRA: this AdaLoRA handle is not attached to this model; pass the handle attachAdaLoRA(model) returned.");
   const params = model.params.list(options.params ?? ((p) => p.trainable));
   if (params.length === 0) throw new ConfigError("trainAdaLoRA: no parameter to train (none is trainable).");
   const total = handle.config.totalStep;
@@ -241,7 +243,9 @@ export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options:
         try {
           const loss = (await value.data())[0]!;
           if (!Number.isFinite(loss)) {
-            throw new NonFiniteError(`trainAdaLoRA: the loss is ${loss} at step ${result.steps + 1}; no update was applied. Lower the learning rate or check the batch's labels.`);
+            throw new NonFiniteError(
+              `trainAdaLoRA: the loss is ${loss} at step ${result.steps + 1}; no update was applied. Lower the learning rate or check the batch's labels.`,
+            );
           }
           await optimizer.step(gradMap, lr);
           const allocation = await handle.updateAndAllocate(result.steps, gradMap);

@@ -38,7 +38,8 @@ export class BottleneckAdapter implements LinearAdapter {
       const h = this.linear.base(x);
       const h2 = h.reshape([-1, this.linear.outFeatures]) as tf.Tensor2D;
       const z = tf.add(tf.matMul(h2, s.get(this.names.downW) as tf.Tensor2D, false, true), s.get(this.names.downB));
-      const a = this.activation === "relu" ? tf.relu(z) : this.activation === "tanh" ? tanh(z) : tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.div(z, Math.SQRT2))));
+      const a =
+        this.activation === "relu" ? tf.relu(z) : this.activation === "tanh" ? tanh(z) : tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.div(z, Math.SQRT2))));
       const up = tf.add(tf.matMul(a as tf.Tensor2D, s.get(this.names.upW) as tf.Tensor2D, false, true), s.get(this.names.upB));
       return tf.add(h, up.reshape(h.shape));
     });

@@ -46,7 +46,8 @@ export function resolveAutoLoraConfig(c: AutoLoraConfig): ResolvedAutoLoraConfig
     seed: c.seed ?? 0,
   };
   if (!Number.isInteger(out.maxRank) || out.maxRank < 1) throw new ConfigError(`maxRank ${out.maxRank} must be an integer ≥ 1.`);
-  if (!["softmax", "sigmoid", "unconstrained"].includes(out.selection)) throw new ConfigError(`selection "${out.selection}" must be softmax, sigmoid or unconstrained.`);
+  if (!["softmax", "sigmoid", "unconstrained"].includes(out.selection))
+    throw new ConfigError(`selection "${out.selection}" must be softmax, sigmoid or unconstrained.`);
   if (!(out.dropout >= 0 && out.dropout < 1)) throw new ConfigError(`dropout ${out.dropout} must be in [0, 1).`);
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Linear, LinearAdapter, ParamStore } from "../../models/module.js";
-import { softmax, sigmoid } from "../../models/ops.js";
+import { sigmoid, softmax } from "../../models/ops.js";
 import { seededDropout } from "../init.js";
 import { loraParamNames } from "../lora/layer.js";
 import type { Selection } from "./config.js";

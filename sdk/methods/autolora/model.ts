@@ -9,7 +9,7 @@ import type { Model } from "../../models/module.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { selectTargets } from "../targets.js";
-import { type AutoLoraConfig, type ResolvedAutoLoraConfig, type Selection, resolveAutoLoraConfig } from "./config.js";
+import { type AutoLoraConfig, type ResolvedAutoLoraConfig, resolveAutoLoraConfig, type Selection } from "./config.js";
 import { GatedLoraLayer } from "./layer.js";
 
 /** α of one target layer. */

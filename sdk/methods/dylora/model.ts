@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
-import { trainModel, type TrainOptions, type TrainResult } from "../../train/loop.js";
+import { type TrainOptions, type TrainResult, trainModel } from "../../train/loop.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { selectTargets } from "../targets.js";
@@ -113,7 +113,9 @@ export function attachDyLoRA(model: Model, config: DyLoraConfig = {}): DyLoraHan
 
 function checkHandle(model: Model, handle: DyLoraHandle, what: string): void {
   if (handles.get(model) !== handle) {
-    throw new ConfigError(`${what}: this DyLoRA handle is not attached to this model (detached, or another model's); pass the handle attachDyLoRA(model) returned.`);
+    throw new ConfigError(
+      `${what}: this DyLoRA handle is not attached to this model (detached, or another model's); pass the handle attachDyLoRA(model) returned.`,
+    );
   }
 }
 
@@ -161,7 +163,10 @@ export async function trainDyLoRA(model: Model, handle: DyLoraHandle, options: D
       const a = model.params.param(l.names.A)!.variable;
       const bm = model.params.param(l.names.B)!.variable;
       tf.tidy(() => {
-        const rowMask = tf.oneHot([b - 1], l.rMax).reshape([l.rMax, 1]).toFloat();
+        const rowMask = tf
+          .oneHot([b - 1], l.rMax)
+          .reshape([l.rMax, 1])
+          .toFloat();
         const colMask = rowMask.reshape([1, l.rMax]);
         a.assign(a.mul(rowMask).add(snapshot[2 * i]!.mul(tf.sub(1, rowMask))));
         bm.assign(bm.mul(colMask).add(snapshot[2 * i + 1]!.mul(tf.sub(1, colMask))));

@@ -5,9 +5,10 @@
  * An adapter we write loads with `PeftModel.from_pretrained`; one PEFT writes loads here.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
 import type { HeadKind, Model } from "../../models/module.js";
@@ -112,9 +113,15 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
   const cfgPath = join(dir, "adapter_config.json");
   const wPath = join(dir, "adapter_model.safetensors");
   for (const p of [cfgPath, wPath]) {
-    const ok = await stat(p).then(() => true, () => false);
+    const ok = await stat(p).then(
+      () => true,
+      () => false,
+    );
     if (!ok) {
-      const bin = await stat(join(dir, "adapter_model.bin")).then(() => true, () => false);
+      const bin = await stat(join(dir, "adapter_model.bin")).then(
+        () => true,
+        () => false,
+      );
       throw new CheckpointError(
         bin && p === wPath
           ? `${dir} has adapter_model.bin but no adapter_model.safetensors: re-save the adapter with PEFT's save_pretrained(dir, safe_serialization=True).`
@@ -156,10 +163,12 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
   for (const [key, shape] of expected) {
     const t = file.tensors.get(key);
     if (!t) throw new CheckpointError(`${wPath} lacks ${key}, which its adapter_config.json implies; the adapter was made for another model or is incomplete.`);
-    if (t.shape.join() !== shape.join()) throw new ShapeMismatchError(`${key}: the adapter has shape [${t.shape}], this model needs [${shape}]. Was the adapter trained on another base model?`);
+    if (t.shape.join() !== shape.join())
+      throw new ShapeMismatchError(`${key}: the adapter has shape [${t.shape}], this model needs [${shape}]. Was the adapter trained on another base model?`);
   }
   const extra = [...file.tensors.keys()].filter((k) => !expected.has(k));
-  if (extra.length) throw new CheckpointError(`${wPath} holds tensors this model has no place for: ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}.`);
+  if (extra.length)
+    throw new CheckpointError(`${wPath} holds tensors this model has no place for: ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}.`);
   const handle = attachLoRA(model, config);
   tf.tidy(() => {
     for (const [key, shape] of expected) {

@@ -117,6 +117,7 @@ export class Session {
   private outerCount = 0;
   private readonly rows: HistoryRow[] = [];
   private disposed = false;
+  private stepping = false;
   /**
    * Head weights as the session found them: retraining starts from these, not the searched head.
    * Device copies (no host read at construction: webgpu cannot read synchronously in Node).
@@ -482,6 +483,10 @@ export class Session {
 
   /** Run `fn`; if it throws, put the data cursors and generator back as they were. */
   private async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    // Steps are asynchronous: a second one started before the first resolved (a notebook cell run
+    // twice, a missing `await`) would interleave with it, so it is refused.
+    if (this.stepping) throw new ConfigError("a step of this session is still running: await it before starting another.");
+    this.stepping = true;
     const rng = this.rng.state();
     const cursors = structuredClone(this.cursors);
     try {
@@ -491,6 +496,8 @@ export class Session {
       Object.assign(this.cursors.train, cursors.train);
       Object.assign(this.cursors.val, cursors.val);
       throw e;
+    } finally {
+      this.stepping = false;
     }
   }
 

@@ -180,6 +180,17 @@ describe("Session", () => {
     expect((await run(12)).alphas).not.toEqual(a.alphas);
   });
 
+  it("refuses a second step while one is running, and stays usable", async () => {
+    const s = await make();
+    const first = s.innerStep();
+    await expect(s.outerStep()).rejects.toThrow(/still running/);
+    await first;
+    expect(s.innerSteps).toBe(1);
+    await s.outerStep();
+    expect(s.outerSteps).toBe(1);
+    s.dispose();
+  });
+
   it("run() stops on an AbortSignal between steps", async () => {
     const s = await make();
     const ac = new AbortController();

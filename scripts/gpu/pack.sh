@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Pack, here, everything the GPU run needs; nothing is built on the GPU machine.
 #   .gpu/run.mjs      esbuild bundle of scripts/gpu/run.ts (checks + test/bench/gpu-meta-step.ts),
-#                     built from a staged copy of sdk/ with scripts/gpu/sdk-webgpu.patch applied
-#                     (skipped when sdk/ already has it)
+#                     built from a staged copy of sdk/
 #   .gpu/node.xz      this machine's node binary, xz-compressed
 #   .gpu/node_modules/webgpu (index.js, package.json, types.d.ts; dawn.node as .gpu/dawn.node.xz), debug, ms
 #   .gpu/cpu-ref.json the cpu backend's side of the correctness checks (logits, tiny searches, retrain)
@@ -16,15 +15,6 @@ stage=$(mktemp -d /tmp/autolora-gpu-stage.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
 cp -r sdk scripts test "$stage"/
 ln -s "$root/node_modules" "$stage/node_modules"
-patch=scripts/gpu/sdk-webgpu.patch
-if (cd "$stage" && git apply --check "$patch" 2>/dev/null); then
-  (cd "$stage" && git apply "$patch") && echo "pack: applied $patch to the staged sdk/"
-elif (cd "$stage" && git apply -R --check "$patch" 2>/dev/null); then
-  echo "pack: sdk/ already has $patch"
-else
-  echo "pack: $patch applies neither forwards nor backwards to sdk/: refresh it" >&2
-  exit 1
-fi
 npx --no-install esbuild "$stage/scripts/gpu/run.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=error --outfile=.gpu/run.mjs \
   --banner:js="import {createRequire} from 'module'; const require = createRequire(import.meta.url);"

@@ -21,7 +21,7 @@ import { Counter, type Counts, memoryInfo, profileCpu } from "../../scripts/gpu/
 import * as backendFixes from "../../sdk/backend/index.js";
 import { Rng } from "../../sdk/core/rng.js";
 import type { Example } from "../../sdk/data/types.js";
-import type { BilevelProblem, HypergradientKind, HypergradientOptions } from "../../sdk/meta/index.js";
+import type { BilevelProblem } from "../../sdk/meta/index.js";
 import * as meta from "../../sdk/meta/index.js";
 import { attachLoRA } from "../../sdk/methods/lora/index.js";
 import { type ConfigInput, createModel, PRESET_CONFIGS } from "../../sdk/models/pretrained.js";
@@ -312,16 +312,8 @@ async function lowLevelMetaStep(session: Session, model: ReturnType<typeof creat
   const inner = new AdamW(params(p.innerNames), { lr: 1e-4, weightDecay: 0 });
   const outer = new AdamW(params(p.outerNames), { lr: 1e-3, weightDecay: 0 });
   type Apply = { apply(g: ReadonlyMap<string, tf.Tensor>, lr?: number): void };
-  // The tensor-returning primitives of scripts/gpu/sdk-webgpu.patch (looked up by name, so that
-  // this file type-checks whether or not sdk/ has the patch yet).
-  const m = meta as unknown as {
-    innerGradientTensors?: (p: BilevelProblem) => { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
-    hypergradientTensors?: (k: HypergradientKind, p: BilevelProblem, o: HypergradientOptions) => { grads: Map<string, tf.Tensor>; valLoss: tf.Scalar };
-  };
-  const innerGradientTensors = m.innerGradientTensors;
-  const hypergradientTensors = m.hypergradientTensors;
-  if (!innerGradientTensors || !hypergradientTensors)
-    throw new Error("sdk/meta lacks innerGradientTensors/hypergradientTensors: apply scripts/gpu/sdk-webgpu.patch");
+  // The tensor-returning primitives: no host read inside the step.
+  const { innerGradientTensors, hypergradientTensors } = meta;
   try {
     return await timeSteps(
       o.steps,

@@ -2,6 +2,8 @@
 # Pack, here, everything the GPU run needs; nothing is built on the GPU machine.
 #   .gpu/run.mjs      esbuild bundle of scripts/gpu/run.ts (checks + test/bench/gpu-meta-step.ts),
 #                     built from a staged copy of sdk/
+#   .gpu/cli.mjs      esbuild bundle of the CLI (sdk/cli/main.ts): `autolora pretrain ... --backend webgpu`
+#   .gpu/corpus.json.gz the pretraining corpus (`autolora pretrain corpus`): the GPU machine lacks the data packages
 #   .gpu/node.xz      this machine's node binary, xz-compressed
 #   .gpu/node_modules/webgpu (index.js, package.json, types.d.ts; dawn.node as .gpu/dawn.node.xz), debug, ms
 #   .gpu/cpu-ref.json the cpu backend's side of the correctness checks (logits, tiny searches, retrain)
@@ -17,7 +19,13 @@ cp -r sdk scripts test "$stage"/
 ln -s "$root/node_modules" "$stage/node_modules"
 npx --no-install esbuild "$stage/scripts/gpu/run.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=error --outfile=.gpu/run.mjs \
-  --banner:js="import {createRequire} from 'module'; const require = createRequire(import.meta.url);"
+  --banner:js="import {createRequire as __autoloraCreateRequire} from 'module'; const require = __autoloraCreateRequire(import.meta.url);"
+npx --no-install esbuild "$stage/sdk/cli/main.ts" --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --log-level=error --outfile=.gpu/cli.mjs \
+  --banner:js="import {createRequire as __autoloraCreateRequire} from 'module'; const require = __autoloraCreateRequire(import.meta.url);"
+node .gpu/cli.mjs pretrain corpus --out .gpu/corpus.json.gz
+# The bundles travel xz-compressed (16 MB each → 2 MB; the carry limit is 64 MiB); run.sh unpacks them.
+xz -T0 -6 -c .gpu/cli.mjs > .gpu/cli.mjs.xz && xz -T0 -6 -c .gpu/run.mjs > .gpu/run.mjs.xz
 rm -rf .gpu/node_modules/webgpu/dist   # run.sh unpacks dawn.node there; never carry it uncompressed
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json node_modules/webgpu/types.d.ts .gpu/node_modules/webgpu/
 [ -s .gpu/dawn.node.xz ] || xz -T0 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
@@ -31,4 +39,5 @@ if ! ls .gl/libvulkan1_*.deb .gl/libglvnd0_*.deb >/dev/null 2>&1; then
 fi
 # The cpu side of the correctness checks, computed here (same bundle, cpu backend), read there.
 node .gpu/run.mjs check --cpu-only .gpu/cpu-ref.json
+rm -f .gpu/run.mjs .gpu/cli.mjs   # carried as .xz only
 du -sh .gpu .gl

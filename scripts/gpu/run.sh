@@ -24,6 +24,7 @@ NODE=/tmp/autolora-node
 xz -dc .gpu/node.xz > $NODE && chmod +x $NODE
 mkdir -p .gpu/node_modules/webgpu/dist/linux-x64
 xz -dc .gpu/dawn.node.xz > .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+xz -dc .gpu/run.mjs.xz > .gpu/run.mjs && xz -dc .gpu/cli.mjs.xz > .gpu/cli.mjs
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
 $NODE --version; $PY -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
@@ -43,18 +44,45 @@ phase() { local name=$1 limit=$2; shift 2; echo; echo "=== $name (limit ${limit}
   tar -czf "$OUT/results.tgz" -C "$W" . ; }
 M="--max-old-space-size=16384"
 
-phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
-smi_start torch-base
-phase torch-base 60 $PY test/bench/gpu_meta_step_torch.py --preset base --steps $STEPS --parts meta,lora,micro --out "$W/torch-base.json"
-smi_stop
-smi_start webgpu-base
-phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts micro,meta,orig,prof,lowlevel,lora --out "$W/webgpu-base.json"
-smi_stop
-smi_start torch-large
-phase torch-large 45 $PY test/bench/gpu_meta_step_torch.py --preset large --steps 2 --parts meta --out "$W/torch-large.json"
-smi_stop
-smi_start webgpu-large
-phase webgpu-large 130 $NODE $M .gpu/run.mjs bench --backend webgpu --preset large --steps 2 --parts meta --out "$W/webgpu-large.json"
-smi_stop
-phase table 20 $NODE .gpu/run.mjs table --dir "$W"
+# PHASES (comma separated) picks what runs; the default is the whole benchmark. Also:
+#   webgpu-meta   webgpu base meta-step only (meta, lowlevel)
+#   dawn-fast     webgpu base meta-step with Dawn's validation and robustness off (AUTOLORA_DAWN_OPTIONS)
+#   pretrain      `autolora pretrain mlm --backend webgpu $PRETRAIN_ARGS`, checkpoint into $OUT/pretrained
+#                 (limit PRETRAIN_LIMIT s, default 540)
+PHASES=${PHASES:-check,torch-base,webgpu-base,torch-large,webgpu-large,table}
+want() { [[ ",$PHASES," == *",$1,"* ]]; }
+want check && phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
+if want torch-base; then
+  smi_start torch-base
+  phase torch-base 60 $PY test/bench/gpu_meta_step_torch.py --preset base --steps $STEPS --parts meta,lora,micro --out "$W/torch-base.json"
+  smi_stop
+fi
+if want webgpu-base; then
+  smi_start webgpu-base
+  phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts micro,meta,orig,prof,lowlevel,lora --out "$W/webgpu-base.json"
+  smi_stop
+fi
+if want webgpu-meta; then  # the meta-step alone (the baseline of dawn-fast, in the same call)
+  phase webgpu-meta 120 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts meta,lowlevel --out "$W/webgpu-base-meta.json"
+fi
+if want dawn-fast; then
+  AUTOLORA_DAWN_OPTIONS="enable-dawn-features=skip_validation,disable_robustness disable-dawn-features=lazy_clear_resource_on_first_use" \
+    phase dawn-fast 120 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts meta,lowlevel --out "$W/webgpu-base-dawn-fast.json"
+fi
+if want torch-large; then
+  smi_start torch-large
+  phase torch-large 45 $PY test/bench/gpu_meta_step_torch.py --preset large --steps 2 --parts meta --out "$W/torch-large.json"
+  smi_stop
+fi
+if want webgpu-large; then
+  smi_start webgpu-large
+  phase webgpu-large 130 $NODE $M .gpu/run.mjs bench --backend webgpu --preset large --steps 2 --parts meta --out "$W/webgpu-large.json"
+  smi_stop
+fi
+if want pretrain; then
+  # shellcheck disable=SC2086
+  phase pretrain "${PRETRAIN_LIMIT:-540}" $NODE $M .gpu/cli.mjs pretrain mlm --backend webgpu --corpus .gpu/corpus.json.gz --out "$OUT/pretrained" ${PRETRAIN_ARGS:-}
+fi
+want table && phase table 20 $NODE .gpu/run.mjs table --dir "$W"
 cp "$W/results.md" "$OUT/" 2>/dev/null
+exit 0

@@ -5,8 +5,10 @@
  * (which finds the backend already active). Also a counter of what the webgpu backend does:
  * GPU programs dispatched, queue submits, host reads and the time spent waiting on them.
  *
- * `AUTOLORA_DAWN_FLAGS` (comma-separated) goes to Dawn's `create()`: `backend=null` gives a
- * device that computes nothing, to smoke-test the webgpu code path on a machine without a GPU.
+ * `AUTOLORA_DAWN_OPTIONS` (space separated, as in sdk/backend) goes to Dawn's `create()`:
+ * `backend=null` gives a device that computes nothing, to smoke-test the webgpu code path on a
+ * machine without a GPU; `enable-dawn-features=skip_validation,disable_robustness` measures what
+ * Dawn's validation costs.
  */
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../sdk/backend/index.js";
@@ -24,10 +26,7 @@ export interface WebgpuInfo {
 export async function setupWebgpu(): Promise<WebgpuInfo> {
   // A literal specifier that the bundler leaves external (esbuild --external:webgpu).
   const dawn = (await import("webgpu")) as unknown as { create: (o: string[]) => GpuLike; globals: Record<string, unknown> };
-  const flags = (process.env.AUTOLORA_DAWN_FLAGS ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s);
+  const flags = (process.env.AUTOLORA_DAWN_OPTIONS ?? "").split(/\s+/).filter(Boolean);
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(flags);
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });

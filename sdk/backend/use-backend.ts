@@ -8,7 +8,9 @@
  * 3. `wasm` — `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD) plus our kernels for what it lacks;
  * 4. `cpu` — pure JS, always works.
  *
- * The environment variable `AUTOLORA_BACKEND` overrides the argument.
+ * The environment variable `AUTOLORA_BACKEND` overrides the argument; `AUTOLORA_DAWN_OPTIONS` (space
+ * separated, e.g. `enable-dawn-features=skip_validation,disable_robustness`) is passed to Dawn's
+ * `create()` when the webgpu backend starts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -102,7 +104,9 @@ const loadWebgpu: Loader = async () => {
   const create = dawn.create as ((options: string[]) => GpuLike) | undefined;
   const globals = dawn.globals as Record<string, unknown> | undefined;
   if (typeof create !== "function" || !globals) throw new Error("the `webgpu` package exports no create()/globals");
-  const gpu = create([]);
+  // Dawn's own options (e.g. "enable-dawn-features=skip_validation"), space separated, for
+  // measuring what Dawn's validation and robustness cost; empty by default.
+  const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? "").split(/\s+/).filter(Boolean));
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new Error("Dawn found no GPU adapter (no GPU, or no Vulkan loader/driver: libvulkan1 + ICD)");
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };

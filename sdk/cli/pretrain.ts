@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { type BackendName, useBackend } from "../backend/index.js";
 import { AutoLoraError, ConfigError } from "../core/errors.js";
-import { CORPUS_SOURCES, type CorpusSource } from "../pretrain/corpus.js";
+import { buildCorpus, CORPUS_SOURCES, type CorpusSource, saveCorpus } from "../pretrain/corpus.js";
 import { type PretrainKind, pretrain } from "../pretrain/pipeline.js";
 
 /** Help text of `autolora pretrain`. */
@@ -16,6 +16,8 @@ export const PRETRAIN_HELP = `autolora pretrain — pretrain a tiny model on the
 usage:
   autolora pretrain mlm --out datasets/models/roberta-tiny [options]   RoBERTa-style encoder, masked LM
   autolora pretrain clm --out datasets/models/gpt2-tiny [options]      GPT-2-style decoder, causal LM
+  autolora pretrain corpus --out FILE [--sources a,b]                  write the corpus to one file, for
+                                                                       a machine without the data packages
 
 model:
   --hidden N           hidden size; default 128
@@ -33,6 +35,7 @@ training:
   --dropout X          dropout while pretraining; default 0 (the saved config says 0.1)
   --eval-blocks N      held-out blocks for the eval loss; default 128
   --sources a,b        corpus sources (${CORPUS_SOURCES.join(", ")}); default all
+  --corpus FILE        read the corpus from FILE (written by \`autolora pretrain corpus\`), not the packages
   --seed N             default 0
   --log-every N        progress line every N steps; default 25
 output:
@@ -55,8 +58,8 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     process.stdout.write(PRETRAIN_HELP);
     return kind ? 0 : 2;
   }
-  if (kind !== "mlm" && kind !== "clm") {
-    process.stderr.write(`autolora pretrain: unknown objective "${kind}" (use mlm or clm)\n\n${PRETRAIN_HELP}`);
+  if (kind !== "mlm" && kind !== "clm" && kind !== "corpus") {
+    process.stderr.write(`autolora pretrain: unknown objective "${kind}" (use mlm, clm or corpus)\n\n${PRETRAIN_HELP}`);
     return 2;
   }
   let values: Record<string, string | undefined>;
@@ -83,6 +86,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
           "seed",
           "backend",
           "log-every",
+          "corpus",
         ].map((k) => [k, { type: "string" as const }]),
       ),
     }).values as Record<string, string | undefined>;
@@ -104,6 +108,12 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
       return n;
     };
     const sources = values.sources?.split(",").map((s) => s.trim()) as CorpusSource[] | undefined;
+    if (kind === "corpus") {
+      const corpus = buildCorpus({ sources });
+      await saveCorpus(corpus, values.out);
+      log(`wrote ${values.out}: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
+      return 0;
+    }
     const backend = await useBackend((values.backend ?? "wasm") as BackendName);
     log(`backend: ${backend.name} (${backend.device})`);
     const r = await pretrain({
@@ -125,7 +135,8 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
       sources,
       seed: num("seed"),
       logEvery: num("log-every"),
-      command: ["autolora", "pretrain", ...argv.filter((_, i) => !(argv[i - 1] === "--backend" || argv[i] === "--backend"))].join(" "),
+      corpusFile: values.corpus,
+      command: ["autolora", "pretrain", ...argv.filter((_, i) => !["--backend", "--corpus"].includes(argv[i - 1]!) && !["--backend", "--corpus"].includes(argv[i]!))].join(" "),
       log,
     });
     log(

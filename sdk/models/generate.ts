@@ -47,8 +47,11 @@ export interface Generation {
   logProb: number;
 }
 
-/** Log-probabilities of the next token after each row (all rows have the same length), `[rows][vocab]`. */
-function nextLogProbs(model: Model, rows: number[][]): Float32Array[] {
+/**
+ * Log-probabilities of the next token after each row (all rows have the same length), `[rows][vocab]`.
+ * Read asynchronously: webgpu in Node has no synchronous read.
+ */
+async function nextLogProbs(model: Model, rows: number[][]): Promise<Float32Array[]> {
   const t = rows[0]!.length;
   const out = tf.tidy(() => {
     const ids = tf.tensor2d(rows, [rows.length, t], "int32");
@@ -56,9 +59,13 @@ function nextLogProbs(model: Model, rows: number[][]): Float32Array[] {
     const v = logits.shape[2];
     return logSoftmax(logits.slice([0, t - 1, 0], [rows.length, 1, v]).reshape([rows.length, v]));
   });
-  const data = out.dataSync() as Float32Array;
   const v = out.shape[1]!;
-  out.dispose();
+  let data: Float32Array;
+  try {
+    data = (await out.data()) as Float32Array;
+  } finally {
+    out.dispose();
+  }
   return rows.map((_, i) => data.subarray(i * v, (i + 1) * v));
 }
 
@@ -80,14 +87,14 @@ export interface Hypothesis {
  *
  * @example
  * ```ts
- * const h = greedySearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 });
+ * const h = await greedySearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 });
  * ```
  */
-export function greedySearch(model: Model, prompt: number[], o: GenerateOptions): Hypothesis {
+export async function greedySearch(model: Model, prompt: number[], o: GenerateOptions): Promise<Hypothesis> {
   const ids = [...prompt];
   const out: Hypothesis = { ids: [], logProb: 0 };
   for (let s = 0; s < o.maxNewTokens; s++) {
-    const lp = nextLogProbs(model, [ids])[0]!;
+    const lp = (await nextLogProbs(model, [ids]))[0]!;
     const next = argmax(lp);
     out.ids.push(next);
     out.logProb += lp[next]!;
@@ -103,16 +110,16 @@ export function greedySearch(model: Model, prompt: number[], o: GenerateOptions)
  *
  * @example
  * ```ts
- * const h = beamSearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 }, 4);
+ * const h = await beamSearch(model, [0, 17, 18], { maxNewTokens: 5, eosTokenId: 0 }, 4);
  * ```
  */
-export function beamSearch(model: Model, prompt: number[], o: GenerateOptions, numBeams: number): Hypothesis {
+export async function beamSearch(model: Model, prompt: number[], o: GenerateOptions, numBeams: number): Promise<Hypothesis> {
   const lpen = o.lengthPenalty ?? 0;
   const score = (h: Hypothesis) => h.logProb / Math.max(1, h.ids.length) ** lpen;
   let live: Hypothesis[] = [{ ids: [], logProb: 0 }];
   const finished: Hypothesis[] = [];
   for (let s = 0; s < o.maxNewTokens && live.length > 0; s++) {
-    const lps = nextLogProbs(
+    const lps = await nextLogProbs(
       model,
       live.map((h) => [...prompt, ...h.ids]),
     );
@@ -181,7 +188,7 @@ export async function generate(model: Model, tokenizer: GenerationTokenizer, pro
         `generate: prompt ${i} has ${promptIds.length} tokens and ${options.maxNewTokens} new ones would exceed the model's ${positions} positions; shorten the prompt or lower maxNewTokens.`,
       );
     }
-    const h = numBeams === 1 ? greedySearch(model, promptIds, options) : beamSearch(model, promptIds, options, numBeams);
+    const h = numBeams === 1 ? await greedySearch(model, promptIds, options) : await beamSearch(model, promptIds, options, numBeams);
     out.push({ promptIds, tokenIds: h.ids, text: tokenizer.decode(h.ids, { skipSpecialTokens: true }), logProb: h.logProb });
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -194,20 +201,26 @@ export async function generate(model: Model, tokenizer: GenerationTokenizer, pro
  *
  * @example
  * ```ts
- * sequenceLogProb(model, [17, 18], [19, 0]); // log p(19 | 17 18) + log p(0 | 17 18 19)
+ * await sequenceLogProb(model, [17, 18], [19, 0]); // log p(19 | 17 18) + log p(0 | 17 18 19)
  * ```
  */
-export function sequenceLogProb(model: Model, prompt: number[], continuation: number[]): number {
+export async function sequenceLogProb(model: Model, prompt: number[], continuation: number[]): Promise<number> {
   if (prompt.length === 0) throw new ConfigError("sequenceLogProb: the prompt must have at least one token.");
   const ids = [...prompt, ...continuation];
-  return tf.tidy(() => {
+  const lpT = tf.tidy(() => {
     const x = tf.tensor2d([ids], [1, ids.length], "int32");
     const logits = model.forward({ inputIds: x, attentionMask: tf.onesLike(x) }, { training: false }) as tf.Tensor3D;
-    const lp = (logSoftmax(logits).arraySync() as number[][][])[0]!;
-    let sum = 0;
-    continuation.forEach((tok, j) => {
-      sum += lp[prompt.length - 1 + j]![tok]!;
-    });
-    return sum;
+    return logSoftmax(logits);
   });
+  let lp: number[][];
+  try {
+    lp = ((await lpT.array()) as number[][][])[0]!;
+  } finally {
+    lpT.dispose();
+  }
+  let sum = 0;
+  continuation.forEach((tok, j) => {
+    sum += lp[prompt.length - 1 + j]![tok]!;
+  });
+  return sum;
 }

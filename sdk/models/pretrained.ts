@@ -307,7 +307,7 @@ export async function saveModel(model: PretrainedModel, dir: string): Promise<vo
   }
   const tensors = new Map<string, StoredTensor>();
   for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
-    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(p.variable.dataSync() as Float32Array) });
+    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
   }
   await writeSafetensors(join(dir, "model.safetensors"), tensors);
   await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);

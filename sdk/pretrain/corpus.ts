@@ -7,6 +7,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { writeFileAtomic } from "../core/fs.js";
 import { ConfigError, DataError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { emailBody, mobySentimentSplits, packageDataDir, passages, sotuSplits, spamSplits, splitSentences, wordTokens } from "../data/offline.js";
@@ -39,6 +41,8 @@ export interface CorpusOptions {
 
 /** What {@link buildCorpus} returns. */
 export interface Corpus {
+  /** The sources it was built from and the task seed of the hold-out (`null`: nothing held out). */
+  built?: { sources: CorpusSource[]; holdOutTaskSeed: number | null };
   documents: CorpusDocument[];
   /** Documents left out because they contain held-out task text, per source. */
   heldOut: Record<CorpusSource, number>;
@@ -65,6 +69,7 @@ export function buildCorpus(options: CorpusOptions = {}): Corpus {
   const sources = options.sources ?? CORPUS_SOURCES;
   for (const s of sources) if (!CORPUS_SOURCES.includes(s)) throw new ConfigError(`unknown corpus source "${s}": use ${CORPUS_SOURCES.join(", ")}.`);
   const seed = options.holdOutTaskSeed === undefined ? 0 : options.holdOutTaskSeed;
+  const built = { sources: CORPUS_SOURCES.filter((x) => sources.includes(x)), holdOutTaskSeed: seed };
   const heldOut: Record<CorpusSource, number> = { sotu: 0, "moby-dick": 0, spam: 0 };
   const chars: Record<CorpusSource, number> = { sotu: 0, "moby-dick": 0, spam: 0 };
   const evalText = (splits: { dev: { text: string }[]; test: { text: string }[] }) => new Set([...splits.dev, ...splits.test].map((e) => e.text));
@@ -129,7 +134,50 @@ export function buildCorpus(options: CorpusOptions = {}): Corpus {
     }
   }
   if (documents.length === 0) throw new DataError("buildCorpus: no document left; choose other sources or holdOutTaskSeed: null.");
-  return { documents, heldOut, chars };
+  return { built, documents, heldOut, chars };
+}
+
+/**
+ * Write a corpus to one gzipped JSON file, so that pretraining can run where the data packages
+ * are not installed (the GPU machine: `autolora pretrain corpus --out F`, then `--corpus F`
+ * there). Atomic: a failed write leaves an older file intact.
+ *
+ * @example
+ * ```ts
+ * await saveCorpus(buildCorpus(), "runs/corpus.json.gz");
+ * ```
+ */
+export async function saveCorpus(corpus: Corpus, file: string): Promise<void> {
+  await writeFileAtomic(file, gzipSync(Buffer.from(JSON.stringify({ format: "autolora-corpus", version: 1, ...corpus }))));
+}
+
+/**
+ * Read a corpus written by {@link saveCorpus}.
+ *
+ * @throws {@link DataError} when the file is missing, not gzip, not JSON or not a corpus.
+ * @example
+ * ```ts
+ * const corpus = loadCorpus("runs/corpus.json.gz");
+ * ```
+ */
+export function loadCorpus(file: string): Corpus {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(gunzipSync(readFileSync(file)).toString("utf8"));
+  } catch (e) {
+    throw new DataError(`cannot read the corpus file ${file} (${(e as Error).message}); write it with \`autolora pretrain corpus --out ${file}\`.`, {
+      cause: e,
+    });
+  }
+  const c = raw as Partial<Corpus> & { format?: string };
+  const docsOk =
+    Array.isArray(c.documents) &&
+    c.documents.every((d) => d && typeof d.text === "string" && typeof d.id === "string" && CORPUS_SOURCES.includes(d.source as CorpusSource));
+  if (c.format !== "autolora-corpus" || !docsOk || !c.built || !c.chars || !c.heldOut) {
+    throw new DataError(`${file} is not an autolora corpus file (written by \`autolora pretrain corpus\`).`);
+  }
+  if (c.documents!.length === 0) throw new DataError(`the corpus file ${file} has no documents.`);
+  return { built: c.built, documents: c.documents!, heldOut: c.heldOut, chars: c.chars };
 }
 
 /** Options of {@link makeBlocks}. */

@@ -18,7 +18,7 @@ import type { EncoderModel } from "../models/encoder.js";
 import { createModel, saveModel } from "../models/pretrained.js";
 import { type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import { BpeEncoder, type BpeModel, saveTokenizer, trainBpe, withSpecialTokens } from "./bpe.js";
-import { buildCorpus, CORPUS_SOURCES, type CorpusSource, makeBlocks, splitBlocks } from "./corpus.js";
+import { buildCorpus, CORPUS_SOURCES, type CorpusSource, loadCorpus, makeBlocks, splitBlocks } from "./corpus.js";
 import { addMlmHead, clmLoss, MLM_HEAD_PARAMS, maskTokens, mlmLoss, runPretraining } from "./train.js";
 
 /** RoBERTa's special tokens, ids 0..4. */
@@ -55,6 +55,11 @@ export interface PretrainOptions {
   evalBlocks?: number;
   seed?: number;
   sources?: readonly CorpusSource[];
+  /**
+   * Read the corpus from this file ({@link saveCorpus}) instead of the data packages; its
+   * sources must be `sources`. For machines without the packages (the GPU machine).
+   */
+  corpusFile?: string;
   /** The command line to record in the model card. */
   command?: string;
   /** Progress lines (stderr in the CLI). */
@@ -64,7 +69,10 @@ export interface PretrainOptions {
 }
 
 /** Resolved options. */
-export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command">> & { command: string | undefined };
+export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command" | "corpusFile">> & {
+  command: string | undefined;
+  corpusFile: string | undefined;
+};
 
 /**
  * Fill defaults (they depend on the kind only through the learning rate).
@@ -97,6 +105,7 @@ export function pretrainDefaults(o: PretrainOptions): ResolvedPretrainOptions {
     sources: o.sources ?? CORPUS_SOURCES,
     logEvery: o.logEvery ?? 25,
     command: o.command,
+    corpusFile: o.corpusFile,
   };
   if (r.kind !== "mlm" && r.kind !== "clm") throw new ConfigError(`pretrain: kind must be "mlm" or "clm", got ${JSON.stringify(r.kind)}.`);
   for (const k of ["vocabSize", "blockSize", "hidden", "layers", "heads", "intermediate", "steps", "batchSize", "evalBlocks", "logEvery"] as const) {
@@ -143,7 +152,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const o = pretrainDefaults(options);
   const log = options.log ?? (() => {});
   const t0 = performance.now();
-  const corpus = buildCorpus({ sources: o.sources });
+  const corpus = o.corpusFile ? loadCorpus(o.corpusFile) : buildCorpus({ sources: o.sources });
+  const want = CORPUS_SOURCES.filter((x) => o.sources.includes(x));
+  if (o.corpusFile && (corpus.built?.sources.join(",") !== want.join(",") || corpus.built?.holdOutTaskSeed !== 0)) {
+    throw new ConfigError(
+      `pretrain: ${o.corpusFile} was built from sources ${corpus.built?.sources.join(",")} (hold-out seed ${corpus.built?.holdOutTaskSeed}), ` +
+        `but this run asks for ${want.join(",")} (hold-out seed 0): rebuild it with \`autolora pretrain corpus --out ${o.corpusFile} --sources ${want.join(",")}\`.`,
+    );
+  }
   log(`corpus: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
   const texts = corpus.documents.map((d) => d.text);
   const robertaBpe = trainBpe(texts, {
@@ -184,18 +200,22 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         evalBatches.push({ ids: m.map((x) => x.inputIds), labels: m.map((x) => x.labels) });
       } else evalBatches.push({ ids: rows, labels: rows });
     }
-    const evaluate = () => {
+    // Asynchronous reads: webgpu in Node has no synchronous one.
+    const evaluate = async () => {
       let sum = 0;
       let n = 0;
       for (const b of evalBatches) {
         const l = tf.tidy(() => (enc ? mlmLoss(enc, b.ids, b.labels, { training: false }) : clmLoss(dec!, b.ids, { training: false })));
-        sum += l.dataSync()[0]! * b.ids.length;
+        try {
+          sum += (await l.data())[0]! * b.ids.length;
+        } finally {
+          l.dispose();
+        }
         n += b.ids.length;
-        l.dispose();
       }
       return sum / n;
     };
-    const initialEval = evaluate();
+    const initialEval = await evaluate();
     log(`eval loss before training: ${initialEval.toFixed(4)}`);
     // Batches: a seeded permutation of the training blocks per epoch.
     let order: number[] = [];
@@ -249,7 +269,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         },
       },
     );
-    const finalEval = evaluate();
+    const finalEval = await evaluate();
     const tail = losses.slice(-50);
     const finalLoss = tail.reduce((a, b) => a + b, 0) / tail.length;
     log(`eval loss after training: ${finalEval.toFixed(4)}`);
@@ -341,7 +361,7 @@ async function saveCheckpoint(model: EncoderModel | DecoderModel, o: ResolvedPre
   if (o.kind === "mlm") {
     const tensors = new Map<string, StoredTensor>();
     for (const p of model.params.list((q) => q.name.startsWith("roberta.") || (MLM_HEAD_PARAMS as readonly string[]).includes(q.name))) {
-      tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(p.variable.dataSync() as Float32Array) });
+      tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
     }
     await writeSafetensors(join(o.out, "model.safetensors"), tensors);
   } else {

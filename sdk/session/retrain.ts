@@ -72,7 +72,7 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       dropout: cfg.dropout,
       seed: cfg.seed + 1,
     });
-    if (opts.warmStart) warmStart(session, lora, kept);
+    if (opts.warmStart) await warmStart(session, lora, kept);
     const rng = new Rng(cfg.seed + 2);
     const all: Example[] = [...session.splits.train, ...session.splits.val];
     const batches = (): Batch[] => {
@@ -121,14 +121,25 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
  * Keep each layer's surviving components (largest α first): A's rows, and B's columns scaled by
  * `α_j · s_gated / s_lora`, so the retrained adapter starts as the gated one restricted to them.
  */
-function warmStart(session: Session, lora: LoraHandle, kept: { name: string; rank: number }[]): void {
+async function warmStart(session: Session, lora: LoraHandle, kept: { name: string; rank: number }[]): Promise<void> {
   const src = session.model.params;
+  // α read first, asynchronously (webgpu in Node has no synchronous read).
+  const alphas = new Map<string, number[]>();
+  for (const { name } of kept) {
+    const gated = session.adapter.layers.get(name)!;
+    const alpha = tf.tidy(() => selectionWeights(src.get(gated.names.beta), gated.selection));
+    try {
+      alphas.set(name, Array.from(await alpha.data()));
+    } finally {
+      alpha.dispose();
+    }
+  }
   tf.tidy(() => {
     for (const { name, rank } of kept) {
       const gated = session.adapter.layers.get(name)!;
       const layer = lora.layers.get(name)!;
       const alpha = selectionWeights(src.get(gated.names.beta), gated.selection);
-      const a = Array.from(alpha.dataSync());
+      const a = alphas.get(name)!;
       const idx = a
         .map((v, j) => [v, j] as const)
         .sort((x, y) => y[0] - x[0])

@@ -1,16 +1,16 @@
 // Corpus, masking and the pretraining recipe on a tiny setting (cpu backend, seconds).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pretrainCommand } from "../../sdk/cli/pretrain.js";
-import { ConfigError } from "../../sdk/core/errors.js";
+import { ConfigError, DataError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { readSafetensors } from "../../sdk/models/safetensors.js";
-import { buildCorpus, makeBlocks, splitBlocks } from "../../sdk/pretrain/corpus.js";
+import { buildCorpus, loadCorpus, makeBlocks, saveCorpus, splitBlocks } from "../../sdk/pretrain/corpus.js";
 import { pretrain, pretrainDefaults } from "../../sdk/pretrain/pipeline.js";
 import { maskTokens } from "../../sdk/pretrain/train.js";
 
@@ -128,6 +128,28 @@ describe("pretrain (tiny)", () => {
     evalBlocks: 4,
     seed: 3,
   };
+
+  it("runs from a corpus file (a machine without the data packages) exactly as from the packages", async () => {
+    const d = tmp();
+    const file = join(d, "corpus.json.gz");
+    const code = await pretrainCommand(["corpus", "--out", file, "--sources", "moby-dick"]);
+    expect(code).toBe(0);
+    const direct = buildCorpus({ sources: ["moby-dick"] });
+    expect(loadCorpus(file)).toEqual(direct);
+    const a = join(d, "a");
+    const b = join(d, "b");
+    await pretrain({ kind: "mlm", out: a, ...tiny });
+    await pretrain({ kind: "mlm", out: b, ...tiny, corpusFile: file });
+    for (const f of ["model.safetensors", "tokenizer.json"]) expect(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f).toBe(true);
+    // a corpus of other sources is refused, naming the command that rebuilds it
+    await expect(pretrain({ kind: "mlm", out: join(d, "c"), ...tiny, sources: ["sotu"], corpusFile: file })).rejects.toThrow(/autolora pretrain corpus/);
+    // missing, corrupt, or not a corpus: a DataError that says how to write one
+    expect(() => loadCorpus(join(d, "missing.json.gz"))).toThrow(DataError);
+    writeFileSync(join(d, "bad.gz"), "not gzip");
+    expect(() => loadCorpus(join(d, "bad.gz"))).toThrow(/autolora pretrain corpus/);
+    await saveCorpus({ ...direct, documents: [] }, join(d, "empty.gz"));
+    expect(() => loadCorpus(join(d, "empty.gz"))).toThrow(/no documents/);
+  });
 
   it("checks its options", () => {
     expect(() => pretrainDefaults({ kind: "mlm", out: "x", hidden: 10, heads: 3 })).toThrow(ConfigError);

@@ -38,27 +38,27 @@ describe("generate", () => {
     for (const [i, g] of gens.entries()) {
       expect(g.promptIds).toEqual(tokenizer.encode(PROMPTS[i]!).ids);
       expect(g.tokenIds).toEqual(await bruteGreedy(g.promptIds, 8));
-      expect(g.logProb).toBeCloseTo(sequenceLogProb(model, g.promptIds, g.tokenIds), 3);
+      expect(g.logProb).toBeCloseTo(await sequenceLogProb(model, g.promptIds, g.tokenIds), 3);
       expect(g.text).toBe(tokenizer.decode(g.tokenIds, { skipSpecialTokens: true }));
     }
   });
 
   it("stops at the end token", async () => {
     const ids = tokenizer.encode("the rank").ids;
-    const free = greedySearch(model, ids, { maxNewTokens: 6 });
+    const free = await greedySearch(model, ids, { maxNewTokens: 6 });
     // declare the 3rd generated token the end token: decoding must stop right after it
     const eos = free.ids[2]!;
-    const stop = greedySearch(model, ids, { maxNewTokens: 6, eosTokenId: eos });
+    const stop = await greedySearch(model, ids, { maxNewTokens: 6, eosTokenId: eos });
     expect(stop.ids).toEqual(free.ids.slice(0, free.ids.indexOf(eos) + 1));
     expect(await bruteGreedy(ids, 6, eos)).toEqual(stop.ids);
   });
 
-  it("beam search with one beam is greedy decoding", () => {
+  it("beam search with one beam is greedy decoding", async () => {
     for (const p of PROMPTS) {
       const ids = tokenizer.encode(p).ids;
-      for (const eosTokenId of [undefined, greedySearch(model, ids, { maxNewTokens: 5 }).ids[1]]) {
-        const g = greedySearch(model, ids, { maxNewTokens: 5, eosTokenId });
-        const b = beamSearch(model, ids, { maxNewTokens: 5, eosTokenId }, 1);
+      for (const eosTokenId of [undefined, (await greedySearch(model, ids, { maxNewTokens: 5 })).ids[1]]) {
+        const g = await greedySearch(model, ids, { maxNewTokens: 5, eosTokenId });
+        const b = await beamSearch(model, ids, { maxNewTokens: 5, eosTokenId }, 1);
         expect(b.ids).toEqual(g.ids);
         expect(b.logProb).toBeCloseTo(g.logProb, 5);
       }
@@ -71,7 +71,7 @@ describe("generate", () => {
     for (const [i, b] of beams.entries()) {
       expect(b.tokenIds).toHaveLength(6);
       expect(b.logProb).toBeGreaterThanOrEqual(greedy[i]!.logProb - 1e-5);
-      expect(b.logProb).toBeCloseTo(sequenceLogProb(model, b.promptIds, b.tokenIds), 3);
+      expect(b.logProb).toBeCloseTo(await sequenceLogProb(model, b.promptIds, b.tokenIds), 3);
     }
   });
 

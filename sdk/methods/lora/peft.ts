@@ -77,9 +77,11 @@ export async function savePeftAdapter(model: Model, dir: string, extra: { baseMo
     revision: null,
   };
   const tensors = new Map<string, StoredTensor>();
+  // Collected first, read asynchronously after (webgpu in Node has no synchronous read); merging
+  // changes only the base weights, never A, B or the saved modules.
+  const toRead: [string, tf.Tensor][] = [];
   const put = (key: string, name: string) => {
-    const v = model.params.get(name);
-    tensors.set(key, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    toRead.push([key, model.params.get(name)]);
   };
   const wasMerged = lora.merged;
   if (wasMerged) lora.unmerge();
@@ -92,6 +94,7 @@ export async function savePeftAdapter(model: Model, dir: string, extra: { baseMo
     if (wasMerged) lora.merge();
   }
   for (const p of model.params.list((q) => lora.modulesToSave.some((m) => q.name.startsWith(`${m}.`)))) put(`${PREFIX}${p.name}`, p.name);
+  for (const [key, v] of toRead) tensors.set(key, { shape: [...v.shape], data: (await v.data()) as Float32Array });
   await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors);
   await writeFileAtomic(join(dir, "adapter_config.json"), `${JSON.stringify(json, null, 2)}\n`);
 }

@@ -2,7 +2,7 @@
 # Pack, here, everything the GPU run needs; nothing is built on the GPU machine.
 #   .gpu/run.mjs      esbuild bundle of scripts/gpu/run.ts (checks + test/bench/gpu-meta-step.ts),
 #                     built from a staged copy of sdk/
-#   .gpu/cli.mjs      esbuild bundle of the CLI (sdk/cli/main.ts): `autolora pretrain ... --backend webgpu`
+#   .gpu/cli.mjs      esbuild bundle of the CLI (scripts/gpu/cli.ts → sdk/cli/main.ts): `autolora pretrain ... --backend webgpu`
 #   .gpu/corpus.json.gz the pretraining corpus (`autolora pretrain corpus`): the GPU machine lacks the data packages
 #   .gpu/node.xz      this machine's node binary, xz-compressed
 #   .gpu/node_modules/webgpu (index.js, package.json, types.d.ts; dawn.node as .gpu/dawn.node.xz), debug, ms
@@ -20,7 +20,7 @@ ln -s "$root/node_modules" "$stage/node_modules"
 npx --no-install esbuild "$stage/scripts/gpu/run.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=error --outfile=.gpu/run.mjs \
   --banner:js="import {createRequire as __autoloraCreateRequire} from 'module'; const require = __autoloraCreateRequire(import.meta.url);"
-npx --no-install esbuild "$stage/sdk/cli/main.ts" --bundle --platform=node --format=esm --target=node20 \
+npx --no-install esbuild "$stage/scripts/gpu/cli.ts" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --log-level=error --outfile=.gpu/cli.mjs \
   --banner:js="import {createRequire as __autoloraCreateRequire} from 'module'; const require = __autoloraCreateRequire(import.meta.url);"
 node .gpu/cli.mjs pretrain corpus --out .gpu/corpus.json.gz

@@ -5,25 +5,25 @@
  * chart must have drawn a non-empty SVG.
  *
  *  1. a small notebook made here (figures from fixed values, no model: a few seconds), always;
- *  2. every docs/tutorials/*.html that `npm run docs` rendered, when there are any.
+ *  2. every docs/tutorials/*.html that `npm run docs` rendered, when there are any (the tutorials
+ *     themselves are rendered and checked the same way by test/notebooks/notebooks.test.ts).
  *
  * Skips with a message when /usr/bin/chromium or Jupyter (/usr/bin/python3 with nbconvert) is
  * absent. Leaves screenshots in $TMPDIR/autolora-docs-*.png.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { CHROMIUM, checkCharts, figuresIn, hasChromium, inspect, runAsync } from "./browser.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const RUNNER = join(ROOT, "scripts", "notebooks", "run.mjs");
-const CHROMIUM = "/usr/bin/chromium";
 const PY = "/usr/bin/python3";
 const TUTORIALS = join(ROOT, "docs", "tutorials");
 
-const hasChromium = existsSync(CHROMIUM);
 const hasJupyter = existsSync(PY) && spawnSync(PY, ["-c", "import jupyter_client, nbclient, nbconvert"], { stdio: "ignore" }).status === 0;
 const hasBuild = existsSync(join(ROOT, "dist", "index.js"));
 if (!hasChromium) console.warn(`[docs render test] skipped: ${CHROMIUM} not found (Debian: apt-get install -y chromium)`);
@@ -38,114 +38,13 @@ const rendered = existsSync(TUTORIALS)
       .filter((f) => /^\d.*\.html$/.test(f))
       .sort()
   : [];
-if (hasChromium && rendered.length === 0)
-  console.warn("[docs render test] no docs/tutorials/*.html: run `npm run docs` to render and check the real tutorials too");
-
-/** Run a command without blocking the worker (vitest's RPC times out if the event loop stalls). */
-function runAsync(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; output: string }> {
-  return new Promise((res) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      res({ status, output });
-    });
-  });
-}
+// (The tutorials themselves are executed, rendered and opened in chromium by test/notebooks; this
+// second check covers what `npm run docs` left in docs/tutorials/, when it ran.)
 
 let tmp: string | undefined;
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-interface ChartStats {
-  svgs: number;
-  width: number;
-  height: number;
-  heatImages: number;
-  lines: number;
-  bars: number;
-  title: string;
-  note: string;
-}
-
-/** Open an HTML file offline, wait for `expected` charts, return per-chart stats and a screenshot. */
-async function inspect(file: string, expected: number, shot: string): Promise<{ stats: ChartStats[]; offPage: string[]; errors: string[] }> {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const offPage: string[] = [];
-    const errors: string[] = [];
-    await page.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-      offPage.push(url);
-      return route.abort();
-    });
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load", timeout: 60_000 });
-    await page.waitForFunction((n) => document.querySelectorAll(".autolora-plot .main-svg").length >= n, expected, { timeout: 60_000 }).catch(() => undefined);
-    const stats = await page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>(".autolora-plot")].map((div) => {
-        const svg = div.querySelector<SVGSVGElement>("svg.main-svg");
-        const box = svg?.getBoundingClientRect();
-        return {
-          svgs: div.querySelectorAll(".main-svg").length,
-          width: box?.width ?? 0,
-          height: box?.height ?? 0,
-          heatImages: [...div.querySelectorAll<SVGImageElement>(".heatmaplayer image")].filter((im) =>
-            (im.getAttribute("href") ?? im.getAttribute("xlink:href") ?? "").startsWith("data:image"),
-          ).length,
-          lines: [...div.querySelectorAll<SVGPathElement>(".scatterlayer .trace path.js-line")].filter((p) => (p.getAttribute("d") ?? "").length > 10).length,
-          bars: div.querySelectorAll(".barlayer .point path").length,
-          title: div.querySelector(".gtitle")?.textContent ?? "",
-          note: div.textContent?.startsWith("plotly.js is not loaded") ? div.textContent : "",
-        };
-      }),
-    );
-    await page.screenshot({ path: shot, fullPage: false });
-    // A taller look at the first charts, for people checking by eye.
-    await page.evaluate(() => document.querySelector(".autolora-plot")?.scrollIntoView());
-    await page.screenshot({ path: shot.replace(/\.png$/, "-chart.png") });
-    return { stats, offPage, errors };
-  } finally {
-    await browser.close();
-  }
-}
-
-function checkCharts(stats: ChartStats[], expected: number, where: string): void {
-  expect(stats, `${where}: charts`).toHaveLength(expected);
-  stats.forEach((s, i) => {
-    const at = `${where}: chart ${i} (${s.title || "untitled"})`;
-    expect(s.note, at).toBe("");
-    expect(s.svgs, `${at} svg`).toBeGreaterThan(0);
-    expect(s.width, `${at} width`).toBeGreaterThan(300);
-    expect(s.height, `${at} height`).toBeGreaterThan(150);
-    expect(s.heatImages + s.lines + s.bars, `${at}: drew no heatmap, line or bar`).toBeGreaterThan(0);
-  });
-}
-
-/** Number of plotly outputs in an executed notebook (what the HTML must draw). */
-function figuresIn(nbFile: string): number {
-  const nb = JSON.parse(readFileSync(nbFile, "utf8")) as { cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[] };
-  return nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.["application/vnd.plotly.v1+json"]).length;
-}
 
 describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials draw their charts offline", () => {
   it("executes and renders a notebook with every figure kind (run.mjs --html), all charts drawn", async () => {
@@ -175,7 +74,7 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
     writeFileSync(nbFile, JSON.stringify(nb));
     const out = join(tmp, "out");
     const html = join(tmp, "html");
-    const r = await runAsync(process.execPath, [RUNNER, "--out", out, "--html", html, "--timeout", "120", nbFile], 240_000);
+    const r = await runAsync(process.execPath, [RUNNER, "--out", out, "--html", html, "--timeout", "120", nbFile], { cwd: ROOT, timeoutMs: 240_000 });
     expect(r.status, r.output).toBe(0);
     expect(figuresIn(join(out, "99-render-check.ipynb"))).toBe(6);
     const page = join(html, "99-render-check.html");

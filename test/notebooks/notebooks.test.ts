@@ -4,6 +4,10 @@
  * `nbconvert --execute`, any cell error fails). The notebooks check their own results with
  * assertions in code cells (a thrown Error fails the cell), so passing here means those held.
  *
+ * Each executed tutorial is also rendered to HTML (run.mjs `--html`, as `npm run docs` does) and
+ * opened offline in headless Debian chromium, where every plotly chart must have drawn (skipped,
+ * with the rest still run, when /usr/bin/chromium is absent). Screenshots: $TMPDIR/autolora-tutorial-*.png.
+ *
  * Static checks (always run): the committed notebooks are stored without outputs, use the
  * autolora-ts kernel, and have markdown and assertions.
  *
@@ -11,12 +15,13 @@
  * (Debian: apt-get install -y jupyter-notebook python3-nbclient python3-nbconvert) or dist/ is not
  * built. The notebooks use the wasm backend; together they take about 3 minutes on one core.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { checkCharts, figuresIn, hasChromium, inspect, runAsync } from "../docs/browser.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const RUNNER = join(ROOT, "scripts", "notebooks", "run.mjs");
@@ -45,20 +50,6 @@ interface Notebook {
   metadata: { kernelspec?: { name: string } };
 }
 const read = (file: string): Notebook => JSON.parse(readFileSync(file, "utf8")) as Notebook;
-/** Run a command without blocking the worker (vitest's RPC times out if the event loop stalls for a minute). */
-function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ status: number | null; output: string }> {
-  return new Promise((res) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      res({ status, output });
-    });
-  });
-}
 const src = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
 
 describe("notebooks/ as committed", () => {
@@ -92,7 +83,10 @@ describe.skipIf(!hasJupyter || !hasBuild)("notebooks run top to bottom with the 
     "%s",
     async (f) => {
       const t0 = performance.now();
-      const r = await runAsync(process.execPath, [RUNNER, "--out", out, f], { ...process.env, AUTOLORA_BACKEND: "" }, 590_000);
+      // rendered to HTML too (as `npm run docs` does) when chromium is here to open it
+      const html = join(out, "html");
+      const args = [RUNNER, "--out", out, ...(hasChromium ? ["--html", html] : []), f];
+      const r = await runAsync(process.execPath, args, { cwd: ROOT, env: { ...process.env, AUTOLORA_BACKEND: "" }, timeoutMs: 590_000 });
       timings[f] = Number(((performance.now() - t0) / 1000).toFixed(1));
       expect(r.status, r.output).toBe(0);
       const nb = read(join(out, f));
@@ -106,6 +100,19 @@ describe.skipIf(!hasJupyter || !hasBuild)("notebooks run top to bottom with the 
       const figs = code.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.["application/vnd.plotly.v1+json"]);
       expect(figs.length).toBeGreaterThan(0);
       for (const o of figs) expect(String(o.data!["text/html"])).toContain("autolora-plot");
+      // the rendered tutorial, opened offline in headless chromium: every chart drew, no page error
+      if (hasChromium) {
+        const page = join(html, f.replace(/\.ipynb$/, ".html"));
+        const expected = figuresIn(join(out, f));
+        const shot = join(tmpdir(), `autolora-tutorial-${f.replace(/\.ipynb$/, "")}.png`);
+        const { stats, errors, offPage } = await inspect(page, expected, shot);
+        console.log(`[notebook tests] ${f}: ${stats.length} charts drawn in chromium; blocked requests: ${offPage.length}; screenshot ${shot}`);
+        checkCharts(stats, expected, f);
+        expect(
+          errors.filter((e) => !/MathJax/i.test(e)),
+          `${f}: page errors`,
+        ).toEqual([]);
+      }
     },
     600_000,
   );

@@ -41,8 +41,12 @@ export interface ChartStats {
   note: string;
 }
 
-/** Open an HTML file offline, wait for `expected` charts, return per-chart stats and a screenshot. */
-export async function inspect(file: string, expected: number, shot: string): Promise<{ stats: ChartStats[]; offPage: string[]; errors: string[] }> {
+/**
+ * Headless Debian chromium with a page that may load only `file:`, `data:` and `blob:` URLs (every
+ * other request is aborted and listed in `offPage`); page errors are collected in `errors`.
+ * Close `browser` when done.
+ */
+export async function openOffline(viewport: { width: number; height: number }) {
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -57,10 +61,10 @@ export async function inspect(file: string, expected: number, shot: string): Pro
       "--disable-sync",
     ],
   });
+  const offPage: string[] = [];
+  const errors: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const offPage: string[] = [];
-    const errors: string[] = [];
+    const page = await browser.newPage({ viewport });
     await page.route("**/*", (route) => {
       const url = route.request().url();
       if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
@@ -68,6 +72,17 @@ export async function inspect(file: string, expected: number, shot: string): Pro
       return route.abort();
     });
     page.on("pageerror", (e) => errors.push(e.message));
+    return { browser, page, offPage, errors };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
+
+/** Open an HTML file offline, wait for `expected` charts, return per-chart stats and a screenshot. */
+export async function inspect(file: string, expected: number, shot: string): Promise<{ stats: ChartStats[]; offPage: string[]; errors: string[] }> {
+  const { browser, page, offPage, errors } = await openOffline({ width: 1200, height: 900 });
+  try {
     await page.goto(pathToFileURL(file).href, { waitUntil: "load", timeout: 60_000 });
     await page.waitForFunction((n) => document.querySelectorAll(".autolora-plot .main-svg").length >= n, expected, { timeout: 60_000 }).catch(() => undefined);
     const stats = await page.evaluate(() =>

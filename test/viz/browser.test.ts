@@ -4,17 +4,15 @@
  * absent (Debian: apt-get install chromium). Leaves a screenshot at
  * $TMPDIR/autolora-viz-browser.png.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { alphaHeatmap, alphaTrajectories, lossCurves, rankGrid, saveHtml, thresholdSweep } from "../../sdk/viz/index.js";
+import { CHROMIUM, hasChromium, openOffline } from "../docs/browser.js";
 import { alphasAt, history, lossRows, ranksFrom, sweepRows } from "./samples.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   console.warn(`[viz browser test] skipped: ${CHROMIUM} not found (Debian: apt-get install -y chromium)`);
 }
@@ -26,7 +24,6 @@ afterAll(async () => {
 
 describe.skipIf(!hasChromium)("figures render offline in headless chromium", () => {
   it("draws a non-empty SVG with traces for every chart", async () => {
-    const { chromium } = await import("playwright-core");
     dir = await mkdtemp(join(tmpdir(), "autolora-viz-browser-"));
     const a = alphasAt(20);
     const figs = [
@@ -44,30 +41,8 @@ describe.skipIf(!hasChromium)("figures render offline in headless chromium", () 
       { title: "autolora viz browser test" },
     );
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const { browser, page, offPage, errors } = await openOffline({ width: 1100, height: 900 });
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const offPage: string[] = [];
-      const errors: string[] = [];
-      await page.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-        offPage.push(url);
-        return route.abort();
-      });
-      page.on("pageerror", (e) => errors.push(e.message));
       page.on("console", (m) => {
         if (m.type() === "error") errors.push(m.text());
       });

@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import type { ParamStore } from "../models/module.js";
+import { withSecondOrder } from "../models/ops.js";
 
 /** The estimators. */
 export type HypergradientKind = "exact" | "darts" | "first-order";
@@ -87,7 +88,8 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
           const W1 = W.map((w, i) => w.sub(gW[i]!.mul(eta)));
           return p.store.withOverrides(asMap(p.innerNames, W1), () => p.valLoss());
         });
-      const { value, grads } = tf.valueAndGrads(f)(B);
+      // Second order: models keep their composite, twice-differentiable ops (not the fused webgpu kernels).
+      const { value, grads } = withSecondOrder(() => tf.valueAndGrads(f)(B));
       return [value, ...grads];
     }
     if (kind === "darts") {

@@ -28,7 +28,7 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { softmax } from "./ops.js";
+import { maskedScaledSoftmax } from "./ops.js";
 import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields GPT-2 reads (HF names; defaults are GPT-2 small's). */
@@ -210,9 +210,13 @@ export class DecoderModel implements Model {
       const qkv = l.cAttn.forward(layerNorm(s, `${l.name}.ln_1`, x, c.layer_norm_epsilon), ctx);
       const [q, k, v] = tf.split(qkv, 3, -1).map(heads) as [tf.Tensor, tf.Tensor, tf.Tensor];
       let scores = tf.matMul(q, k, false, true);
-      if (c.scale_attn_weights) scores = tf.div(scores, Math.sqrt(hd));
-      if (c.scale_attn_by_inverse_layer_idx) scores = tf.div(scores, index + 1);
-      const probs = dropout(softmax(tf.add(scores, bias)), c.attn_pdrop, ctx);
+      let divisor = c.scale_attn_weights ? Math.sqrt(hd) : 1;
+      if (c.scale_attn_by_inverse_layer_idx) {
+        // Two divisions, in HF's order (rare config: not folded into the fused softmax).
+        scores = tf.div(divisor === 1 ? scores : tf.div(scores, divisor), index + 1);
+        divisor = 1;
+      }
+      const probs = dropout(maskedScaledSoftmax(scores, bias, divisor), c.attn_pdrop, ctx);
       const attn = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([b, t, h]);
       const y = tf.add(x, dropout(l.attnProj.forward(attn, ctx), c.resid_pdrop, ctx));
       const m = activation(c.activation_function, l.cFc.forward(layerNorm(s, `${l.name}.ln_2`, y, c.layer_norm_epsilon), ctx));

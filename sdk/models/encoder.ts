@@ -28,7 +28,7 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { softmax } from "./ops.js";
+import { maskedScaledSoftmax } from "./ops.js";
 import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
@@ -241,8 +241,7 @@ export class EncoderModel implements Model {
       const q = heads(l.query.forward(x, ctx));
       const k = heads(l.key.forward(x, ctx));
       const v = heads(l.value.forward(x, ctx));
-      const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(hd)), bias);
-      const probs = dropout(softmax(scores), c.attention_probs_dropout_prob, ctx);
+      const probs = dropout(maskedScaledSoftmax(tf.matMul(q, k, false, true), bias, Math.sqrt(hd)), c.attention_probs_dropout_prob, ctx);
       const ctxOut = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([b, t, h]);
       const attn = dropout(l.attnOut.forward(ctxOut, ctx), c.hidden_dropout_prob, ctx);
       const y = layerNorm(s, `${l.name}.attention.output.LayerNorm`, tf.add(attn, x), c.layer_norm_eps);

@@ -10,9 +10,14 @@
  * of the op's own output. Models and adapters use these
  * instead of the `tf.*` ones; `test/models/ops.test.ts` checks second derivatives against
  * finite differences.
+ *
+ * Also the switch to the fused webgpu kernels ({@link fusedKernelsActive}; kernels in
+ * sdk/backend/webgpu-fused.ts), off inside {@link withSecondOrder}, and the attention softmax
+ * that uses one ({@link maskedScaledSoftmax}).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedMaskedSoftmax, maskedSoftmaxShapesOk, webgpuFusedRegistered } from "../backend/webgpu-fused.js";
 
 const cache = new Map<string, (x: tf.Tensor) => tf.Tensor>();
 
@@ -88,4 +93,67 @@ export function exp<T extends tf.Tensor>(x: T): T {
     (a) => tf.exp(a),
     (a, dy) => tf.mul(dy, tf.exp(a)),
   )(x) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused webgpu kernels (sdk/backend/webgpu-fused.ts) and when to use them.
+
+let secondOrderDepth = 0;
+
+/**
+ * Run `fn` with second-order differentiation announced: ops keep their composite,
+ * twice-differentiable forms inside (the fused webgpu backward kernels are not differentiable).
+ * The `exact` hypergradient wraps its nested `tf.grads` in it. Nests; returns what `fn` returns.
+ *
+ * @example
+ * ```ts
+ * const g = withSecondOrder(() => tf.grads((x) => tf.grad(f)(x).sum())([x]));
+ * ```
+ */
+export function withSecondOrder<T>(fn: () => T): T {
+  secondOrderDepth++;
+  try {
+    return fn();
+  } finally {
+    secondOrderDepth--;
+  }
+}
+
+/** Whether a {@link withSecondOrder} scope is active. */
+export function secondOrderActive(): boolean {
+  return secondOrderDepth > 0;
+}
+
+/**
+ * Whether models should use the fused webgpu kernels now: the backend is `webgpu`, the kernels
+ * are registered (`useBackend('webgpu')` does it), no {@link withSecondOrder} scope is active,
+ * and the environment variable `AUTOLORA_FUSED` is not `0` (read at each call, for A/B runs).
+ *
+ * @example
+ * ```ts
+ * const y = fusedKernelsActive() ? fusedGelu(x, "none") : compositeGelu(x);
+ * ```
+ */
+export function fusedKernelsActive(): boolean {
+  if (secondOrderDepth > 0 || tf.getBackend() !== "webgpu" || !webgpuFusedRegistered()) return false;
+  return typeof process === "undefined" || process.env?.AUTOLORA_FUSED !== "0";
+}
+
+/**
+ * Attention probabilities `softmax(scores / divisor + bias)` over the last axis, with an additive
+ * mask `bias` broadcast over heads (`scores` `[B, nh, Tq, Tk]`, `bias` `[B or 1, 1, Tq or 1, Tk]`).
+ * One dispatch each way on webgpu ({@link fusedKernelsActive}); elsewhere the composite ops
+ * (`div`, `add`, the twice-differentiable {@link softmax}). `divisor` 1 skips the division.
+ *
+ * @example
+ * ```ts
+ * const probs = maskedScaledSoftmax(tf.matMul(q, k, false, true), maskBias, Math.sqrt(headDim));
+ * ```
+ */
+export function maskedScaledSoftmax(scores: tf.Tensor, bias: tf.Tensor, divisor: number): tf.Tensor {
+  return tf.tidy(() => {
+    const fusable = scores.dtype === "float32" && bias.dtype === "float32" && maskedSoftmaxShapesOk(scores.shape, bias.shape);
+    if (fusable && fusedKernelsActive()) return fusedMaskedSoftmax(scores, bias, divisor);
+    return softmax(tf.add(divisor === 1 ? scores : tf.div(scores, divisor), bias));
+  });
 }

@@ -45,11 +45,12 @@ phase() { local name=$1 limit=$2; shift 2; echo; echo "=== $name (limit ${limit}
 M="--max-old-space-size=16384"
 
 # PHASES (comma separated) picks what runs; the default is the whole benchmark. Also:
+#   webgpu-nofused webgpu base meta-step + LoRA step with AUTOLORA_FUSED=0 (composite ops, as before the fused kernels)
 #   webgpu-meta   webgpu base meta-step only (meta, lowlevel)
 #   dawn-fast     webgpu base meta-step with Dawn's validation and robustness off (AUTOLORA_DAWN_OPTIONS)
 #   pretrain      `autolora pretrain mlm --backend webgpu $PRETRAIN_ARGS`, checkpoint into $OUT/pretrained
 #                 (limit PRETRAIN_LIMIT s, default 540)
-PHASES=${PHASES:-check,torch-base,webgpu-base,torch-large,webgpu-large,table}
+PHASES=${PHASES:-check,torch-base,webgpu-base,webgpu-nofused,torch-large,webgpu-large,table}
 want() { [[ ",$PHASES," == *",$1,"* ]]; }
 want check && phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
 if want torch-base; then
@@ -59,8 +60,11 @@ if want torch-base; then
 fi
 if want webgpu-base; then
   smi_start webgpu-base
-  phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts micro,meta,orig,prof,lowlevel,lora --out "$W/webgpu-base.json"
+  phase webgpu-base 200 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts micro,meta,small,kprof,prof,lowlevel,lora --out "$W/webgpu-base.json"
   smi_stop
+fi
+if want webgpu-nofused; then  # the same base meta-step and LoRA step with the fused kernels off (sdk/backend/webgpu-fused.ts)
+  AUTOLORA_FUSED=0 phase webgpu-nofused 150 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts meta,lora --out "$W/webgpu-base-nofused.json"
 fi
 if want webgpu-meta; then  # the meta-step alone (the baseline of dawn-fast, in the same call)
   phase webgpu-meta 120 $NODE $M .gpu/run.mjs bench --backend webgpu --preset base --steps $STEPS --parts meta,lowlevel --out "$W/webgpu-base-meta.json"

@@ -116,6 +116,7 @@ async function table(dir: string): Promise<void> {
   const check = await json<{ rows: { check: string; ok: boolean; detail: string }[]; raw: { device: string } }>(`${dir}/check.json`);
   const wb = await json<BenchResult & { device: string }>(`${dir}/webgpu-base.json`);
   const tb = await json<TorchResult>(`${dir}/torch-base.json`);
+  const wn = await json<BenchResult & { device: string }>(`${dir}/webgpu-base-nofused.json`);
   const wl = await json<BenchResult & { device: string }>(`${dir}/webgpu-large.json`);
   const tl = await json<TorchResult>(`${dir}/torch-large.json`);
   p(`device: ${wb?.device ?? check?.raw.device ?? "?"}; PyTorch: ${tb?.torch ?? "?"} on ${tb?.device ?? "?"} (fp32, TF32 off)`);
@@ -151,6 +152,19 @@ async function table(dir: string): Promise<void> {
       p(
         `| meta-step with tfjs' own Mean/Sum gradients (before the sdk/backend fix) | ${shape} | ${f0(w.metaOrigGrads.median)} | ${f0(t?.meta?.median)} | ${ratio(w.metaOrigGrads.median, t?.meta?.median)} | ${counts(w.metaOrigGrads.counts)} | |`,
       );
+    const off = name === "base" ? wn : undefined;
+    if (off?.meta)
+      p(
+        `| meta-step with the fused kernels off (AUTOLORA_FUSED=0: composite LayerNorm/GELU/softmax) | ${shape} | ${f0(off.meta.median)} | ${f0(t?.meta?.median)} | ${ratio(off.meta.median, t?.meta?.median)} | ${counts(off.meta.counts)} | |`,
+      );
+    for (const k of Object.keys(off?.lora ?? {}))
+      p(
+        `| LoRA step, fused kernels off (${k}) | ${shape} | ${f0(off!.lora![k]!.median)} | ${f0(t?.lora?.[k]?.median)} | ${ratio(off!.lora![k]!.median, t?.lora?.[k]?.median)} | ${counts(off!.lora![k]!.counts)} | |`,
+      );
+    if (w?.metaSmall)
+      p(
+        `| meta-step at batch ${w.metaSmall.batch} × ${w.metaSmall.seq} (same model: ~the same dispatches, ~256× less GPU work) | ${shape} | ${f0(w.metaSmall.median)} | | | ${counts(w.metaSmall.counts)} | |`,
+      );
     if (w?.lowlevel)
       p(
         `| meta-step, low level, 1 host read | ${shape} | ${f0(w.lowlevel.median)} | ${f0(t?.meta?.median)} | ${ratio(w.lowlevel.median, t?.meta?.median)} | ${counts(w.lowlevel.counts)} | |`,
@@ -176,6 +190,15 @@ async function table(dir: string): Promise<void> {
     p(
       `webgpu programs per meta-step (base, top 12): ${Object.entries(wb.meta.counts.byProgram)
         .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    );
+  }
+  if (wb?.kprof) {
+    p();
+    p(
+      `GPU time of one inner step by kernel (tf.profile, timestamp queries; ${wb.kprof.kernels} kernels, ${wb.kprof.gpuMs.toFixed(1)} ms of GPU time in all, inner step wall time unprofiled ${f0(wb.meta?.inner)} ms): ${wb.kprof.byKernel
+        .slice(0, 12)
+        .map(([n, ms, c]) => `${n} ${ms.toFixed(1)} ms (${c}×)`)
         .join(", ")}`,
     );
   }
@@ -226,7 +249,7 @@ async function table(dir: string): Promise<void> {
       `| ${name} | ${sw !== undefined ? `${(sw / 1024).toFixed(2)} GiB` : "-"} | ${gib(mem?.afterMeta?.numBytesAllocatedInGPU)} | ${gib(t?.maxMemoryAllocated)} | ${st !== undefined ? `${(st / 1024).toFixed(2)} GiB` : "-"} |`,
     );
   }
-  const errs = [...(wb?.errors ?? []), ...(wl?.errors ?? [])];
+  const errs = [...(wb?.errors ?? []), ...(wn?.errors ?? []), ...(wl?.errors ?? [])];
   if (errs.length) {
     p();
     p("Errors:");

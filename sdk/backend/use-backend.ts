@@ -4,7 +4,8 @@
  * 1. `tensorflow` — `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`: optional,
  *    not in our dependencies (their install downloads libtensorflow), loaded only if present;
  * 2. `webgpu` — Dawn's Node bindings (`webgpu` package, Vulkan on Linux) under
- *    `@tensorflow/tfjs-backend-webgpu`;
+ *    `@tensorflow/tfjs-backend-webgpu`, plus our fixes (webgpu-fixes.ts) and fused kernels
+ *    (webgpu-fused.ts; `AUTOLORA_FUSED=0` turns them off);
  * 3. `wasm` — `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD) plus our kernels for what it lacks;
  * 4. `cpu` — pure JS, always works.
  *
@@ -17,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BackendError, UnknownNameError } from "../core/errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerWebgpuFixes } from "./webgpu-fixes.js";
+import { registerWebgpuFused } from "./webgpu-fused.js";
 
 /** A backend {@link useBackend} knows how to load, or `auto` for the best that loads. */
 export type BackendName = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -35,7 +37,8 @@ const ORDER: readonly Exclude<BackendName, "auto">[] = ["tensorflow", "webgpu", 
 const NAMES: readonly BackendName[] = ["auto", ...ORDER];
 
 /** What a loader resolves to: the device description. Throws when the backend cannot load. */
-type Loader = () => Promise<string>;
+/** Loads and activates one backend; `auto` is true when `useBackend('auto')` is trying candidates. */
+type Loader = (auto: boolean) => Promise<string>;
 
 const HINTS: Record<Exclude<BackendName, "auto">, string> = {
   tensorflow:
@@ -89,15 +92,28 @@ const loadTensorflow: Loader = async () => {
 
 /** Minimal typing of the parts of WebGPU we touch (the `webgpu` package's own types are global). */
 interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+/**
+ * Whether an adapter is a software rasteriser (Mesa's lavapipe/llvmpipe, SwiftShader): WebGPU
+ * then runs on the CPU, far slower than `wasm`. `auto` skips such adapters; asking for `webgpu`
+ * by name still takes them (the webgpu kernel tests run on lavapipe where there is no GPU).
+ */
+function isSoftwareAdapter(adapter: GpuAdapterLike): boolean {
+  const i = adapter.info ?? {};
+  if (adapter.isFallbackAdapter || i.isFallbackAdapter) return true;
+  return /llvmpipe|lavapipe|swiftshader|software/i.test([i.architecture, i.device, i.description].filter(Boolean).join(" "));
 }
 interface GpuLike {
   requestAdapter(options?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
 }
 
-const loadWebgpu: Loader = async () => {
+const loadWebgpu: Loader = async (auto) => {
   if (tf.getBackend() === "webgpu") {
     registerWebgpuFixes();
+    registerWebgpuFused();
     return describeWebgpu(undefined);
   }
   const dawn = await importOptional("webgpu");
@@ -109,6 +125,9 @@ const loadWebgpu: Loader = async () => {
   const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? "").split(/\s+/).filter(Boolean));
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new Error("Dawn found no GPU adapter (no GPU, or no Vulkan loader/driver: libvulkan1 + ICD)");
+  if (auto && isSoftwareAdapter(adapter)) {
+    throw new Error(`the only adapter is a software one (${describeWebgpu(adapter)}), slower than wasm; ask for 'webgpu' by name to use it anyway`);
+  }
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (!g.navigator?.gpu) {
     Object.assign(globalThis, globals);
@@ -127,6 +146,7 @@ const loadWebgpu: Loader = async () => {
   }
   await activate("webgpu");
   registerWebgpuFixes();
+  registerWebgpuFused(); // fused LayerNorm / GELU / attention softmax (fewer dispatches)
   return describeWebgpu(adapter);
 };
 
@@ -160,7 +180,8 @@ const LOADERS: Record<Exclude<BackendName, "auto">, Loader> = {
 
 /**
  * Select the tfjs backend: `auto` takes the first that loads of `tensorflow`, `webgpu`, `wasm`,
- * `cpu`; a name takes that one or throws. The environment variable `AUTOLORA_BACKEND`
+ * `cpu` (skipping webgpu when its only adapter is a software rasteriser such as Mesa's
+ * llvmpipe, which is slower than wasm); a name takes that one or throws. The environment variable `AUTOLORA_BACKEND`
  * (same names) overrides `name`. Safe to call again (switches backend; tensors made on the old
  * backend are moved on first use).
  *
@@ -185,7 +206,7 @@ export async function useBackend(name: BackendName = "auto"): Promise<BackendInf
   const tried: BackendInfo["tried"] = [];
   for (const candidate of candidates) {
     try {
-      const device = await LOADERS[candidate]();
+      const device = await LOADERS[candidate](wanted === "auto");
       return { name: candidate, device, tried };
     } catch (e) {
       tried.push({ name: candidate, error: messageOf(e) });

@@ -13,9 +13,12 @@
  *   backward pass (4 arrays of [batch·length, hidden] per encoder layer through LayerNorm's
  *   moments: 0.3 GB per RoBERTa-base step, 0.8 GB for RoBERTa-large, kept by the backend's
  *   buffer pool). These broadcast the gradient on the device instead (`broadcastTo`, a Tile).
+ * - dropout masks: `tf.dropout` draws them on the host and uploads them; `webgpu-dropout.ts`
+ *   registers a kernel that makes them on the device, used by the models' `dropout`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerDeviceDropout } from "./webgpu-dropout.js";
 
 interface WebgpuBackendLike {
   device?: { limits?: { maxStorageBuffersPerShaderStage?: number } };
@@ -102,8 +105,8 @@ export function useDeviceReductionGradients(on: boolean): void {
 }
 
 /**
- * Apply the webgpu fixes (idempotent): the chunked `AddN` kernel and the host-free `Mean`/`Sum`
- * gradients. {@link useBackend} calls it when it selects `webgpu`; call it yourself only if you
+ * Apply the webgpu fixes (idempotent): the chunked `AddN` kernel, the host-free `Mean`/`Sum`
+ * gradients, and dropout masks drawn on the device (`webgpu-dropout.ts`). {@link useBackend} calls it when it selects `webgpu`; call it yourself only if you
  * activate the backend with `tf.setBackend('webgpu')` directly.
  *
  * @returns what this call changed (empty the second time).
@@ -111,7 +114,7 @@ export function useDeviceReductionGradients(on: boolean): void {
  * ```ts
  * await import("@tensorflow/tfjs-backend-webgpu");   // after navigator.gpu exists
  * await tf.setBackend("webgpu");
- * registerWebgpuFixes();                             // ["AddN (chunked)", "Mean/Sum gradients"]
+ * registerWebgpuFixes();  // ["AddN (chunked)", "Mean/Sum gradients", "dropout masks on the device"]
  * ```
  */
 export function registerWebgpuFixes(): string[] {
@@ -128,5 +131,6 @@ export function registerWebgpuFixes(): string[] {
     useDeviceReductionGradients(true);
     done.push("Mean/Sum gradients");
   }
+  if (registerDeviceDropout()) done.push("dropout masks on the device");
   return done;
 }

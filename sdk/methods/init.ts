@@ -17,10 +17,3 @@ export function kaimingUniform(rng: Rng, shape: [number, number]): tf.Tensor2D {
   const bound = 1 / Math.sqrt(shape[1]);
   return tf.tensor2d(rng.uniformArray(shape[0] * shape[1], -bound, bound), shape);
 }
-
-/** Dropout seeded from the context's generator; identity when not training or rate is 0. */
-export function seededDropout(x: tf.Tensor, rate: number, training: boolean, rng: Rng | undefined): tf.Tensor {
-  if (!training || rate <= 0) return x;
-  if (!rng) throw new Error("dropout in training mode needs ctx.rng");
-  return tf.dropout(x, rate, undefined, rng.tfSeed());
-}

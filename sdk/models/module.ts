@@ -9,9 +9,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { deviceDropoutMask, hasDeviceDropout } from "../backend/webgpu-dropout.js";
+import { fusedGelu, fusedLayerNorm } from "../backend/webgpu-fused.js";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import { sigmoid, tanh } from "./ops.js";
+import { fusedKernelsActive, sigmoid, tanh } from "./ops.js";
 
 /**
  * What a parameter is for. `base`: frozen pretrained weight; `adapter`: a PEFT method's weight
@@ -279,7 +281,8 @@ export function addParams(store: ParamStore, specs: readonly ParamSpec[], source
 
 /**
  * LayerNorm over the last axis with `name.weight` / `name.bias` from the store (biased variance,
- * as torch computes it).
+ * as torch computes it). On webgpu one fused dispatch each way (`fusedKernelsActive()` in ops.ts);
+ * elsewhere composite ops.
  *
  * @example
  * ```ts
@@ -288,15 +291,21 @@ export function addParams(store: ParamStore, specs: readonly ParamSpec[], source
  */
 export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
+    const gamma = store.get(`${name}.weight`);
+    const beta = store.get(`${name}.bias`);
+    const c = x.shape[x.shape.length - 1];
+    const fusable = x.dtype === "float32" && gamma.shape.length === 1 && gamma.shape[0] === c && beta.shape.length === 1 && beta.shape[0] === c;
+    if (fusable && fusedKernelsActive()) return fusedLayerNorm(x, gamma, beta, eps);
     const { mean, variance } = tf.moments(x, -1, true);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(normed, store.get(`${name}.weight`)), store.get(`${name}.bias`));
+    return tf.add(tf.mul(normed, gamma), beta);
   });
 }
 
 /**
  * Inverted dropout, active only when `ctx.training` and `rate > 0`; masks are seeded from
- * `ctx.rng` so a run is reproducible.
+ * `ctx.rng` so a run is reproducible. On webgpu the mask comes from a device kernel
+ * (sdk/backend/webgpu-dropout.ts): reproducible too, but a different random stream from cpu/wasm.
  *
  * @example
  * ```ts
@@ -307,7 +316,10 @@ export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext): tf.Ten
   if (!ctx.training || !(rate > 0)) return x;
   if (!ctx.rng)
     throw new ConfigError("a training forward pass with dropout needs ctx.rng: pass { training: true, rng: new Rng(seed) }, or set training: false.");
-  return tf.dropout(x, rate, undefined, ctx.rng.tfSeed());
+  const seed = ctx.rng.tfSeed();
+  // On webgpu the mask is drawn on the device (tf.dropout would draw it on the host and upload it).
+  if (hasDeviceDropout()) return tf.tidy(() => tf.mul(x, deviceDropoutMask(x.shape, rate, seed)));
+  return tf.dropout(x, rate, undefined, seed);
 }
 
 /** Activation names read from HF configs (`hidden_act`, `activation_function`). */
@@ -318,7 +330,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /**
  * Apply an HF activation by name (tanh and sigmoid from `ops.ts`, so that second derivatives,
  * which the exact hypergradient needs, are right): `gelu` is the exact erf GELU, `gelu_new` /
- * `gelu_pytorch_tanh` the tanh approximation (GPT-2).
+ * `gelu_pytorch_tanh` the tanh approximation (GPT-2). Both GELUs are one fused dispatch each way
+ * on webgpu (`fusedKernelsActive()` in ops.ts).
  *
  * @example
  * ```ts
@@ -327,6 +340,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  */
 export function activation(name: string, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
+    const gelu = name === "gelu" ? "none" : name === "gelu_new" || name === "gelu_pytorch_tanh" ? "tanh" : undefined;
+    if (gelu && x.dtype === "float32" && fusedKernelsActive()) return fusedGelu(x, gelu);
     switch (name) {
       case "gelu":
         return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));

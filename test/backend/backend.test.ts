@@ -158,6 +158,26 @@ describe("useBackend", () => {
     if (!hasTfNode) expect(info.tried[0]).toMatchObject({ name: "tensorflow", error: expect.stringMatching(/not installed/) });
   });
 
+  it("auto skips a software webgpu adapter (lavapipe/llvmpipe), which is slower than wasm", async () => {
+    process.env.XDG_RUNTIME_DIR ??= "/tmp";
+    let adapterInfo: { architecture?: string; description?: string; isFallbackAdapter?: boolean } | undefined;
+    try {
+      const { create } = (await import("webgpu" as string)) as { create: (o: string[]) => { requestAdapter(): Promise<{ info: typeof adapterInfo } | null> } };
+      adapterInfo = (await create([]).requestAdapter())?.info;
+    } catch {
+      adapterInfo = undefined; // no webgpu package or no Vulkan loader
+    }
+    const software =
+      adapterInfo !== undefined && (adapterInfo.isFallbackAdapter || /software|llvmpipe/i.test(`${adapterInfo.architecture} ${adapterInfo.description}`));
+    if (!software) {
+      console.warn("[backend test] no software webgpu adapter here: the auto-skips-software check did not run");
+      return;
+    }
+    const info = await useBackend("auto");
+    expect(info.name).not.toBe("webgpu");
+    expect(info.tried.find((t) => t.name === "webgpu")?.error).toMatch(/software/);
+  });
+
   it.skipIf(hasTfNode)("tensorflow: skipped, not installed -> BackendError saying what to install", async () => {
     const err = await useBackend("tensorflow").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);

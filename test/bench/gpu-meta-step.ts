@@ -46,7 +46,8 @@ export interface BenchOptions {
   /**
    * Which parts: meta (Session meta-step), orig (the same with tfjs' own Mean/Sum gradients),
    * lowlevel (1-read meta-step), flags (submit batch), lora, micro (matmuls), prof (CPU profile
-   * of one meta-step).
+   * of one meta-step), small (the meta-step at batch 1 × 8: host-bound or GPU-bound?), kprof
+   * (GPU time per kernel over one inner step, tf.profile).
    */
   parts: string[];
 }
@@ -134,6 +135,14 @@ export interface BenchResult {
   metaOrigGrads?: Timing;
   prof?: { totalMs: number; self: [string, number][]; total: [string, number][] };
   lora?: Record<string, Timing>;
+  /**
+   * The same meta-step at batch 1 × length 8 (same model, about the same dispatches, ~256× less
+   * GPU work): if it takes nearly as long as the full one, the step is bound by host-side
+   * per-dispatch cost; if it is much faster, by GPU time.
+   */
+  metaSmall?: Timing & { batch: number; seq: number };
+  /** GPU time per tfjs kernel name over one inner step (`tf.profile` with timestamp queries). */
+  kprof?: { wallMs: number; gpuMs: number; kernels: number; byKernel: [string, number, number][]; note?: string };
   micro?: { shape: string; ms: number; tflops: number }[];
   memory?: Record<string, unknown>;
   errors: string[];
@@ -242,6 +251,68 @@ export async function runBench(o: BenchOptions, log: (s: string) => void = conso
           }
           tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", def);
         }
+      } finally {
+        session.dispose();
+        model.dispose();
+      }
+    });
+  }
+
+  if (o.parts.includes("small")) {
+    await guard("small", async () => {
+      const so: BenchOptions = { ...o, batch: 1, seq: 8 };
+      const { model, session } = await newSession(so);
+      try {
+        const t = await timeSteps(
+          o.steps,
+          async () => {
+            await session.innerStep();
+            await session.outerStep();
+          },
+          counter,
+        );
+        res.metaSmall = { ...t, batch: 1, seq: 8 };
+        log(`  meta-step at batch 1 × 8 (same model): ${t.ms.map((x) => x.toFixed(0)).join(", ")} ms; ${JSON.stringify(t.counts ?? {})}`);
+      } finally {
+        session.dispose();
+        model.dispose();
+      }
+    });
+  }
+
+  if (o.parts.includes("kprof")) {
+    await guard("kprof", async () => {
+      const { model, session } = await newSession(o);
+      try {
+        await session.innerStep(); // warm-up: shaders compiled outside the profile
+        const t0 = performance.now();
+        const info = await tf.profile(async () => {
+          await session.innerStep();
+        });
+        const wallMs = performance.now() - t0;
+        const by = new Map<string, [number, number]>();
+        let gpuMs = 0;
+        for (const k of info.kernels) {
+          // A number when the backend timed it (webgpu with timestamp queries), else { error }.
+          const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : Number.NaN;
+          const cur = by.get(k.name) ?? [0, 0];
+          cur[0] += Number.isFinite(ms) ? ms : 0;
+          cur[1] += 1;
+          by.set(k.name, cur);
+          if (Number.isFinite(ms)) gpuMs += ms;
+        }
+        const byKernel = [...by.entries()].map(([n, [ms, c]]) => [n, ms, c] as [string, number, number]).sort((a, b) => b[1] - a[1]);
+        res.kprof = {
+          wallMs,
+          gpuMs,
+          kernels: info.kernels.length,
+          byKernel,
+          note: "wall time includes profiling overhead (one pass and one query per kernel)",
+        };
+        log(
+          `  GPU kernel time of one inner step (tf.profile): ${gpuMs.toFixed(1)} ms over ${info.kernels.length} kernels (wall ${wallMs.toFixed(0)} ms, profiled)`,
+        );
+        for (const [n, ms, c] of byKernel.slice(0, 15)) log(`    ${ms.toFixed(2).padStart(9)} ms  ${String(c).padStart(5)}×  ${n}`);
       } finally {
         session.dispose();
         model.dispose();

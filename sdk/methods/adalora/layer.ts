@@ -14,8 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeMismatchError } from "../../core/errors.js";
-import type { ForwardContext, Linear, LinearAdapter, ParamStore } from "../../models/module.js";
-import { seededDropout } from "../init.js";
+import { dropout, type ForwardContext, type Linear, type LinearAdapter, type ParamStore } from "../../models/module.js";
 import type { ResolvedAdaLoraConfig } from "./config.js";
 
 /** Parameter names of a module's AdaLoRA factors: PEFT's saved names without `base_model.model.`. */
@@ -51,7 +50,7 @@ export class SvdLinearLayer implements LinearAdapter {
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
       const s = this.linear.store;
-      const xd = seededDropout(x, this.dropout, ctx.training, ctx.rng).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
+      const xd = dropout(x, this.dropout, ctx).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
       const ae = tf.mul(s.get(this.names.A), s.get(this.names.E)) as tf.Tensor2D;
       const y = tf.matMul(tf.matMul(xd, ae, false, true), s.get(this.names.B) as tf.Tensor2D, false, true).mul(this.factor);
       return y.reshape([...x.shape.slice(0, -1), this.linear.outFeatures]);

@@ -4,9 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardContext, Linear, LinearAdapter, ParamStore } from "../../models/module.js";
+import { dropout, type ForwardContext, type Linear, type LinearAdapter, type ParamStore } from "../../models/module.js";
 import { sigmoid, softmax } from "../../models/ops.js";
-import { seededDropout } from "../init.js";
 import { loraParamNames } from "../lora/layer.js";
 import type { Selection } from "./config.js";
 
@@ -41,7 +40,7 @@ export class GatedLoraLayer implements LinearAdapter {
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
       const store = this.linear.store;
-      const xd = seededDropout(x, this.dropout, ctx.training, ctx.rng).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
+      const xd = dropout(x, this.dropout, ctx).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
       const h = tf.matMul(xd, store.get(this.names.A) as tf.Tensor2D, false, true).mul(this.alpha());
       const y = tf.matMul(h as tf.Tensor2D, store.get(this.names.B) as tf.Tensor2D, false, true).mul(this.scaling);
       return y.reshape([...x.shape.slice(0, -1), this.linear.outFeatures]);

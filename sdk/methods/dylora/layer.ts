@@ -6,8 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardContext, Linear, LinearAdapter } from "../../models/module.js";
-import { seededDropout } from "../init.js";
+import { dropout, type ForwardContext, type Linear, type LinearAdapter } from "../../models/module.js";
 import { loraParamNames } from "../lora/layer.js";
 
 /** The rank every {@link DyLoraLayer} of a model computes with; shared, so one assignment switches them all. */
@@ -87,7 +86,7 @@ export class DyLoraLayer implements LinearAdapter {
     return tf.tidy(() => {
       const b = this.state.rank;
       const { A, B } = this.factors(b, this.frozen && ctx.training);
-      const xd = seededDropout(x, this.dropout, ctx.training, ctx.rng).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
+      const xd = dropout(x, this.dropout, ctx).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
       const y = tf.matMul(tf.matMul(xd, A, false, true), B, false, true).mul(this.scaling(b));
       return y.reshape([...x.shape.slice(0, -1), this.linear.outFeatures]);
     });

@@ -4,8 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardContext, Linear, LinearAdapter } from "../../models/module.js";
-import { seededDropout } from "../init.js";
+import { dropout, type ForwardContext, type Linear, type LinearAdapter } from "../../models/module.js";
 
 /** PEFT's scaling: `alpha / r`, or `alpha / √r` with rsLoRA. */
 export function loraScaling(alpha: number, r: number, useRslora: boolean): number {
@@ -35,7 +34,7 @@ export class LoraLayer implements LinearAdapter {
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
       const store = this.linear.store;
-      const xd = seededDropout(x, this.dropout, ctx.training, ctx.rng).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
+      const xd = dropout(x, this.dropout, ctx).reshape([-1, this.linear.inFeatures]) as tf.Tensor2D;
       const h = tf.matMul(xd, store.get(this.names.A) as tf.Tensor2D, false, true);
       const y = tf.matMul(h, store.get(this.names.B) as tf.Tensor2D, false, true).mul(this.scaling);
       return y.reshape([...x.shape.slice(0, -1), this.linear.outFeatures]);

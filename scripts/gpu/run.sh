@@ -52,7 +52,8 @@ M="--max-old-space-size=16384"
 #                 (limit PRETRAIN_LIMIT s, default 540)
 PHASES=${PHASES:-check,torch-base,webgpu-base,webgpu-nofused,torch-large,webgpu-large,table}
 want() { [[ ",$PHASES," == *",$1,"* ]]; }
-want check && phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
+# The checks compare training on webgpu with cpu step by step, so they draw dropout masks as cpu does.
+want check && AUTOLORA_DEVICE_DROPOUT=0 phase check 80 $NODE $M .gpu/run.mjs check --backend webgpu --cpu-ref .gpu/cpu-ref.json --out "$W/check.json"
 if want torch-base; then
   smi_start torch-base
   phase torch-base 60 $PY test/bench/gpu_meta_step_torch.py --preset base --steps $STEPS --parts meta,lora,micro --out "$W/torch-base.json"

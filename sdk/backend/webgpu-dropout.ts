@@ -8,6 +8,8 @@
  * on the device from a 32-bit seed and the element index with a PCG hash, in one dispatch and
  * with no upload.
  *
+ * `AUTOLORA_DEVICE_DROPOUT=0` turns it off (see {@link hasDeviceDropout}).
+ *
  * The mask is `1 / (1 − rate)` where kept and `0` where dropped, like `tf.dropout`'s, so
  * `x · mask` is inverted dropout; the gradient of that product is `dy · mask` (the mask is a
  * constant). The random stream differs from tfjs' host generator, so webgpu runs with dropout
@@ -101,9 +103,19 @@ export function registerDeviceDropout(): boolean {
   return true;
 }
 
-/** Whether {@link deviceDropoutMask} can run now (webgpu active and the kernel registered). */
+/**
+ * Whether dropout should use {@link deviceDropoutMask} now: webgpu active, the kernel registered,
+ * and `AUTOLORA_DEVICE_DROPOUT` not "0". Set `AUTOLORA_DEVICE_DROPOUT=0` to draw the masks with
+ * tfjs' host generator instead (slow on webgpu, but the same masks as cpu/wasm for a seed: the
+ * GPU run's webgpu-vs-cpu training checks use it).
+ *
+ * @example
+ * ```ts
+ * if (hasDeviceDropout()) y = tf.mul(x, deviceDropoutMask(x.shape, 0.1, seed));
+ * ```
+ */
 export function hasDeviceDropout(): boolean {
-  return registered && tf.getBackend() === "webgpu";
+  return registered && process.env.AUTOLORA_DEVICE_DROPOUT !== "0" && tf.getBackend() === "webgpu";
 }
 
 /**

@@ -39,6 +39,7 @@ export const FusedKernel = {
   geluGrad: "AutoloraGeluGrad",
   maskedSoftmax: "AutoloraMaskedSoftmax",
   maskedSoftmaxGrad: "AutoloraMaskedSoftmaxGrad",
+  linear: "AutoloraLinear",
 } as const;
 
 /** GELU variants: `none` is the exact erf GELU (BERT/RoBERTa), `tanh` the tanh approximation (GPT-2). */
@@ -349,6 +350,25 @@ const kernels: tf.KernelConfig[] = [
       ]);
     },
   },
+  {
+    // x Wᵀ + b in one dispatch: tfjs-webgpu's own `_FusedMatMul` kernel adds the bias in the
+    // matmul's epilogue. It is wrapped (not called through tf.fused.matMul) because tf.fused's
+    // gradient computes dW and db eagerly, and a frozen base weight's dW is a full extra matmul
+    // per layer; the gradient below computes only what is on the path.
+    kernelName: FusedKernel.linear,
+    backendName: "webgpu",
+    kernelFunc: (args: KernelArgs) => {
+      const { x, w, bias } = args.inputs as Record<string, tf.TensorInfo>;
+      const fused = tf.getKernel("_FusedMatMul", "webgpu");
+      if (!fused) throw new ConfigError("AutoloraLinear: tfjs-backend-webgpu registers no _FusedMatMul kernel; set AUTOLORA_FUSED=0.");
+      const transposeB = args.attrs!.transposeB as boolean;
+      return fused.kernelFunc({
+        inputs: { a: x!, b: w!, bias: bias! },
+        backend: args.backend as tf.KernelBackend,
+        attrs: { transposeA: false, transposeB, activation: "linear" },
+      }) as tf.TensorInfo;
+    },
+  },
 ];
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
@@ -399,6 +419,21 @@ const gradients: tf.GradConfig[] = [
           const axes = y.shape.map((n, i) => (bias.shape[i] === 1 && n !== 1 ? i : -1)).filter((i) => i >= 0);
           return tf.reshape(axes.length ? tf.sum(g, axes, true) : g, bias.shape);
         },
+      };
+    },
+  },
+  {
+    kernelName: FusedKernel.linear,
+    inputsToSave: ["x", "w"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, w] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const d = dy as tf.Tensor2D;
+      const transposeB = (attrs as { transposeB: boolean }).transposeB;
+      // y = x Wᵀ (W [out, in]) or y = x W (W [in, out], GPT-2's Conv1D layout).
+      return {
+        x: () => (transposeB ? tf.matMul(d, w) : tf.matMul(d, w, false, true)),
+        w: () => (transposeB ? tf.matMul(d, x, true, false) : tf.matMul(x, d, true, false)),
+        bias: () => tf.sum(d, 0),
       };
     },
   },
@@ -503,6 +538,27 @@ export function fusedGelu(x: tf.Tensor, approximate: GeluApproximation): tf.Tens
     throw new ConfigError(`fusedGelu: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}.`);
   checkFloat32("fusedGelu", x);
   return run(FusedKernel.gelu, { x }, { approximate });
+}
+
+/**
+ * A linear layer `x Wᵀ + b` (`transposeB`, W `[out, in]`, HF's layout) or `x W + b` (W `[in,
+ * out]`, GPT-2's Conv1D) in one dispatch, bias added inside the matmul. `x`: `[rows, in]`. The
+ * gradient computes dx, dW and db only for the inputs on the path (a frozen W costs nothing).
+ *
+ * @example
+ * ```ts
+ * const y = fusedLinear(x2, store.get("q.weight"), store.get("q.bias"), true); // [rows, out]
+ * ```
+ */
+export function fusedLinear(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, transposeB: boolean): tf.Tensor2D {
+  const inF = transposeB ? w.shape[1] : w.shape[0];
+  const outF = transposeB ? w.shape[0] : w.shape[1];
+  if (x.shape.length !== 2 || x.shape[1] !== inF || bias.shape.length !== 1 || bias.shape[0] !== outF)
+    throw new ShapeMismatchError(
+      `fusedLinear: x ${JSON.stringify(x.shape)} must be [rows, ${inF}] and bias ${JSON.stringify(bias.shape)} [${outF}] for weight ${JSON.stringify(w.shape)}.`,
+    );
+  checkFloat32("fusedLinear", x, w, bias);
+  return run(FusedKernel.linear, { x, w, bias }, { transposeB }) as tf.Tensor2D;
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { deviceDropoutMask, hasDeviceDropout } from "../backend/webgpu-dropout.js";
-import { fusedGelu, fusedLayerNorm } from "../backend/webgpu-fused.js";
+import { fusedGelu, fusedLayerNorm, fusedLinear } from "../backend/webgpu-fused.js";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
 import { fusedKernelsActive, sigmoid, tanh } from "./ops.js";
@@ -163,8 +163,14 @@ export class Linear {
     const shape = x.shape;
     const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
     const w = this.store.get(`${this.name}.weight`) as tf.Tensor2D;
-    let y: tf.Tensor = this.fanInFanOut ? tf.matMul(x2, w) : tf.matMul(x2, w, false, true);
-    if (this.hasBias) y = tf.add(y, this.store.get(`${this.name}.bias`));
+    let y: tf.Tensor;
+    if (this.hasBias && fusedKernelsActive() && x2.dtype === "float32") {
+      // webgpu: bias added inside the matmul (one dispatch less per linear layer).
+      y = fusedLinear(x2, w, this.store.get(`${this.name}.bias`) as tf.Tensor1D, !this.fanInFanOut);
+    } else {
+      y = this.fanInFanOut ? tf.matMul(x2, w) : tf.matMul(x2, w, false, true);
+      if (this.hasBias) y = tf.add(y, this.store.get(`${this.name}.bias`));
+    }
     return y.reshape([...shape.slice(0, -1), this.outFeatures]);
   }
 

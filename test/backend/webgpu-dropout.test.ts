@@ -66,6 +66,22 @@ describe.skipIf(gpuError !== undefined)("dropout masks on the device (webgpu)", 
     tf.dispose([a, b, c]);
   });
 
+  it("AUTOLORA_DEVICE_DROPOUT=0 draws the masks on the host, as tf.dropout does (the same masks as cpu)", async () => {
+    const x = tf.randomNormal([4, 64], 0, 1, "float32", 5);
+    process.env.AUTOLORA_DEVICE_DROPOUT = "0";
+    try {
+      expect(hasDeviceDropout()).toBe(false);
+      const y = dropout(x, 0.3, { training: true, rng: new Rng(9) });
+      const ref = tf.dropout(x, 0.3, undefined, new Rng(9).tfSeed());
+      expect(Array.from(await y.data())).toEqual(Array.from(await ref.data()));
+      tf.dispose([y, ref]);
+    } finally {
+      delete process.env.AUTOLORA_DEVICE_DROPOUT;
+    }
+    expect(hasDeviceDropout()).toBe(true);
+    x.dispose();
+  });
+
   it("rejects a rate outside [0, 1)", () => {
     expect(() => deviceDropoutMask([4], 1, 0)).toThrow(/rate/);
     expect(() => deviceDropoutMask([4], -0.1, 0)).toThrow(/rate/);

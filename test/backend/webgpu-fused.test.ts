@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { useBackend } from "../../sdk/backend/index.js";
-import { fusedGelu } from "../../sdk/backend/webgpu-fused.js";
+import { fusedGelu, fusedLinear } from "../../sdk/backend/webgpu-fused.js";
 import { AutoLoraError, BackendError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
@@ -269,6 +269,37 @@ describe.skipIf(gpuError !== undefined)("fused webgpu kernels", () => {
       1e-5,
       "dscores vs finite differences",
     );
+  });
+
+  it("linear x Wᵀ + b (and GPT-2's x W + b) in one dispatch: value and dx, dW, db equal cpu's composite ops; a frozen W costs no dW matmul", async () => {
+    for (const transposeB of [true, false]) {
+      const [rows, inF, outF] = [37, 24, 40];
+      const x = { data: randn(rows * inF), shape: [rows, inF] };
+      const w = { data: randn(inF * outF, 0.3), shape: transposeB ? [outF, inF] : [inF, outF] };
+      const b = { data: randn(outF), shape: [outF] };
+      const wt = randn(rows * outF);
+      const fused = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => fusedLinear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, transposeB);
+      const composite = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.add(tf.matMul(xx, ww, false, transposeB), bb);
+      const got = await valueAndGrads(fused, [x, w, b], wt);
+      const want = await onCpu(() => valueAndGrads(composite, [x, w, b], wt));
+      expectClose(got.y, want.y, 1e-5, `linear value (transposeB ${transposeB})`);
+      for (let i = 0; i < 3; i++) expectClose(got.grads[i]!, want.grads[i]!, 1e-5, `linear grad ${["x", "w", "b"][i]} (transposeB ${transposeB})`);
+    }
+    // Only dx on the path (frozen W and b): one matmul backward, as for tf.matMul + tf.add.
+    const x = tf.randomNormal([16, 24]);
+    const w = tf.randomNormal([40, 24]);
+    const b = tf.randomNormal([40]);
+    const { total } = counting(() => {
+      const g = tf.grad((xx: tf.Tensor) => tf.sum(fusedLinear(xx as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, true)))(x);
+      g.dispose();
+    });
+    const { total: composite } = counting(() => {
+      const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.add(tf.matMul(xx, w, false, true), b)))(x);
+      g.dispose();
+    });
+    expect(total).toBe(composite - 1);
+    expect(() => fusedLinear(x as tf.Tensor2D, w as tf.Tensor2D, tf.zeros([3]) as tf.Tensor1D, true)).toThrow(/bias/);
+    tf.dispose([x, w, b]);
   });
 
   it("long dispatches (more than 65535 workgroups, folded into 2-D by tfjs) cover every row and element", async () => {

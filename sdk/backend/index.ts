@@ -1,7 +1,8 @@
 /**
  * Backends: {@link useBackend} picks and prepares one; {@link registerWasmKernels} adds the
  * kernels the wasm backend lacks; {@link registerWebgpuFixes} fixes what webgpu gets wrong;
- * {@link registerWebgpuFused} adds fused LayerNorm / GELU / attention-softmax kernels on webgpu.
+ * {@link registerWebgpuFused} adds fused LayerNorm / GELU / attention-softmax kernels on webgpu;
+ * {@link registerWebgpuOptim} fused Adam / finiteness-check / DARTS kernels on webgpu.
  * @module
  */
 export { type BackendInfo, type BackendName, useBackend } from "./use-backend.js";
@@ -18,3 +19,14 @@ export {
   registerWebgpuFused,
   webgpuFusedRegistered,
 } from "./webgpu-fused.js";
+export {
+  type AdamStepScalars,
+  fusedAdamStep,
+  fusedAxpy,
+  fusedSumSquares,
+  nonFiniteFlags,
+  OptimKernel,
+  registerWebgpuOptim,
+  SINGLE_WORKGROUP_MAX,
+  webgpuOptimRegistered,
+} from "./webgpu-optim.js";

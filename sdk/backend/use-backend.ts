@@ -19,6 +19,7 @@ import { BackendError, UnknownNameError } from "../core/errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerWebgpuFixes } from "./webgpu-fixes.js";
 import { registerWebgpuFused } from "./webgpu-fused.js";
+import { registerWebgpuOptim } from "./webgpu-optim.js";
 
 /** A backend {@link useBackend} knows how to load, or `auto` for the best that loads. */
 export type BackendName = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -114,6 +115,7 @@ const loadWebgpu: Loader = async (auto) => {
   if (tf.getBackend() === "webgpu") {
     registerWebgpuFixes();
     registerWebgpuFused();
+    registerWebgpuOptim();
     return describeWebgpu(undefined);
   }
   const dawn = await importOptional("webgpu");
@@ -147,6 +149,7 @@ const loadWebgpu: Loader = async (auto) => {
   await activate("webgpu");
   registerWebgpuFixes();
   registerWebgpuFused(); // fused LayerNorm / GELU / attention softmax (fewer dispatches)
+  registerWebgpuOptim(); // fused Adam step, finiteness check, DARTS' axpy / sum of squares
   return describeWebgpu(adapter);
 };
 

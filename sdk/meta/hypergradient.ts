@@ -15,9 +15,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedAxpy, fusedSumSquares, webgpuOptimRegistered } from "../backend/webgpu-optim.js";
 import { ConfigError } from "../core/errors.js";
 import type { ParamStore } from "../models/module.js";
-import { withSecondOrder } from "../models/ops.js";
+import { fusedKernelsActive, withSecondOrder } from "../models/ops.js";
 
 /** The estimators. */
 export type HypergradientKind = "exact" | "darts" | "first-order";
@@ -94,8 +95,11 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
     }
     if (kind === "darts") {
       const r = opts.dartsR ?? 0.01;
+      // On webgpu the vector arithmetic is fused (one dispatch per tensor and op; ε read on the
+      // device). Nothing differentiates through it: W', W± enter the later tf.grads as constants.
+      const fused = fusedKernelsActive() && webgpuOptimRegistered() && [...W, ...B].every((t) => t.dtype === "float32");
       const gW = tf.grads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
-      const W1 = W.map((w, i) => w.sub(gW[i]!.mul(eta)));
+      const W1 = W.map((w, i) => (fused ? fusedAxpy(w, gW[i]!, -eta) : w.sub(gW[i]!.mul(eta))));
       // ∇_{W'} L_val and ∇_β L_val at W', in one backward pass.
       const { value, grads: g1 } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
         p.store.withOverrides(asMap([...p.innerNames, ...p.outerNames], xs), () => p.valLoss()),
@@ -105,19 +109,19 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
       if (eta === 0) return [value, ...dBeta];
       // ε = r / ‖v‖ and η / (2ε) = η‖v‖ / (2r), as tensors (no host read). When ‖v‖ = 0, W± = W,
       // the two gradients are equal and the correction is exactly 0 (ε stays finite).
-      const norm = tf.sqrt(tf.addN(v.map((x) => x.square().sum())));
+      const norm = tf.sqrt(fused ? fusedSumSquares(v) : tf.addN(v.map((x) => x.square().sum())));
       const eps = tf.div(r, tf.maximum(norm, 1e-30));
       const coef = norm.mul(eta / (2 * r));
       const gradBetaTrainAt = (sign: 1 | -1) => {
-        const step = sign === 1 ? eps : eps.neg();
-        const Wx = W.map((w, i) => w.add(v[i]!.mul(step)));
+        const step = fused ? undefined : sign === 1 ? eps : eps.neg();
+        const Wx = W.map((w, i) => (step ? w.add(v[i]!.mul(step)) : fusedAxpy(w, v[i]!, sign, undefined, eps)));
         return p.store.withOverrides(asMap(p.innerNames, Wx), () =>
           tf.grads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.trainLoss()))(B),
         );
       };
       const gp = gradBetaTrainAt(1);
       const gm = gradBetaTrainAt(-1);
-      return [value, ...dBeta.map((d, i) => d.sub(gp[i]!.sub(gm[i]!).mul(coef)))];
+      return [value, ...dBeta.map((d, i) => (fused ? fusedAxpy(d, gp[i]!, -1, gm[i]!, coef) : d.sub(gp[i]!.sub(gm[i]!).mul(coef))))];
     }
     throw new ConfigError(`unknown hypergradient "${String(kind)}": use exact, darts or first-order.`);
   });

@@ -13,11 +13,17 @@
  * `t` counts the steps each parameter received a gradient (PyTorch keeps it per parameter too).
  * A step first checks every gradient (known name, shape, finite) and only then changes
  * anything, so a failed step leaves weights and moments as they were.
+ *
+ * On webgpu (`fusedKernelsActive()`) the update is 3 fused dispatches per parameter (m, v, p; the
+ * same operations in the same order, sdk/backend/webgpu-optim.ts) instead of ~14, and the
+ * finiteness check ⌈n / 6⌉ dispatches for n gradients instead of 3 n + a stack.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedAdamStep, nonFiniteFlags, SINGLE_WORKGROUP_MAX, webgpuOptimRegistered } from "../backend/webgpu-optim.js";
 import { ConfigError, NonFiniteError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import type { Param } from "../models/module.js";
+import { fusedKernelsActive } from "../models/ops.js";
 
 /** Hyper-parameters of {@link AdamW} (PyTorch's names, camel-cased; PyTorch's defaults). */
 export interface AdamWOptions {
@@ -186,7 +192,12 @@ export class AdamW {
       }
     }
     if (grads.size === 0) return undefined;
-    return tf.tidy(() => tf.stack([...grads.values()].map((g) => tf.logicalNot(tf.isFinite(g)).any())));
+    return tf.tidy(() => {
+      // Fused: one workgroup per gradient, ⌈n / 6⌉ dispatches (unless a gradient is too large for one workgroup).
+      if (useFused() && [...grads.values()].every((g) => g.size <= SINGLE_WORKGROUP_MAX))
+        return nonFiniteFlags([...grads.values()].map((g) => (g.dtype === "float32" ? g : g.toFloat())));
+      return tf.stack([...grads.values()].map((g) => tf.logicalNot(tf.isFinite(g)).any()));
+    });
   }
 
   private apply(grads: ReadonlyMap<string, tf.Tensor>, lrOverride?: number): void {
@@ -195,6 +206,7 @@ export class AdamW {
     const [b1, b2] = this.betas;
     // Compute every new value first, then assign: nothing is half-applied if an op throws.
     const updates: { name: string; p: tf.Tensor; m: tf.Tensor; v: tf.Tensor; step: number }[] = [];
+    const fused = useFused();
     try {
       for (const [name, g] of grads) {
         const variable = this.vars.get(name)!;
@@ -206,6 +218,7 @@ export class AdamW {
         const decay = 1 - lr * this.weightDecay;
         const [p, m, v] = tf.tidy(() => {
           const g32 = g.dtype === "float32" ? g : g.toFloat();
+          if (fused) return fusedAdamStep(variable, g32, slot?.m, slot?.v, { betas: this.betas, decay, bc2Sqrt, eps: this.eps, stepSize });
           const m0 = slot ? slot.m : tf.zerosLike(variable);
           const v0 = slot ? slot.v : tf.zerosLike(variable);
           const p1 = this.weightDecay !== 0 ? variable.mul(decay) : variable;
@@ -329,6 +342,11 @@ export class Adam extends AdamW {
   constructor(params: NamedParams, options: Omit<AdamWOptions, "weightDecay"> = {}) {
     super(params, { ...options, weightDecay: 0 });
   }
+}
+
+/** The fused webgpu kernels (sdk/backend/webgpu-optim.ts) instead of the composite ops. */
+function useFused(): boolean {
+  return fusedKernelsActive() && webgpuOptimRegistered();
 }
 
 function isParamList(params: NamedParams): params is readonly Param[] {

@@ -85,7 +85,10 @@ export class Counter {
     const run = b.runWebGPUProgram.bind(b);
     b.runWebGPUProgram = (...a: unknown[]) => {
       counter.c.dispatches++;
-      const name = (a[0] as { constructor?: { name?: string } })?.constructor?.name ?? "?";
+      // tfjs' programs are classes; ours (sdk/backend/webgpu-*.ts) are plain objects named by shaderKey.
+      const prog = a[0] as { constructor?: { name?: string }; shaderKey?: string };
+      const cls = prog?.constructor?.name;
+      const name = cls && cls !== "Object" ? cls : (prog?.shaderKey?.split("_").slice(0, 2).join("_") ?? "?");
       counter.programs.set(name, (counter.programs.get(name) ?? 0) + 1);
       return run(...a);
     };

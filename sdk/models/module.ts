@@ -164,8 +164,9 @@ export class Linear {
     const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
     const w = this.store.get(`${this.name}.weight`) as tf.Tensor2D;
     let y: tf.Tensor;
-    if (this.hasBias && fusedKernelsActive() && x2.dtype === "float32") {
-      // webgpu: bias added inside the matmul (one dispatch less per linear layer).
+    if (this.hasBias && x2.dtype === "float32" && fusedKernelsActive() && process.env.AUTOLORA_FUSED_LINEAR !== "0") {
+      // webgpu: bias added inside the matmul (one dispatch less per linear layer);
+      // AUTOLORA_FUSED_LINEAR=0 keeps matMul + add (test/bench/NOTES.md measures both).
       y = fusedLinear(x2, w, this.store.get(`${this.name}.bias`) as tf.Tensor1D, !this.fanInFanOut);
     } else {
       y = this.fanInFanOut ? tf.matMul(x2, w) : tf.matMul(x2, w, false, true);

@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { backendOf, type KernelArgs, type Program } from "./webgpu-program.js";
 
 /** The kernel's name in tfjs' registry. */
 export const DROPOUT_MASK = "AutoloraDropoutMask";
@@ -27,12 +28,9 @@ interface DropoutMaskAttrs {
   seed: number;
 }
 
-interface WebgpuRunner {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
-}
 
 /** A tfjs-webgpu program (the backend's `WebGPUProgram` shape): one flat output, no inputs. */
-class DropoutMaskProgram {
+class DropoutMaskProgram implements Program {
   readonly variableNames: string[] = [];
   readonly outputShape: number[];
   readonly uniforms = "seed : u32, rate : f32, scale : f32,";
@@ -74,10 +72,10 @@ class DropoutMaskProgram {
   }
 }
 
-function dropoutMaskKernel(args: { backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function dropoutMaskKernel(args: KernelArgs): tf.TensorInfo {
   const { shape, rate, seed } = args.attrs as unknown as DropoutMaskAttrs;
   const program = new DropoutMaskProgram(shape);
-  return (args.backend as WebgpuRunner).runWebGPUProgram(program, [], "float32", [
+  return backendOf(args).runWebGPUProgram(program, [], "float32", [
     { type: "uint32", data: [seed >>> 0] },
     { type: "float32", data: [rate] },
     { type: "float32", data: [1 / (1 - rate)] },

@@ -108,8 +108,12 @@ function cacheBindGroupLayouts(): boolean {
   const cache = new WeakMap<object, unknown[]>();
   const memo = function (this: object, index: number): unknown {
     let layouts = cache.get(this);
-    if (!layouts) cache.set(this, (layouts = []));
-    return (layouts[index] ??= original.call(this, index));
+    if (!layouts) {
+      layouts = [];
+      cache.set(this, layouts);
+    }
+    if (layouts[index] === undefined) layouts[index] = original.call(this, index);
+    return layouts[index];
   };
   (memo as unknown as Record<symbol, boolean>)[WRAPPED] = true;
   proto.getBindGroupLayout = memo;

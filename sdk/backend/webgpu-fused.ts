@@ -30,6 +30,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeMismatchError } from "../core/errors.js";
+import { backendOf, checkFloat32, type KernelArgs, type Program, registerKernels, runKernel, type Uniform } from "./webgpu-program.js";
 
 /** Kernel names, registered for `webgpu` by {@link registerWebgpuFused}. */
 export const FusedKernel = {
@@ -50,25 +51,6 @@ export type GeluApproximation = "none" | "tanh";
 // variableNames (`array<f32>`), `result` for the output, `uniforms.*` for the declared uniforms,
 // and `main(index)` called with the global invocation index (row kernels: one workgroup per row,
 // so row = index / WG; reshapeDispatch may fold a long dispatch into 2-D, getGlobalIndex undoes it).
-
-/** The subset of `WebGPUProgram` (tfjs-backend-webgpu/dist/webgpu_program.d.ts) we fill in. */
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-type Uniform = { type: "float32" | "int32"; data: number[] };
-
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[]): tf.TensorInfo;
-}
 
 /** Threads per row: a power of two, 32…256, about the row length. */
 function rowWorkgroup(cols: number): number {
@@ -267,8 +249,6 @@ function geluProgram(shape: number[], approximate: GeluApproximation, grad: bool
 // ---------------------------------------------------------------------------------------------
 // Kernels (webgpu) and gradients (every backend's registry, but only webgpu has the kernels).
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-const backendOf = (args: KernelArgs) => args.backend as WebgpuBackendLike;
 const rowsCols = (shape: number[]): Uniform[] => {
   const cols = shape[shape.length - 1]!;
   return [
@@ -371,7 +351,7 @@ const kernels: tf.KernelConfig[] = [
   },
 ];
 
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+const run = runKernel;
 
 /** Sum `t` ([..., C]) over every axis but the last: the gradient of a broadcast [C] parameter. */
 const sumRows = (t: tf.Tensor) => tf.sum(tf.reshape(t, [-1, t.shape[t.shape.length - 1]!]), 0);
@@ -476,14 +456,7 @@ export function webgpuFusedRegistered(): boolean {
  * ```
  */
 export function registerWebgpuFused(): string[] {
-  const done: string[] = [];
-  for (const k of kernels) {
-    if (tf.getKernel(k.kernelName, "webgpu")) continue;
-    tf.registerKernel(k);
-    done.push(k.kernelName);
-  }
-  for (const g of gradients) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
-  return done;
+  return registerKernels(kernels, gradients);
 }
 
 /**
@@ -496,11 +469,6 @@ export function registerWebgpuFused(): string[] {
  */
 export function maskedSoftmaxShapesOk(s: readonly number[], b: readonly number[]): boolean {
   return s.length === 4 && b.length === 4 && (b[0] === 1 || b[0] === s[0]) && b[1] === 1 && (b[2] === 1 || b[2] === s[2]) && b[3] === s[3];
-}
-
-function checkFloat32(op: string, ...ts: tf.Tensor[]): void {
-  const bad = ts.find((t) => t.dtype !== "float32");
-  if (bad) throw new ShapeMismatchError(`${op}: the fused kernels compute in float32, got a ${bad.dtype} tensor: cast it with tf.cast(t, "float32").`);
 }
 
 // ---------------------------------------------------------------------------------------------

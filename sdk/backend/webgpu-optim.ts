@@ -26,6 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeMismatchError } from "../core/errors.js";
+import { backendOf, checkFloat32, type KernelArgs, type Program, registerKernels, runKernel, type Uniform, type WebgpuBackendLike } from "./webgpu-program.js";
 
 /** Kernel names, registered for `webgpu` by {@link registerWebgpuOptim}. */
 export const OptimKernel = {
@@ -40,26 +41,6 @@ export const OptimKernel = {
 // ---------------------------------------------------------------------------------------------
 // Programs. Every kernel works on flat (1-D) views of its inputs, so any rank works; the result
 // gets the caller's shape back (as tfjs' reshape does: same data, another shape).
-
-/** The subset of `WebGPUProgram` (tfjs-backend-webgpu/dist/webgpu_program.d.ts) we fill in. */
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-type Uniform = { type: "float32" | "int32"; data: number[] };
-
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[]): tf.TensorInfo;
-  device?: { limits?: { maxStorageBuffersPerShaderStage?: number } };
-}
 
 const ELEMENTWISE_WG = 64;
 const REDUCE_WG = 256;
@@ -206,8 +187,6 @@ function sumSquaresProgram(k: number, hasPrev: boolean): Program {
 // ---------------------------------------------------------------------------------------------
 // Kernels (webgpu only) and gradients.
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-const backendOf = (args: KernelArgs) => args.backend as WebgpuBackendLike;
 const flat = (t: tf.TensorInfo): tf.TensorInfo => ({ dataId: t.dataId, dtype: t.dtype, shape: [tf.util.sizeFromShape(t.shape)] });
 const withShape = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.dataId, dtype: t.dtype, shape });
 const f32 = (...data: number[]): Uniform => ({ type: "float32", data });
@@ -302,8 +281,6 @@ const kernels: tf.KernelConfig[] = [
   },
 ];
 
-const runKernel = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
-
 // None of these kernels is differentiated (the optimiser step and DARTS' finite difference run
 // outside any gradient tape; the `exact` hypergradient keeps the composite ops): say so instead
 // of tfjs' bare "gradient function not found", should one ever end up on a tape's path.
@@ -342,25 +319,13 @@ export function webgpuOptimRegistered(): boolean {
  * ```
  */
 export function registerWebgpuOptim(): string[] {
-  const done: string[] = [];
-  for (const k of kernels) {
-    if (tf.getKernel(k.kernelName, "webgpu")) continue;
-    tf.registerKernel(k);
-    done.push(k.kernelName);
-  }
-  for (const g of gradients) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
-  return done;
+  return registerKernels(kernels, gradients);
 }
 
 /** Tensors per chained reduction dispatch: the storage-buffer limit less the result and `prev`. */
 function groupSize(): number {
   const limit = (tf.backend() as unknown as WebgpuBackendLike).device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
   return Math.max(1, Math.min(14, limit - 2));
-}
-
-function checkFloat32(op: string, ...ts: (tf.Tensor | undefined)[]): void {
-  const bad = ts.find((t) => t && t.dtype !== "float32");
-  if (bad) throw new ShapeMismatchError(`${op}: the fused kernels compute in float32, got a ${bad.dtype} tensor: cast it with tf.cast(t, "float32").`);
 }
 
 function checkSameSize(op: string, ...ts: (tf.Tensor | undefined)[]): void {

@@ -5,20 +5,12 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { deviceDropoutMask, hasDeviceDropout, useBackend } from "../../sdk/backend/index.js";
-import { BackendError } from "../../sdk/core/errors.js";
+import { deviceDropoutMask, hasDeviceDropout } from "../../sdk/backend/index.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { dropout } from "../../sdk/models/module.js";
+import { useWebgpuOrSkip } from "../helpers/webgpu.js";
 
-process.env.XDG_RUNTIME_DIR ??= "/tmp";
-const gpuError = await useBackend("webgpu").then(
-  () => undefined,
-  (e: unknown) => {
-    if (e instanceof BackendError) return e.message;
-    throw e;
-  },
-);
-if (gpuError) console.warn(`webgpu-dropout tests skipped: no webgpu adapter (${gpuError})`);
+const gpuError = await useWebgpuOrSkip("webgpu-dropout");
 
 describe.skipIf(gpuError !== undefined)("dropout masks on the device (webgpu)", () => {
   const N = 200_000;

@@ -4,18 +4,9 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { useBackend } from "../../sdk/backend/index.js";
-import { BackendError } from "../../sdk/core/errors.js";
+import { useWebgpuOrSkip } from "../helpers/webgpu.js";
 
-process.env.XDG_RUNTIME_DIR ??= "/tmp";
-const gpuError = await useBackend("webgpu").then(
-  () => undefined,
-  (e: unknown) => {
-    if (e instanceof BackendError) return e.message;
-    throw e;
-  },
-);
-if (gpuError) console.warn(`webgpu-fixes tests skipped: no webgpu adapter (${gpuError})`);
+const gpuError = await useWebgpuOrSkip("webgpu-fixes");
 
 describe.skipIf(gpuError !== undefined)("webgpu fixes on a live device", () => {
   it("a pipeline hands out one bind group layout object per index, and results stay right", async () => {

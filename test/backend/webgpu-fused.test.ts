@@ -9,9 +9,8 @@
 import { readFile } from "node:fs/promises";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { useBackend } from "../../sdk/backend/index.js";
 import { fusedGelu, fusedLinear } from "../../sdk/backend/webgpu-fused.js";
-import { AutoLoraError, BackendError } from "../../sdk/core/errors.js";
+import { AutoLoraError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
 import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
@@ -19,40 +18,14 @@ import { activation, layerNorm, ParamStore } from "../../sdk/models/module.js";
 import { fusedKernelsActive, maskedScaledSoftmax, withSecondOrder } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { readSafetensors } from "../../sdk/models/safetensors.js";
+import { countDispatches, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
-// Dawn's Vulkan loader wants a runtime dir; harmless where one is set already.
-process.env.XDG_RUNTIME_DIR ??= "/tmp";
-const gpuError = await useBackend("webgpu").then(
-  () => undefined,
-  (e: unknown) => {
-    if (e instanceof BackendError) return e.message;
-    throw e;
-  },
-);
-if (gpuError) console.warn(`webgpu-fused tests skipped: no webgpu adapter (${gpuError})`);
+const gpuError = await useWebgpuOrSkip("webgpu-fused");
 
-// Dispatches by program, counted by wrapping the webgpu backend's runWebGPUProgram.
-const dispatches = new Map<string, number>();
-if (!gpuError) {
-  const b = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
-  const original = b.runWebGPUProgram.bind(b);
-  b.runWebGPUProgram = (p, ...rest) => {
-    const key = p.shaderKey.startsWith("autolora") ? p.shaderKey : p.constructor.name;
-    dispatches.set(key, (dispatches.get(key) ?? 0) + 1);
-    return original(p, ...rest);
-  };
-}
-function counting<T>(fn: () => T): { out: T; total: number; fused: number } {
-  dispatches.clear();
-  const out = fn();
-  let total = 0;
-  let fused = 0;
-  for (const [k, n] of dispatches) {
-    total += n;
-    if (k.startsWith("autolora")) fused += n;
-  }
-  return { out, total, fused };
-}
+const counting = <T>(fn: () => T) => {
+  const c = countDispatches(fn);
+  return { out: c.out, total: c.total, fused: c.ours };
+};
 
 const rng = new Rng(11);
 const randn = (n: number, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * rng.normal());

@@ -7,45 +7,19 @@
 import { readFile } from "node:fs/promises";
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { useBackend } from "../../sdk/backend/index.js";
 import { fusedAxpy, fusedSumSquares, OptimKernel, registerWebgpuOptim, SINGLE_WORKGROUP_MAX } from "../../sdk/backend/webgpu-optim.js";
-import { BackendError } from "../../sdk/core/errors.js";
 import { type BilevelProblem, hypergradientTensors } from "../../sdk/meta/index.js";
 import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { readSafetensors } from "../../sdk/models/safetensors.js";
+import { countDispatches, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
-process.env.XDG_RUNTIME_DIR ??= "/tmp";
-const gpuError = await useBackend("webgpu").then(
-  () => undefined,
-  (e: unknown) => {
-    if (e instanceof BackendError) return e.message;
-    throw e;
-  },
-);
-if (gpuError) console.warn(`darts-webgpu tests skipped: no webgpu adapter (${gpuError})`);
+const gpuError = await useWebgpuOrSkip("darts-webgpu");
 
-const dispatches = new Map<string, number>();
-if (!gpuError) {
-  const b = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
-  const original = b.runWebGPUProgram.bind(b);
-  b.runWebGPUProgram = (p, ...rest) => {
-    const key = p.shaderKey.startsWith("autolora") ? p.shaderKey : p.constructor.name;
-    dispatches.set(key, (dispatches.get(key) ?? 0) + 1);
-    return original(p, ...rest);
-  };
-}
-function counting<T>(fn: () => T): { out: T; total: number; ours: number } {
-  dispatches.clear();
-  const out = fn();
-  let total = 0;
-  let ours = 0;
-  for (const [k, n] of dispatches) {
-    total += n;
-    if (/^autolora(Axpy|SumSquares)/.test(k)) ours += n;
-  }
-  return { out, total, ours };
-}
+const counting = <T>(fn: () => T) => {
+  const c = countDispatches(fn, (k) => /^autolora(Axpy|SumSquares)/.test(k));
+  return { out: c.out, total: c.total, ours: c.ours };
+};
 
 /** `|a − b| ≤ tol · max(1, max |b|)` elementwise. */
 function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

@@ -8,47 +8,21 @@
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { useBackend } from "../../sdk/backend/index.js";
 import { nonFiniteFlags, OptimKernel, registerWebgpuOptim, SINGLE_WORKGROUP_MAX } from "../../sdk/backend/webgpu-optim.js";
-import { BackendError, NonFiniteError } from "../../sdk/core/errors.js";
+import { NonFiniteError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
 import { fusedKernelsActive } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { Adam, AdamW, type AdamWOptions, type AdamWState } from "../../sdk/train/index.js";
+import { countDispatchesAsync, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
-process.env.XDG_RUNTIME_DIR ??= "/tmp";
-const gpuError = await useBackend("webgpu").then(
-  () => undefined,
-  (e: unknown) => {
-    if (e instanceof BackendError) return e.message;
-    throw e;
-  },
-);
-if (gpuError) console.warn(`adamw-webgpu tests skipped: no webgpu adapter (${gpuError})`);
+const gpuError = await useWebgpuOrSkip("adamw-webgpu");
 
-// Dispatches, counted by wrapping the webgpu backend's runWebGPUProgram.
-const dispatches = new Map<string, number>();
-if (!gpuError) {
-  const b = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
-  const original = b.runWebGPUProgram.bind(b);
-  b.runWebGPUProgram = (p, ...rest) => {
-    const key = p.shaderKey.startsWith("autolora") ? p.shaderKey : p.constructor.name;
-    dispatches.set(key, (dispatches.get(key) ?? 0) + 1);
-    return original(p, ...rest);
-  };
-}
-async function counting<T>(fn: () => Promise<T>): Promise<{ out: T; total: number; fused: number }> {
-  dispatches.clear();
-  const out = await fn();
-  let total = 0;
-  let fused = 0;
-  for (const [k, n] of dispatches) {
-    total += n;
-    if (k.startsWith("autolora")) fused += n;
-  }
-  return { out, total, fused };
-}
+const counting = async <T>(fn: () => Promise<T>) => {
+  const c = await countDispatchesAsync(fn);
+  return { out: c.out, total: c.total, fused: c.ours };
+};
 
 const rng = new Rng(5);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => scale * rng.normal());

@@ -6,18 +6,16 @@
 // the composite path and matching cpu. Skipped when Dawn finds no webgpu adapter (on a machine
 // without a GPU, Mesa's lavapipe provides one: software Vulkan).
 
-import { readFile } from "node:fs/promises";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { fusedGelu, fusedLinear } from "../../sdk/backend/webgpu-fused.js";
 import { AutoLoraError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
-import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
-import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
+import { hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
 import { activation, layerNorm, ParamStore } from "../../sdk/models/module.js";
 import { fusedKernelsActive, maskedScaledSoftmax, withSecondOrder } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
-import { readSafetensors } from "../../sdk/models/safetensors.js";
+import { readLossAndGrads, tinyBilevel } from "../helpers/bilevel.js";
 import { countDispatches, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
 const gpuError = await useWebgpuOrSkip("webgpu-fused");
@@ -390,40 +388,11 @@ describe.skipIf(gpuError !== undefined)("fused webgpu kernels", () => {
   });
 
   describe("tiny BERT with AutoLoRA (datasets/fixtures/hf/tiny-bert-seqcls)", () => {
-    const FX = "datasets/fixtures/hf";
     async function setup() {
-      const ref = JSON.parse(await readFile(`${FX}/hypergrad/softmax.json`, "utf8"));
-      const model = await loadPretrained(`${FX}/tiny-bert-seqcls`);
-      const h = attachAutoLoRA(model, { targetModules: ["query", "value"], maxRank: ref.k, alpha: ref.lora_alpha, selection: "softmax" });
-      // Non-zero LoRA factors (B = 0 at init would zero A's gradient).
-      const file = await readSafetensors(`${FX}/hypergrad/softmax.safetensors`);
-      for (const [name, t] of file.tensors) model.params.param(name)!.variable.assign(tf.tidy(() => tf.tensor(t.data, t.shape)));
-      const batch = (b: { input_ids: number[][]; attention_mask: number[][]; labels: number[] }) => ({
-        inputs: { inputIds: tf.tensor2d(b.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(b.attention_mask, undefined, "int32") },
-        labels: tf.tensor1d(b.labels, "int32"),
-      });
-      const tr = batch(ref.train);
-      const va = batch(ref.val);
-      const loss = (b: typeof tr) => () => model.loss(model.forward(b.inputs, { training: false }), b.labels);
-      const problem: BilevelProblem = {
-        store: model.params,
-        innerNames: h.innerParamNames(),
-        outerNames: h.selectionParamNames(),
-        trainLoss: loss(tr),
-        valLoss: loss(va),
-      };
-      const dispose = () => {
-        tf.dispose([tr.inputs.inputIds, tr.inputs.attentionMask, tr.labels, va.inputs.inputIds, va.inputs.attentionMask, va.labels]);
-        model.dispose();
-      };
-      return { problem, eta: ref.eta as number, dispose };
+      const t = await tinyBilevel("softmax");
+      return { problem: t.problem, eta: t.ref.eta, dispose: t.dispose };
     }
-    async function read(loss: tf.Scalar, grads: Map<string, tf.Tensor>) {
-      const out = { loss: (await loss.data())[0]!, grads: new Map<string, Float32Array>() };
-      for (const [n, g] of grads) out.grads.set(n, (await g.data()) as Float32Array);
-      tf.dispose([loss, ...grads.values()]);
-      return out;
-    }
+    const read = readLossAndGrads;
 
     it("encoder forward + backward: same loss and LoRA gradients fused and composite, fewer dispatches, no leak", async () => {
       const { problem, dispose } = await setup();

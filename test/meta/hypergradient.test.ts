@@ -3,57 +3,17 @@
 // 2. `exact` against central finite differences of β ↦ L_val(W − η∇_W L_tr(W, β), β),
 // 3. `darts` against `exact` (cosine), `first-order` against ∇_β L_val(W, β) from PyTorch.
 
-import { readFile } from "node:fs/promises";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BilevelProblem, type HypergradientKind, hypergradient } from "../../sdk/meta/index.js";
-import { attachAutoLoRA, type Selection } from "../../sdk/methods/autolora/index.js";
-import type { Model } from "../../sdk/models/module.js";
-import { loadPretrained } from "../../sdk/models/pretrained.js";
-import { readSafetensors } from "../../sdk/models/safetensors.js";
+import type { Selection } from "../../sdk/methods/autolora/index.js";
+import { tinyBilevel } from "../helpers/bilevel.js";
 
-const FX = "datasets/fixtures/hf";
-interface Ref {
-  eta: number;
-  k: number;
-  lora_alpha: number;
-  train: { input_ids: number[][]; attention_mask: number[][]; labels: number[] };
-  val: { input_ids: number[][]; attention_mask: number[][]; labels: number[] };
-  exact: Record<string, number[]>;
-  darts: Record<string, number[]>;
-  first_order: Record<string, number[]>;
-}
-
-async function setup(selection: Selection): Promise<{ model: Model; problem: BilevelProblem; ref: Ref; dispose: () => void }> {
-  const ref: Ref = JSON.parse(await readFile(`${FX}/hypergrad/${selection}.json`, "utf8"));
-  const model = await loadPretrained(`${FX}/tiny-bert-seqcls`);
-  const h = attachAutoLoRA(model, { targetModules: ["query", "value"], maxRank: ref.k, alpha: ref.lora_alpha, selection });
-  const file = await readSafetensors(`${FX}/hypergrad/${selection}.safetensors`);
-  for (const [name, t] of file.tensors) model.params.param(name)!.variable.assign(tf.tensor(t.data, t.shape));
-  const batch = (b: Ref["train"]) => ({
-    inputs: { inputIds: tf.tensor2d(b.input_ids, undefined, "int32"), attentionMask: tf.tensor2d(b.attention_mask, undefined, "int32") },
-    labels: tf.tensor1d(b.labels, "int32"),
-  });
-  const tr = batch(ref.train);
-  const va = batch(ref.val);
-  const loss = (b: typeof tr) => () => model.loss(model.forward(b.inputs, { training: false }), b.labels);
-  const problem: BilevelProblem = {
-    store: model.params,
-    innerNames: h.innerParamNames(),
-    outerNames: h.selectionParamNames(),
-    trainLoss: loss(tr),
-    valLoss: loss(va),
-  };
-  expect(problem.innerNames.sort()).toEqual([...file.tensors.keys()].filter((n) => !n.endsWith("lora_beta")).sort());
-  return {
-    model,
-    problem,
-    ref,
-    dispose: () => {
-      tf.dispose([tr.inputs.inputIds, tr.inputs.attentionMask, tr.labels, va.inputs.inputIds, va.inputs.attentionMask, va.labels]);
-      model.dispose();
-    },
-  };
+const _FX = "datasets/fixtures/hf";
+async function setup(selection: Selection) {
+  const t = await tinyBilevel(selection);
+  expect(t.problem.innerNames.sort()).toEqual(t.fixtureNames.filter((n) => !n.endsWith("lora_beta")).sort());
+  return t;
 }
 
 const flat = (names: string[], m: Map<string, tf.Tensor> | Record<string, number[]>) =>

@@ -106,6 +106,9 @@ export async function devMetric(
   return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
 }
 
+/** Warm-up share of every method's training (AutoLoRA's retraining included): one recipe for all. */
+const BASELINE_WARMUP = 0.06;
+
 /** Train whatever is trainable in `model` with the shared budget, evaluate, time it. */
 export async function trainAndEvaluate(method: string, model: Model, ctx: RunContext, extra: Partial<MethodResult> = {}): Promise<MethodResult> {
   const t0 = performance.now();
@@ -116,7 +119,7 @@ export async function trainAndEvaluate(method: string, model: Model, ctx: RunCon
     rng,
     optimizer: { lr: ctx.lr, weightDecay: 0 },
     schedule: "linear",
-    warmupRatio: 0.06,
+    warmupRatio: BASELINE_WARMUP,
     onProgress: (p) => ctx.onProgress?.(`${method} step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`),
   });
   const m = await devMetric(model, ctx);
@@ -225,6 +228,7 @@ export function autoloraRunner(
           ranks,
           epochs: ctx.epochs,
           lr: ctx.lr,
+          warmupRatio: BASELINE_WARMUP,
           onProgress: ({ step, total }) => ctx.onProgress?.(`${name} retrain ${step}/${total}`),
         });
         const metricName = ctx.task.metrics[0] ?? "loss";
@@ -252,7 +256,7 @@ export const dyloraRunner: MethodRunner = {
         rng,
         optimizer: { lr: ctx.lr, weightDecay: 0 },
         schedule: "linear",
-        warmupRatio: 0.06,
+        warmupRatio: BASELINE_WARMUP,
         onProgress: (p) => ctx.onProgress?.(`dylora step ${p.step}/${p.total}`),
       });
       const scores = await evaluateRanks(model, h, async () => (await devMetric(model, ctx)).metric);

@@ -60,6 +60,8 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
   const kept = ranks.filter((r) => r.rank > 0);
   if (kept.length === 0) throw new ConfigError("retrain: every rank is 0, so there is nothing to train; lower the threshold.");
   const epochs = opts.epochs ?? 1;
+  if (opts.warmupRatio !== undefined && !(opts.warmupRatio >= 0 && opts.warmupRatio < 1))
+    throw new ConfigError(`retrain: warmupRatio ${opts.warmupRatio} must be in [0, 1).`);
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new ConfigError(`retrain: epochs ${epochs} must be an integer ≥ 1.`);
   const alpha = opts.alpha ?? cfg.alpha;
   const model = copyBase(session.model, initialHead);
@@ -96,7 +98,7 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       rng,
       optimizer: { lr: opts.lr ?? cfg.innerLr, weightDecay: cfg.weightDecay },
       schedule: "linear",
-      warmupRatio: cfg.preset === "authors-code" ? 0.06 : 0,
+      warmupRatio: opts.warmupRatio ?? (cfg.preset === "authors-code" ? 0.06 : 0),
       onProgress: opts.onProgress ? (p) => opts.onProgress!({ step: p.step, total: p.total, loss: p.loss }) : undefined,
       signal: opts.signal,
     });

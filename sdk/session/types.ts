@@ -140,6 +140,12 @@ export interface RetrainOptions {
   lr?: number;
   /** LoRA alpha for the retrained adapter. Default: the session's alpha. */
   alpha?: number;
+  /**
+   * Share of the steps spent warming the learning rate up linearly (then linear decay). Default:
+   * 0.06 with `preset: 'authors-code'`, else 0 (the paper gives none). `autolora compare` passes
+   * the warm-up its baselines train with, so that every method gets the same recipe.
+   */
+  warmupRatio?: number;
   onProgress?: (p: { step: number; total: number; loss: number }) => void;
   signal?: AbortSignal;
 }

@@ -243,6 +243,22 @@ describe("Session", () => {
     s.dispose();
   });
 
+  it("retrain takes a warm-up share: same first loss, different later ones; out of range is a clear error", async () => {
+    const s = await make();
+    await s.step();
+    const ranks = s.ranks();
+    const plain = await s.retrain({ ranks, epochs: 1, lr: 1e-2 });
+    const warm = await s.retrain({ ranks, epochs: 1, lr: 1e-2, warmupRatio: 0.5 });
+    // The first batch's loss is taken before any update: the same init and data give the same value.
+    expect(warm.losses[0]).toBe(plain.losses[0]);
+    // Afterwards the warm-up's smaller learning rates move the weights less.
+    expect(warm.losses.slice(1)).not.toEqual(plain.losses.slice(1));
+    plain.model.dispose();
+    warm.model.dispose();
+    await expect(s.retrain({ ranks, warmupRatio: 1.5 })).rejects.toThrow(/warmupRatio/);
+    s.dispose();
+  });
+
   it("retrain with warmStart and every component kept starts where the gated model is", async () => {
     const s = await make();
     for (let i = 0; i < 3; i++) await s.step();

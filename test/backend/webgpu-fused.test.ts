@@ -16,7 +16,7 @@ import { activation, layerNorm, ParamStore } from "../../sdk/models/module.js";
 import { fusedKernelsActive, maskedScaledSoftmax, withSecondOrder } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { readLossAndGrads, tinyBilevel } from "../helpers/bilevel.js";
-import { countDispatches, useWebgpuOrSkip } from "../helpers/webgpu.js";
+import { countDispatches, onCpu, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
 const gpuError = await useWebgpuOrSkip("webgpu-fused");
 
@@ -28,16 +28,6 @@ const counting = <T>(fn: () => T) => {
 const rng = new Rng(11);
 const randn = (n: number, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * rng.normal());
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Run `fn` on the cpu backend (tensors built from host arrays inside), then return to webgpu. */
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend("cpu");
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend("webgpu");
-  }
-}
 
 /** `|a − b| ≤ tol · max(1, max |b|)` elementwise. */
 function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

@@ -75,3 +75,13 @@ export async function countDispatchesAsync<T>(fn: () => Promise<T>, ours: (key: 
   const out = await fn();
   return tally(out, ours);
 }
+
+/** Run `fn` on the cpu backend (build its tensors from host arrays inside), then return to webgpu. */
+export async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
+  await tf.setBackend("cpu");
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend("webgpu");
+  }
+}

@@ -5,7 +5,6 @@
 // changing nothing, (e) the dispatch count of one step over the tiny BERT's LoRA parameters, (f)
 // no leaked tensors. Skipped when Dawn finds no webgpu adapter (Mesa's lavapipe provides one).
 
-import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { nonFiniteFlags, OptimKernel, registerWebgpuOptim, SINGLE_WORKGROUP_MAX } from "../../sdk/backend/webgpu-optim.js";
@@ -15,7 +14,8 @@ import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
 import { fusedKernelsActive } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { Adam, AdamW, type AdamWOptions, type AdamWState } from "../../sdk/train/index.js";
-import { countDispatchesAsync, useWebgpuOrSkip } from "../helpers/webgpu.js";
+import { readAdamwFixture } from "../helpers/adamw.js";
+import { countDispatchesAsync, onCpu, useWebgpuOrSkip } from "../helpers/webgpu.js";
 
 const gpuError = await useWebgpuOrSkip("adamw-webgpu");
 
@@ -79,15 +79,6 @@ async function runCase(c: Case, make: (vars: Map<string, tf.Variable>) => AdamW)
   return { params, state };
 }
 
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend("cpu");
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend("webgpu");
-  }
-}
-
 function compare(a: { params: Record<string, Float32Array>; state: AdamWState }, b: typeof a, what: string): void {
   for (const n of Object.keys(b.params)) expectClose(a.params[n]!, b.params[n]!, `${what} ${n}`);
   expect(Object.keys(a.state.params).sort()).toEqual(Object.keys(b.state.params).sort());
@@ -130,17 +121,7 @@ describe.skipIf(!!gpuError)("AdamW with fused webgpu kernels", () => {
   }
 
   it("follows torch.optim.AdamW's trajectory (datasets/fixtures/hf/adamw.json)", async () => {
-    const fx = JSON.parse(readFileSync(new URL("../../datasets/fixtures/hf/adamw.json", import.meta.url), "utf8")) as {
-      lr: number;
-      betas: [number, number];
-      eps: number;
-      weight_decay: number;
-      p0: number[][];
-      grads: number[][][];
-      trajectory: number[][][];
-      exp_avg: number[][];
-      exp_avg_sq: number[][];
-    };
+    const fx = readAdamwFixture();
     const p = tf.variable(tf.tensor2d(fx.p0), true);
     const opt = new AdamW(new Map([["p", p]]), { lr: fx.lr, betas: fx.betas, eps: fx.eps, weightDecay: fx.weight_decay });
     for (let s = 0; s < fx.grads.length; s++) {

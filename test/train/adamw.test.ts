@@ -1,23 +1,12 @@
-import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useBackend } from "../../sdk/backend/index.js";
 import { ConfigError, NonFiniteError, ShapeMismatchError, UnknownNameError } from "../../sdk/core/errors.js";
 import { ParamStore } from "../../sdk/models/module.js";
 import { Adam, AdamW, type AdamWState } from "../../sdk/train/index.js";
+import { readAdamwFixture } from "../helpers/adamw.js";
 
-interface Fixture {
-  lr: number;
-  betas: [number, number];
-  eps: number;
-  weight_decay: number;
-  p0: number[][];
-  grads: number[][][];
-  trajectory: number[][][];
-  exp_avg: number[][];
-  exp_avg_sq: number[][];
-}
-const fx = JSON.parse(readFileSync(new URL("../../datasets/fixtures/hf/adamw.json", import.meta.url), "utf8")) as Fixture;
+const fx = readAdamwFixture();
 
 function expectClose(actual: ArrayLike<number>, expected: number[], rel = 1e-6, abs = 1e-7, what = ""): void {
   expect(actual.length).toBe(expected.length);

@@ -20,6 +20,7 @@
 export * from "./backend/index.js";
 export * from "./compare/index.js";
 export * from "./core/errors.js";
+export { beginTask, interruptAll, type Task, type TaskRegister, taskRegister } from "./core/interrupt.js";
 export { writeFileAtomic } from "./core/fs.js";
 export { Rng } from "./core/rng.js";
 export * from "./data/index.js";

@@ -39,3 +39,4 @@ export type {
   ThresholdSweepRowInput,
   Trace,
 } from "./types.js";
+export { type CellValue, type Displayable, escapeHtml, htmlTable, MIME_BUNDLE, type MimeBundle, type TableOptions, textTable } from "./mime.js";

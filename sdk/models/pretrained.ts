@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
+import { resolveInside } from "./confine.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import type { HeadKind, ModelConfig, ParamSource, ParamSpec } from "./module.js";
@@ -159,21 +160,45 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Every tensor of the folder's `model.safetensors` (or its shards, via the index). */
+/** Every tensor of the folder's `model.safetensors` (or its shards, via the index); every file read resolves inside `dir`. */
 async function readWeights(dir: string): Promise<{ tensors: Map<string, StoredTensor>; file: string }> {
   const single = join(dir, "model.safetensors");
-  if (await exists(single)) return { tensors: (await readSafetensors(single)).tensors, file: single };
+  if (await exists(single)) return { tensors: (await readSafetensors(await resolveInside(dir, "model.safetensors", dir))).tensors, file: single };
   const index = join(dir, "model.safetensors.index.json");
   if (await exists(index)) {
-    let weightMap: Record<string, string>;
+    let parsed: unknown;
     try {
-      weightMap = JSON.parse(await readFile(index, "utf8")).weight_map;
+      parsed = JSON.parse(await readFile(await resolveInside(dir, "model.safetensors.index.json", dir), "utf8"));
     } catch (e) {
+      if (e instanceof CheckpointError) throw e;
       throw new CheckpointError(`${index} does not parse as JSON (${(e as Error).message}): re-save the model with save_pretrained.`, { cause: e });
     }
+    const weightMap = (parsed as { weight_map?: unknown } | null)?.weight_map;
+    if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))
+      throw new CheckpointError(`${index} has no weight_map object (tensor name → shard file): re-save the model with save_pretrained.`);
+    const entries = Object.entries(weightMap as Record<string, unknown>);
+    for (const [k, v] of entries) {
+      if (typeof v !== "string")
+        throw new CheckpointError(`${index}: weight_map.${k} is ${JSON.stringify(v)}, not a shard file name: re-save the model with save_pretrained.`);
+    }
+    // Every shard is confined before any is read.
+    const shards = new Map<string, string>();
+    for (const shard of new Set(entries.map(([, v]) => v as string))) shards.set(shard, await resolveInside(dir, shard, index));
     const tensors = new Map<string, StoredTensor>();
-    for (const shard of new Set(Object.values(weightMap ?? {}))) {
-      for (const [k, v] of (await readSafetensors(join(dir, shard))).tensors) tensors.set(k, v);
+    const from = new Map<string, string>();
+    for (const [shard, path] of shards) {
+      for (const [k, v] of (await readSafetensors(path)).tensors) {
+        if (tensors.has(k))
+          throw new CheckpointError(`${index}: tensor ${k} is stored in both ${from.get(k)} and ${shard}: re-save the model with save_pretrained.`);
+        tensors.set(k, v);
+        from.set(k, shard);
+      }
+    }
+    for (const [k, shard] of entries) {
+      if (from.get(k) !== shard)
+        throw new CheckpointError(
+          `${index} says tensor ${k} is in ${shard as string} but ${from.has(k) ? `it is in ${from.get(k)}` : "no shard holds it"}: the index does not belong to these shards; re-save the model with save_pretrained.`,
+        );
     }
     return { tensors, file: index };
   }
@@ -223,8 +248,9 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
     throw new CheckpointError(`${dir} is a file, not a folder: give the checkpoint's folder (the one holding config.json and model.safetensors).`);
   const configPath = join(dir, "config.json");
   let text: string;
+  const realConfig = await resolveInside(dir, "config.json", dir);
   try {
-    text = await readFile(configPath, "utf8");
+    text = await readFile(realConfig, "utf8");
   } catch (e) {
     throw new CheckpointError(
       `${dir} has no config.json: a Hugging Face checkpoint folder needs it (save_pretrained writes it; for a Hub model download config.json too).`,

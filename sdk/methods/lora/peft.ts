@@ -11,6 +11,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
+import { resolveInside } from "../../models/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../../models/safetensors.js";
 import { patternValue, selectTargets } from "../targets.js";
@@ -132,9 +133,12 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
       );
     }
   }
+  // Both files must resolve inside the adapter folder (a symlink elsewhere is refused).
+  const realCfg = await resolveInside(dir, "adapter_config.json", dir);
+  const realW = await resolveInside(dir, "adapter_model.safetensors", dir);
   let json: PeftLoraConfigJson;
   try {
-    json = JSON.parse(await readFile(cfgPath, "utf8"));
+    json = JSON.parse(await readFile(realCfg, "utf8"));
   } catch (e) {
     throw new CheckpointError(`${cfgPath} is not valid JSON (${(e as Error).message}).`, { cause: e });
   }
@@ -151,7 +155,7 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
     modulesToSave: [...new Set([...(json.modules_to_save ?? []).filter((m) => model.headModules.includes(m))])],
     seed: opts.seed ?? 0,
   };
-  const file = await readSafetensors(wPath);
+  const file = await readSafetensors(realW);
   // Check every key and shape before touching the model.
   const expected = new Map<string, number[]>();
   for (const l of selectTargets(model, config.targetModules!, model.headModules)) {

@@ -1,5 +1,5 @@
 /**
- * Data: tasks and their readers (GLUE, CoNLL/IOB, E2E, WebNLG, generic CSV/TSV, offline tasks from
+ * Data: tasks and their readers (GLUE, CoNLL/IOB, E2E, WebNLG, CSV/TSV/JSONL/parquet and Hub folders, offline tasks from
  * npm data packages), deterministic splits and batching.
  * @module
  */
@@ -8,8 +8,9 @@ export type { BatchOptions, EncodeOptions, TokenizerLike } from "./batching.js";
 export { inferHead, LM_SEPARATOR, lmText, makeBatches } from "./batching.js";
 export type { TaggedSentence } from "./conll.js";
 export { parseConll, readConllFile } from "./conll.js";
-export type { TextLabelData, TextLabelOptions } from "./delimited.js";
-export { parseDelimited, readTextFile, readTextLabelFile, splitTsv } from "./delimited.js";
+export { parseDelimited, readTextFile, splitTsv } from "./delimited.js";
+export type { ExampleData, ReadExamplesOptions, TaskType, TextLabelData, TextLabelOptions } from "./examples.js";
+export { examplesFromTable, MAX_AUTO_CLASSES, readExamples, readTextLabelFile, splitFiles } from "./examples.js";
 export type { WebNLGEntry } from "./generation.js";
 export { linearizeTriples, parseWebNLG, readE2EFile, readWebNLG, unescapeXml } from "./generation.js";
 export type { GlueSpec, GlueTaskName } from "./glue.js";
@@ -32,6 +33,21 @@ export {
 } from "./offline.js";
 export type { TrainValOptions } from "./splits.js";
 export { concat, expandReferences, split, splitFractions, trainValSplit } from "./splits.js";
+export type { DelimitedTableOptions, Table } from "./tables.js";
+export {
+  concatTables,
+  delimitedTable,
+  formatOf,
+  HEADER_NAMES,
+  jsonlTable,
+  LABEL_COLUMNS,
+  looksLikeHeader,
+  PAIR_COLUMNS,
+  parquetTable,
+  readTable,
+  TABLE_EXTENSIONS,
+  TEXT_COLUMNS,
+} from "./tables.js";
 export type { TaskOptions } from "./tasks.js";
 export { JNLPBA_TAGS, registerTask, task, taskNames } from "./tasks.js";
 export type { Batch, Example, Task, TaskHead, TaskSplits } from "./types.js";

@@ -92,6 +92,16 @@ describe("BLEU and TER vs sacrebleu 2.6 (metrics.json)", () => {
   it("corpus_bleu", () => {
     expect(Math.abs(corpusBleu(b.hyps, refs).score - b.bleu)).toBeLessThan(1e-4);
   });
+  it("brevity penalty: the closest reference length, ties going to the shorter one (sacrebleu's and NLTK's rule)", () => {
+    // Every n-gram of the hypothesis is in a reference, so BLEU = 100 · BP with BP = min(1, exp(1 − r/c)).
+    // Lengths 4 and 6 are both 1 away from c = 5: r = 4 (the shorter) gives BP = 1; r = 6 would give exp(−0.2) = 81.87.
+    expect(corpusBleu(["a b c d e"], [["a b c d", "a b c d e f"]]).score).toBeCloseTo(100, 9);
+    expect(corpusBleu(["a b c d e"], [["a b c d e f", "a b c d"]]).score).toBeCloseTo(100, 9);
+    // c = 7, r = 9: BP = exp(1 − 9/7).
+    expect(corpusBleu(["a b c d e f g"], [["a b c d e f g h i"]]).score).toBeCloseTo(100 * Math.exp(1 - 9 / 7), 9);
+    // An empty hypothesis scores 0 (sacrebleu returns 0.0).
+    expect(corpusBleu([""], [["a b"]]).score).toBe(0);
+  });
   it("sentence_bleu (exp smoothing, effective order)", () => {
     b.hyps.forEach((h, i) => {
       expect(Math.abs(sentenceBleu(h, refs[i]!).score - b.sentence_bleu[i]!)).toBeLessThan(1e-4);

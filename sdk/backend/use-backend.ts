@@ -14,6 +14,12 @@
  * `create()` when the webgpu backend starts.
  * @module
  */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, UnknownNameError } from "../core/errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
@@ -111,12 +117,125 @@ interface GpuLike {
   requestAdapter(options?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
 }
 
+/**
+ * Why Vulkan cannot work here, or undefined when it may: Linux only (Dawn uses Metal on macOS,
+ * D3D12 on Windows). Dawn reaches the GPU through the Vulkan loader (`libvulkan.so.1`) and a
+ * driver manifest (ICD); where either is missing it prints its own warnings to stderr from native
+ * code (`Couldn't load Vulkan: …`, `vkCreateInstance: Found no drivers!`), which JS can neither
+ * catch nor silence. So we look first, by the loader's own rules, and never start Dawn where it
+ * can only fail: `auto` then skips webgpu without a word, and `webgpu` by name fails once, in our
+ * words. `AUTOLORA_VULKAN_PROBE=0` turns the look off (Dawn then tries, and speaks for itself).
+ */
+function vulkanMissing(): string | undefined {
+  if (process.platform !== "linux" || process.env.AUTOLORA_VULKAN_PROBE === "0") return undefined;
+  try {
+    // dlopen with the dynamic linker's search rules, as Dawn does. A library that loads but is
+    // not a Node addon throws "did not self-register": that means the loader is there.
+    process.dlopen({ exports: {} } as NodeJS.Module, "libvulkan.so.1");
+  } catch (e) {
+    const m = messageOf(e);
+    if (!/self-register|Module did not/i.test(m)) return `no Vulkan loader (${m})`;
+  }
+  const env = process.env;
+  const split = (v: string | undefined) => (v ?? "").split(":").filter(Boolean);
+  const explicit = [...split(env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES)];
+  const home = homedir();
+  const defaults = [
+    env.XDG_CONFIG_HOME || join(home, ".config"),
+    ...(split(env.XDG_CONFIG_DIRS).length ? split(env.XDG_CONFIG_DIRS) : ["/etc/xdg"]),
+    "/usr/local/etc",
+    "/etc",
+    env.XDG_DATA_HOME || join(home, ".local/share"),
+    ...(split(env.XDG_DATA_DIRS).length ? split(env.XDG_DATA_DIRS) : ["/usr/local/share", "/usr/share"]),
+  ].map((d) => join(d, "vulkan/icd.d"));
+  const places = [...(explicit.length ? explicit : defaults), ...split(env.VK_ADD_DRIVER_FILES)];
+  const hasManifest = (p: string): boolean => {
+    try {
+      if (statSync(p).isDirectory()) return readdirSync(p).some((f) => f.endsWith(".json"));
+      return existsSync(p);
+    } catch {
+      return false;
+    }
+  };
+  if (places.some(hasManifest)) return undefined;
+  const where = explicit.length ? `VK_DRIVER_FILES / VK_ICD_FILENAMES (${explicit.join(":")})` : "/usr/share/vulkan/icd.d, /etc/vulkan/icd.d and the XDG dirs";
+  return `no Vulkan driver (no ICD manifest in ${where})`;
+}
+
+let vulkanVerdict: { missing: string | undefined } | undefined;
+/** What `auto` learned about webgpu in a child process (one look per process). */
+let autoVerdict: Promise<string | undefined> | undefined;
+
+/**
+ * For `auto` only: start Dawn in a child process first, its stderr discarded, to learn whether
+ * there is a hardware adapter. Dawn speaks on stderr from native code wherever it finds nothing
+ * useful (a driver without a device, Mesa's lavapipe reducing its limits), and `auto` must stay
+ * quiet when it skips webgpu. Resolves to the reason to skip, or undefined to go on (also when no
+ * child can be started: then the in-process start decides, as before).
+ */
+function probeAdapterInChild(): Promise<string | undefined> {
+  let url: string;
+  try {
+    url = pathToFileURL(createRequire(import.meta.url).resolve("webgpu")).href;
+  } catch (e) {
+    return Promise.resolve(`not installed (${messageOf(e)})`);
+  }
+  const code = [
+    "const { create } = await import(process.env.AUTOLORA_WEBGPU_URL);",
+    "const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? '').split(/\\s+/).filter(Boolean));",
+    "const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });",
+    "const i = a?.info ?? {};",
+    "const out = a && { info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter }, isFallbackAdapter: a.isFallbackAdapter };",
+    "process.stdout.write('AUTOLORA_ADAPTER ' + JSON.stringify(out ?? null) + '\\n', () => process.exit(0));",
+  ].join("\n");
+  return new Promise((resolve) => {
+    let out = "";
+    let settled = false;
+    const done = (v: string | undefined) => {
+      if (!settled) (settled = true), resolve(v);
+    };
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+        env: { ...process.env, AUTOLORA_WEBGPU_URL: url },
+        stdio: ["ignore", "pipe", "ignore"],
+        timeout: 60_000,
+      });
+    } catch {
+      return done(undefined);
+    }
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on("error", () => done(undefined));
+    child.on("close", (rc, signal) => {
+      const line = out.split("\n").find((l) => l.startsWith("AUTOLORA_ADAPTER "));
+      if (!line) return done(`Dawn's start failed in a probe process (${signal ? `signal ${signal}` : `exit code ${rc}`})`);
+      const adapter = JSON.parse(line.slice("AUTOLORA_ADAPTER ".length)) as GpuAdapterLike | null;
+      if (!adapter) return done("Dawn found no GPU adapter (no GPU, or no Vulkan driver for it)");
+      if (isSoftwareAdapter(adapter)) {
+        return done(`the only adapter is a software one (${describeWebgpu(adapter)}), slower than wasm; ask for 'webgpu' by name to use it anyway`);
+      }
+      done(undefined);
+    });
+  });
+}
+
 const loadWebgpu: Loader = async (auto) => {
   if (tf.getBackend() === "webgpu") {
     registerWebgpuFixes();
     registerWebgpuFused();
     registerWebgpuOptim();
     return describeWebgpu(undefined);
+  }
+  vulkanVerdict ??= { missing: vulkanMissing() };
+  if (vulkanVerdict.missing) {
+    throw new Error(`${vulkanVerdict.missing}; Dawn (the webgpu package) needs Vulkan on Linux: install libvulkan1 and your GPU's Vulkan driver`);
+  }
+  if (auto) {
+    autoVerdict ??= probeAdapterInChild();
+    const skip = await autoVerdict;
+    if (skip) throw new Error(skip);
   }
   const dawn = await importOptional("webgpu");
   const create = dawn.create as ((options: string[]) => GpuLike) | undefined;
@@ -160,10 +279,27 @@ function describeWebgpu(adapter: GpuAdapterLike | undefined): string {
   return `webgpu (${parts.join(", ") || "unknown adapter"}; Dawn)`;
 }
 
+/**
+ * Emscripten's Node glue (inside tfjs-backend-wasm) installs process-wide `uncaughtException` and
+ * `unhandledRejection` handlers when the module starts: from then on any error the user's script
+ * does not catch prints a line of minified wasm glue and exits with status 7 (seen with the
+ * README's example). They are not needed for tfjs' use of the module, so we remove the ones that
+ * appeared while loading and keep Node's own behaviour (and the CLI's handlers).
+ */
+async function withoutEmscriptenHandlers<T>(fn: () => Promise<T>): Promise<T> {
+  const events = ["uncaughtException", "unhandledRejection"] as "uncaughtException"[];
+  const before = new Map(events.map((e) => [e, new Set<unknown>(process.listeners(e))]));
+  try {
+    return await fn();
+  } finally {
+    for (const e of events) for (const l of process.listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+  }
+}
+
 const loadWasm: Loader = async () => {
-  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  const wasm = await withoutEmscriptenHandlers(() => import("@tensorflow/tfjs-backend-wasm"));
   registerWasmKernels();
-  await activate("wasm");
+  await withoutEmscriptenHandlers(() => activate("wasm"));
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const threads = wasm.getThreadsCount();
   return `wasm (${simd ? "SIMD" : "no SIMD"}, ${threads} thread${threads === 1 ? "" : "s"})`;

@@ -8,11 +8,54 @@
  *   `.` + the key (PEFT's `(.*\.)?key$`).
  * @module
  */
-import { UnknownNameError } from "../core/errors.js";
+import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Linear, Model } from "../models/module.js";
 
-/** A list of module-name suffixes, or a regular expression (string) matching whole names. */
+/**
+ * A list of module-name suffixes, a regular expression (string) matching whole names, or
+ * {@link ALL_LINEAR}.
+ */
 export type TargetModules = string[] | string;
+
+/**
+ * PEFT's shorthand for every linear layer except the output head (`lm_head`, the classifier):
+ * `target_modules="all-linear"` (any letter case).
+ */
+export const ALL_LINEAR = "all-linear";
+
+/** Whether `targets` is the {@link ALL_LINEAR} shorthand. */
+export function isAllLinear(targets: TargetModules): boolean {
+  return typeof targets === "string" && targets.toLowerCase() === ALL_LINEAR;
+}
+
+/**
+ * PEFT's default `target_modules` per `model_type` (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`
+ * in peft/utils/constants.py), for the architectures autolora builds.
+ */
+export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>> = {
+  bert: ["query", "value"],
+  roberta: ["query", "value"],
+  gpt2: ["c_attn"],
+};
+
+/**
+ * The default target modules of `model`'s architecture (PEFT's mapping, {@link DEFAULT_TARGET_MODULES}).
+ * @throws {@link ConfigError} for an architecture without a default: pass `targetModules`.
+ *
+ * @example
+ * ```ts
+ * const model = await loadPretrained("datasets/models/gpt2-tiny");
+ * defaultTargetModules(model); // ["c_attn"]
+ * ```
+ */
+export function defaultTargetModules(model: Pick<Model, "config">): string[] {
+  const t = DEFAULT_TARGET_MODULES[model.config.model_type];
+  if (!t)
+    throw new ConfigError(
+      `there is no default targetModules for model_type ${JSON.stringify(model.config.model_type)}: pass targetModules (e.g. "${ALL_LINEAR}").`,
+    );
+  return [...t];
+}
 
 /** Whether module `name` is targeted. */
 export function matchesTarget(name: string, targets: TargetModules): boolean {
@@ -32,6 +75,11 @@ export function matchesTarget(name: string, targets: TargetModules): boolean {
  */
 export function selectTargets(model: Model, targets: TargetModules, exclude: readonly string[] = []): Linear[] {
   const all = [...model.linears.values()].filter((l) => !exclude.some((h) => l.name === h || l.name.startsWith(`${h}.`)));
+  if (isAllLinear(targets)) {
+    if (all.length === 0)
+      throw new UnknownNameError(`targetModules "${ALL_LINEAR}": this ${model.config.model_type} model has no linear layer outside its head.`);
+    return all;
+  }
   const chosen = all.filter((l) => matchesTarget(l.name, targets));
   const suffixes = [...new Set(all.map((l) => l.name.split(".").at(-1)!))].join(", ");
   if (Array.isArray(targets)) {

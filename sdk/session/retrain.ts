@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
+import { beginTask } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type LayerRank, selectionWeights } from "../methods/autolora/index.js";
@@ -13,9 +14,10 @@ import { attachLoRA, countTrainable, type LoraHandle } from "../methods/lora/ind
 import type { Model } from "../models/module.js";
 import { createModel, type PretrainedModel } from "../models/pretrained.js";
 import { trainModel } from "../train/loop.js";
+import type { Task } from "../core/interrupt.js";
 import { collate } from "./data.js";
 import type { Session } from "./session.js";
-import { evaluateExamples } from "./session.js";
+import { evaluateExamples, notePause, sessionInternals } from "./session.js";
 import type { RetrainOptions } from "./types.js";
 
 /** What {@link Session.retrain} returns. */
@@ -28,6 +30,13 @@ export interface RetrainResult {
   /** Loss and metrics on the dev set (D_val when the data has none). */
   eval: { split: "dev" | "val"; loss: number; metrics: Record<string, number> };
   losses: number[];
+  /** Optimiser steps taken (fewer than planned when `aborted`). */
+  steps: number;
+  /**
+   * True when the retraining paused early (a kernel interrupt, `session.stop()` or `signal`):
+   * `model` is then trained for `steps` steps only, and `eval` is its evaluation as it stands.
+   */
+  aborted: boolean;
   ms: number;
 }
 
@@ -60,10 +69,37 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
   const kept = ranks.filter((r) => r.rank > 0);
   if (kept.length === 0) throw new ConfigError("retrain: every rank is 0, so there is nothing to train; lower the threshold.");
   const epochs = opts.epochs ?? 1;
-  if (opts.warmupRatio !== undefined && !(opts.warmupRatio >= 0 && opts.warmupRatio < 1))
+  if (opts.warmupRatio !== undefined && !(typeof opts.warmupRatio === "number" && opts.warmupRatio >= 0 && opts.warmupRatio < 1))
     throw new ConfigError(`retrain: warmupRatio ${opts.warmupRatio} must be in [0, 1).`);
-  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new ConfigError(`retrain: epochs ${epochs} must be an integer ≥ 1.`);
+  if (!(Number.isSafeInteger(epochs) && epochs >= 1)) throw new ConfigError(`retrain: epochs ${epochs} must be an integer ≥ 1.`);
+  for (const k of ["lr", "alpha"] as const) {
+    const v = opts[k];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0))
+      throw new ConfigError(`retrain: ${k} ${String(v)} must be a finite number ≥ 0.`);
+  }
   const alpha = opts.alpha ?? cfg.alpha;
+  const task = beginTask("retrain", { signal: opts.signal });
+  sessionInternals(session).setTask(task);
+  try {
+    return await retrainModel(session, initialHead, opts, { ranks, kept, epochs, alpha, t0, task });
+  } finally {
+    task.end();
+    sessionInternals(session).setTask(undefined);
+  }
+}
+
+async function retrainModel(
+  session: Session,
+  initialHead: ReadonlyMap<string, Float32Array>,
+  opts: RetrainOptions,
+  plan: { ranks: { name: string; rank: number }[]; kept: { name: string; rank: number }[]; epochs: number; alpha: number; t0: number; task: Task },
+): Promise<RetrainResult> {
+  const { ranks, kept, epochs, alpha, t0, task } = plan;
+  const cfg = session.config;
+  // trainModel stops on an AbortSignal checked between steps; the task's stop request (interrupt,
+  // stop(), opts.signal) is passed on after each step and before the first.
+  const ac = new AbortController();
+  if (task.stopRequested) ac.abort();
   const model = copyBase(session.model, initialHead);
   try {
     const lora = attachLoRA(model, {
@@ -99,9 +135,16 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       optimizer: { lr: opts.lr ?? cfg.innerLr, weightDecay: cfg.weightDecay },
       schedule: "linear",
       warmupRatio: opts.warmupRatio ?? (cfg.preset === "authors-code" ? 0.06 : 0),
-      onProgress: opts.onProgress ? (p) => opts.onProgress!({ step: p.step, total: p.total, loss: p.loss }) : undefined,
-      signal: opts.signal,
+      onProgress: (p) => {
+        opts.onProgress?.({ step: p.step, total: p.total, loss: p.loss });
+        if (task.stopRequested) ac.abort();
+      },
+      signal: ac.signal,
     });
+    if (result.aborted)
+      notePause(
+        `retrain() paused after step ${result.steps} of ${result.total}; the session is unchanged; the result holds the model trained so far (aborted: true)`,
+      );
     const split = session.splits.dev.length ? "dev" : "val";
     const ev = await evaluateExamples(model, session.tokenizer, session.splits[split], session.metrics, cfg, session.labelNames);
     return {
@@ -111,6 +154,8 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       trainableParams: countTrainable(model),
       eval: { split, ...ev },
       losses: result.losses,
+      steps: result.steps,
+      aborted: result.aborted,
       ms: performance.now() - t0,
     };
   } catch (e) {

@@ -14,12 +14,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, DataError, NonFiniteError } from "../core/errors.js";
+import { beginTask, type Task } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
 import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
+import { ALL_LINEAR, defaultTargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
+import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
 import { type BatchTensors, batchToTensors, evaluateModel, isRegression } from "../train/loop.js";
 import { collate, computeMetrics, defaultMetrics, fingerprint } from "./data.js";
 import type { RetrainResult } from "./retrain.js";
@@ -59,14 +62,37 @@ const PRESETS: Record<
   },
 };
 
-/** Resolve options against the preset and check them. */
-export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenizer" | "data">): SessionConfig {
+/** The default `maxLength` cap: long enough for sentence tasks, short enough to keep a step fast. */
+export const DEFAULT_MAX_LENGTH = 128;
+
+/**
+ * How many tokens a batch of `model` may hold: BERT's and GPT-2's position table, RoBERTa's
+ * minus `pad_token_id + 1` (its positions are counted after the padding index; the check the
+ * forward pass makes in sdk/models/encoder.ts).
+ */
+export function modelRoom(model: Model): number {
+  const c = model.config as Record<string, unknown>;
+  if (c.model_type === "gpt2") return Number(c.n_positions);
+  const positions = Number(c.max_position_embeddings);
+  return c.model_type === "roberta" ? positions - (Number(c.pad_token_id) + 1) : positions;
+}
+
+/**
+ * Resolve options against the preset and check every field (types, integers, ranges) before any
+ * work. With `model`, `targetModules` defaults to PEFT's choice for its architecture and
+ * `maxLength` to the model's room capped at {@link DEFAULT_MAX_LENGTH}, and a `maxLength` beyond
+ * the model's room is refused.
+ * @throws {@link ConfigError} naming the option and the accepted values.
+ */
+export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenizer" | "data">, model?: Model): SessionConfig {
+  if (o === null || typeof o !== "object") throw new ConfigError("the session options must be an object ({ model, tokenizer, data, ... }).");
   const preset = o.preset ?? "paper";
-  const base = PRESETS[preset];
-  if (!base) throw new ConfigError(`unknown preset "${preset}": use "paper" or "authors-code".`);
+  const base = Object.hasOwn(PRESETS, preset) ? PRESETS[preset] : undefined;
+  if (!base) throw new ConfigError(`unknown preset ${JSON.stringify(preset)}: use "paper" or "authors-code".`);
+  const room = model ? modelRoom(model) : undefined;
   const c: SessionConfig = {
     preset,
-    targetModules: o.targetModules ?? ["query", "value"],
+    targetModules: o.targetModules ?? (model ? defaultTargetModules(model) : ["query", "value"]),
     maxRank: o.maxRank ?? 8,
     alpha: o.alpha ?? base.alpha,
     selection: o.selection ?? "softmax",
@@ -78,58 +104,205 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     batchSize: o.batchSize ?? base.batchSize,
     valFraction: o.valFraction ?? base.valFraction,
     unrollSteps: o.unrollSteps ?? 1,
-    maxLength: o.maxLength ?? 128,
+    maxLength: o.maxLength ?? (room !== undefined && Number.isFinite(room) ? Math.min(room, DEFAULT_MAX_LENGTH) : DEFAULT_MAX_LENGTH),
     dropout: o.dropout ?? 0,
     normalizeRanks: o.normalizeRanks ?? base.normalizeRanks,
     seed: o.seed ?? 0,
   };
-  const pos = (k: keyof SessionConfig) => {
-    const v = c[k] as number;
-    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) throw new ConfigError(`${k} must be a positive number, got ${String(v)}.`);
-  };
-  for (const k of ["innerLr", "outerLr", "batchSize", "maxLength", "unrollSteps", "maxRank"] as const) pos(k);
-  if (!(c.valFraction > 0 && c.valFraction < 1)) throw new ConfigError(`valFraction ${c.valFraction} must be in (0, 1).`);
-  if (!["exact", "darts", "first-order"].includes(c.hypergradient))
-    throw new ConfigError(`hypergradient "${c.hypergradient}" must be exact, darts or first-order.`);
+  const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
+  for (const k of ["batchSize", "maxLength", "unrollSteps", "maxRank"] as const) {
+    const v = c[k];
+    if (!(Number.isSafeInteger(v) && v >= 1)) throw bad(k, v, "an integer ≥ 1");
+  }
+  for (const k of ["innerLr", "outerLr", "alpha"] as const) {
+    const v = c[k];
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) throw bad(k, v, "a finite number > 0");
+  }
+  if (!(typeof c.weightDecay === "number" && Number.isFinite(c.weightDecay) && c.weightDecay >= 0))
+    throw bad("weightDecay", c.weightDecay, "a finite number ≥ 0");
+  if (!(typeof c.dropout === "number" && c.dropout >= 0 && c.dropout < 1)) throw bad("dropout", c.dropout, "a number in [0, 1)");
+  if (!(typeof c.valFraction === "number" && c.valFraction > 0 && c.valFraction < 1)) throw bad("valFraction", c.valFraction, "a number in (0, 1)");
+  if (!Number.isSafeInteger(c.seed)) throw bad("seed", c.seed, "an integer");
+  const betas = c.outerBetas as unknown;
+  if (!(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === "number" && b >= 0 && b < 1)))
+    throw bad("outerBetas", JSON.stringify(betas), "two numbers in [0, 1)");
+  if (typeof c.normalizeRanks !== "boolean") throw bad("normalizeRanks", c.normalizeRanks, "true or false");
+  if (!["exact", "darts", "first-order"].includes(c.hypergradient)) throw bad("hypergradient", c.hypergradient, '"exact", "darts" or "first-order"');
+  if (!["softmax", "sigmoid", "unconstrained"].includes(c.selection)) throw bad("selection", c.selection, '"softmax", "sigmoid" or "unconstrained"');
+  const t = c.targetModules as unknown;
+  if (!(typeof t === "string" ? t.length > 0 : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && x.length > 0)))
+    throw bad("targetModules", JSON.stringify(t), `a list of module names (e.g. ["query", "value"]), a regular expression, or "${ALL_LINEAR}"`);
+  if (room !== undefined && c.maxLength > room) {
+    throw new ConfigError(
+      `maxLength ${c.maxLength} is more than this ${model!.config.model_type} model has room for (${room} tokens): use maxLength ≤ ${room}, or omit it (the default is the model's room, at most ${DEFAULT_MAX_LENGTH}).`,
+    );
+  }
   return c;
+}
+
+/** What {@link Session.run} resolves to. */
+export interface RunResult {
+  /** Meta-steps this call took. */
+  steps: number;
+  /** True when the run paused early (interrupt, `stop()` or its `signal`); the session is consistent. */
+  aborted: boolean;
+  /** Why it paused: a kernel interrupt or Ctrl-C, `session.stop()`, or the `signal`. */
+  reason?: "interrupt" | "stop" | "signal";
+}
+
+/** The lock's holder: which operation runs, and how far it is. */
+interface Busy {
+  name: string;
+  progress?: () => string;
+  /** The long operation `stop()` asks to pause (run, retrain). */
+  task?: Task;
+}
+
+/** Everything the session's future depends on besides the device tensors (copies). */
+interface Snapshot {
+  innerCount: number;
+  outerCount: number;
+  rng: number[];
+  cursors: { train: SplitCursor; val: SplitCursor };
+  rows: HistoryRow[];
+}
+
+/**
+ * What checkpoint.ts and retrain.ts (and tests) read and set on a session; not part of the public
+ * API (kept off the class so that completion on `session.` shows only what users call).
+ * @internal
+ */
+export interface SessionInternals {
+  inner: AdamW;
+  outer: AdamW;
+  /** Head weights as the session found them (device copies). */
+  initialHead: ReadonlyMap<string, tf.Tensor>;
+  /** A consistent copy of the counters, generator, cursors and history. */
+  snapshot(): Snapshot;
+  restore(s: Snapshot): void;
+  /** Run `fn` holding the session's lock under `name` (refused if another operation holds it). */
+  locked<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Register `task` as the one `stop()` pauses (while the lock is held). */
+  setTask(task: Task | undefined): void;
+  /** Release everything because a new session takes over the model (see {@link releaseHolder}). */
+  retire(): void;
+}
+
+let internalsOf: (s: Session) => SessionInternals;
+let buildFromParts: (
+  model: Model,
+  tokenizer: SessionTokenizer,
+  config: SessionConfig,
+  data: SessionData,
+  splitIndices: { train: number[]; val: number[] },
+  rng: Rng,
+) => Session;
+
+/** @internal The session's internals (checkpoint.ts, retrain.ts, tests). */
+export function sessionInternals(s: Session): SessionInternals {
+  return internalsOf(s);
+}
+
+/** @internal Build a session from already-split data (create and load). */
+export function sessionFromParts(
+  model: Model,
+  tokenizer: SessionTokenizer,
+  config: SessionConfig,
+  data: SessionData,
+  splitIndices: { train: number[]; val: number[] },
+  rng: Rng,
+): Session {
+  return buildFromParts(model, tokenizer, config, data, splitIndices, rng);
+}
+
+/** The live session that holds each model's adapter (a new session on the model replaces it). */
+const holders = new WeakMap<Model, Session>();
+
+/**
+ * @internal Before a new session attaches to `model`: release the live session that holds it
+ * (its adapter, optimiser state and head copies; the model's head is put back as that session
+ * found it). Refused while that session is running something.
+ */
+export function releaseHolder(model: Model): void {
+  const old = holders.get(model);
+  if (old) internalsOf(old).retire();
 }
 
 /**
  * An AutoLoRA rank search on one model and one training set.
  *
+ * One lock guards the whole session state: `innerStep`, `outerStep`, `step`, `run`, `save`,
+ * `retrain`, `evaluate` and `dispose` each hold it while they run, and a call made while another
+ * holds it is refused at once with a {@link ConfigError} naming what is running (see
+ * {@link Session.busy}); nothing ever interleaves. `run()` and `retrain()` pause at a step
+ * boundary on a kernel interrupt, {@link Session.stop} or their `signal`.
+ *
  * @example
  * ```ts
- * const model = await loadPretrained("datasets/models/tiny-roberta", { head: "sequence-classification", numLabels: 2 });
- * const tokenizer = await loadTokenizer("datasets/models/tiny-roberta");
- * const s = await Session.create({ model, tokenizer, data: { train: examples }, seed: 1 });
+ * const model = await loadPretrained("datasets/models/roberta-tiny", { head: "sequence-classification", numLabels: 2 });
+ * const tokenizer = await loadTokenizer("datasets/models/roberta-tiny");
+ * const examples = [
+ *   { text: "a good film", label: 1 },
+ *   { text: "a bad film", label: 0 },
+ *   { text: "good acting", label: 1 },
+ *   { text: "bad acting", label: 0 },
+ * ];
+ * const s = await Session.create({ model, tokenizer, data: { train: examples }, batchSize: 2, seed: 1 });
  * await s.innerStep();
  * await s.outerStep();
  * s.alphas();                     // α per layer
  * s.ranks({ threshold: 0.125 });  // ranks per layer
+ * s.dispose();
+ * model.dispose();
  * ```
  */
 export class Session {
   /** The gated adapter: layers, α. */
   readonly adapter: AutoLoraHandle;
-  private readonly inner: AdamW;
-  private readonly outer: AdamW;
-  private innerCount = 0;
-  private outerCount = 0;
-  private readonly rows: HistoryRow[] = [];
-  private disposed = false;
-  private stepping = false;
+  #config: SessionConfig;
+  readonly #inner: AdamW;
+  readonly #outer: AdamW;
+  #innerCount = 0;
+  #outerCount = 0;
+  readonly #rows: HistoryRow[] = [];
+  /** Why the session is unusable (disposed, or replaced by another session on its model). */
+  #dead: string | undefined;
+  #busy: Busy | undefined;
   /**
-   * Head weights as the session found them: retraining starts from these, not the searched head.
-   * Device copies (no host read at construction: webgpu cannot read synchronously in Node).
+   * Head weights as the session found them: retraining starts from these, not the searched head,
+   * and `dispose()` puts them back. Device copies (no host read at construction: webgpu cannot
+   * read synchronously in Node).
    */
-  private readonly initialHead = new Map<string, tf.Tensor>();
+  readonly #initialHead = new Map<string, tf.Tensor>();
   /** α as last read from the device, and the β tensors it was read from (see {@link Session.alphas}). */
-  private alphaCache: { alphas: LayerAlpha[]; from: object[] } | undefined;
+  #alphaCache: { alphas: LayerAlpha[]; from: object[] } | undefined;
+  readonly #rng: Rng;
+  readonly #cursors: { train: SplitCursor; val: SplitCursor };
+
+  static {
+    internalsOf = (s) => s.#internals();
+    buildFromParts = (model, tokenizer, config, data, splitIndices, rng) => {
+      // Copies, so that later changes to the caller's arrays cannot change the session's data.
+      const pick = (ids: number[]) =>
+        ids.map((i) => {
+          const e = data.train[i];
+          if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
+          return structuredClone(e);
+        });
+      const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
+      const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
+      const metrics = data.metrics ?? defaultMetrics(model);
+      return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, {
+        train: cursor(splits.train.length),
+        val: cursor(splits.val.length),
+      });
+    };
+  }
 
   private constructor(
     readonly model: Model,
     readonly tokenizer: SessionTokenizer,
-    readonly config: SessionConfig,
+    config: SessionConfig,
     /** D_tr, D_val and the optional dev set. */
     readonly splits: { train: Example[]; val: Example[]; dev: Example[] },
     readonly metrics: string[],
@@ -139,9 +312,13 @@ export class Session {
     readonly splitIndices: { train: number[]; val: number[] },
     /** Fingerprint of `data.train` (checked when resuming). */
     readonly dataFingerprint: string,
-    private readonly rng: Rng,
-    private readonly cursors: { train: SplitCursor; val: SplitCursor },
+    rng: Rng,
+    cursors: { train: SplitCursor; val: SplitCursor },
   ) {
+    this.#config = config;
+    this.#rng = rng;
+    this.#cursors = cursors;
+    releaseHolder(model);
     this.adapter = attachAutoLoRA(model, {
       targetModules: config.targetModules,
       maxRank: config.maxRank,
@@ -150,18 +327,29 @@ export class Session {
       dropout: config.dropout,
       seed: config.seed,
     });
-    for (const p of model.params.list((q) => q.role === "head")) this.initialHead.set(p.name, tf.clone(p.variable));
+    for (const p of model.params.list((q) => q.role === "head")) this.#initialHead.set(p.name, tf.clone(p.variable));
     const params = (names: string[]) => names.map((n) => model.params.param(n)!);
-    this.inner = new AdamW(params(this.adapter.innerParamNames()), { lr: config.innerLr, weightDecay: config.weightDecay });
-    this.outer = new AdamW(params(this.adapter.selectionParamNames()), { lr: config.outerLr, betas: config.outerBetas, weightDecay: 0 });
+    this.#inner = new AdamW(params(this.adapter.innerParamNames()), { lr: config.innerLr, weightDecay: config.weightDecay });
+    this.#outer = new AdamW(params(this.adapter.selectionParamNames()), { lr: config.outerLr, betas: config.outerBetas, weightDecay: 0 });
+    holders.set(model, this);
+  }
+
+  /** The resolved configuration (learning rates change with {@link Session.setLearningRates}). */
+  get config(): SessionConfig {
+    return this.#config;
   }
 
   /**
-   * Attach gated LoRA to `model` and split `data.train` into D_tr / D_val (seeded).
-   * Throws {@link DataError} on an empty or too small training set, {@link ConfigError} on bad options.
+   * Attach gated LoRA to `model` and split `data.train` into D_tr / D_val (seeded). Every option
+   * is checked first (see {@link resolveSessionConfig}): `maxLength` defaults to the model's room
+   * (at most 128 tokens) and `targetModules` to PEFT's default for the architecture. If a live
+   * session already holds `model`, it is released first (that session becomes unusable).
+   * @throws {@link DataError} on an empty or too small training set, {@link ConfigError} on bad options.
    */
   static async create(opts: SessionOptions): Promise<Session> {
-    const config = resolveSessionConfig(opts);
+    if (!opts || typeof opts !== "object" || !opts.model)
+      throw new ConfigError("Session.create needs { model, tokenizer, data }: load a model with loadPretrained first.");
+    const config = resolveSessionConfig(opts, opts.model);
     const { model, tokenizer, data } = opts;
     validateData(data);
     const rng = new Rng(config.seed);
@@ -173,23 +361,27 @@ export class Session {
       );
     }
     const splitIndices = { val: idx.slice(0, nVal), train: idx.slice(nVal) };
-    const session = Session.fromParts(model, tokenizer, config, data, splitIndices, rng);
-    session.cursors.train.order = rng.shuffle([...session.splits.train.keys()]);
-    session.cursors.val.order = rng.shuffle([...session.splits.val.keys()]);
+    const session = buildFromParts(model, tokenizer, config, data, splitIndices, rng);
+    session.#cursors.train.order = rng.shuffle([...session.splits.train.keys()]);
+    session.#cursors.val.order = rng.shuffle([...session.splits.val.keys()]);
     await session.refreshAlphas();
     return session;
   }
 
   /**
-   * Resume a session saved with {@link Session.save}. Pass the same base model (freshly loaded,
-   * no adapter), tokenizer and data as at creation; the data is checked against a fingerprint.
-   * Weights, β, both optimisers' moments, step counters, data order and the generator are
-   * restored, so continuing gives bit-identical results to never having stopped.
+   * Resume a session saved with {@link Session.save}. Pass the same base model, tokenizer and data
+   * as at creation; the data is checked against a fingerprint, and the checkpoint against itself
+   * (counters, history, optimiser step counts, cursors; files inside `dir`). Weights, β, both
+   * optimisers' moments, step counters, data order and the generator are restored, so continuing
+   * gives bit-identical results to never having stopped.
+   *
+   * `model` may be a freshly loaded one, or the very model a live (or disposed) session of this
+   * kernel holds: that session is released (it becomes unusable) and its adapter replaced.
    *
    * @example
    * ```ts
    * await session.save("runs/search");
-   * const again = await Session.load("runs/search", { model: await loadPretrained(dir), tokenizer, data });
+   * const again = await Session.load("runs/search", { model: session.model, tokenizer, data });
    * ```
    */
   static async load(dir: string, opts: { model: Model; tokenizer: SessionTokenizer; data: SessionData }): Promise<Session> {
@@ -201,22 +393,51 @@ export class Session {
 
   /**
    * Save everything needed to resume into `dir` (a new sub-folder, then an atomic switch of the
-   * `LATEST` pointer: an interrupted save leaves the previous checkpoint loadable).
+   * `LATEST` pointer: an interrupted or failed save leaves the previous checkpoint loadable). The
+   * snapshot is consistent: no step can run while it is written.
+   * @throws {@link CheckpointError} naming the path when `dir` cannot be written.
    */
   async save(dir: string, hooks: { beforeFile?: (name: string) => void } = {}): Promise<void> {
-    this.assertLive();
-    const { saveSession } = await import("./checkpoint.js");
-    await saveSession(this, dir, hooks);
+    return this.#locked("save()", async () => {
+      const { saveSession } = await import("./checkpoint.js");
+      await saveSession(this, dir, hooks);
+    });
   }
 
   /** Inner steps taken so far. */
   get innerSteps(): number {
-    return this.innerCount;
+    return this.#innerCount;
   }
 
   /** Outer steps taken so far. */
   get outerSteps(): number {
-    return this.outerCount;
+    return this.#outerCount;
+  }
+
+  /**
+   * The operation now holding the session's lock (`"run()"`, `"save()"`, ...), or undefined when
+   * the session is idle.
+   */
+  get busy(): string | undefined {
+    return this.#busy?.name;
+  }
+
+  /**
+   * Ask the running `run()` or `retrain()` of this session to pause after the step in progress
+   * (works from any later notebook cell). Returns false when nothing stoppable is running.
+   *
+   * @example
+   * ```ts
+   * const pending = session.run({ steps: 1000 });
+   * session.stop();
+   * const { steps, aborted } = await pending; // aborted: true, steps: the steps taken
+   * ```
+   */
+  stop(): boolean {
+    const task = this.#busy?.task;
+    if (!task) return false;
+    task.requestStop("stop");
+    return true;
   }
 
   /**
@@ -228,32 +449,7 @@ export class Session {
    * ```
    */
   async innerStep(): Promise<StepReport> {
-    this.assertLive();
-    const t0 = performance.now();
-    const loss = await this.transaction(() => {
-      const batch = this.nextBatch("train");
-      const seed = this.rng.tfSeed();
-      return this.withBatches([batch], async ([b]) => {
-        const p = this.problem(b!, b!, seed);
-        // No host read until the whole gradient is queued; then one asynchronous read of the loss.
-        const { loss: lossT, grads } = innerGradientTensors(p);
-        try {
-          const loss = (await lossT.data())[0]!;
-          if (!Number.isFinite(loss))
-            throw new NonFiniteError(
-              `the training loss is ${loss} at inner step ${this.innerCount + 1}; nothing was changed. Lower innerLr, check the labels, or inspect the batch.`,
-            );
-          await this.inner.step(grads);
-          return loss;
-        } finally {
-          tf.dispose([lossT, ...grads.values()]);
-        }
-      });
-    });
-    this.innerCount++;
-    const report: StepReport = { phase: "inner", loss, innerStep: this.innerCount, outerStep: this.outerCount, ms: performance.now() - t0 };
-    this.rows.push({ step: this.innerCount, phase: "inner", loss });
-    return report;
+    return this.#locked("innerStep()", () => this.#innerStep());
   }
 
   /**
@@ -261,62 +457,78 @@ export class Session {
    * next D_tr batch (for the virtual step) and the next D_val batch.
    */
   async outerStep(): Promise<StepReport> {
-    this.assertLive();
-    const t0 = performance.now();
-    const loss = await this.transaction(() => {
-      const tr = this.nextBatch("train", { peek: true });
-      const va = this.nextBatch("val");
-      const seed = this.rng.tfSeed();
-      return this.withBatches([tr, va], async ([b1, b2]) => {
-        const p = this.problem(b1!, b2!, seed);
-        const eta = this.config.hypergradient === "first-order" ? 0 : this.config.innerLr;
-        const { grads, valLoss: valLossT } = hypergradientTensors(this.config.hypergradient, p, { eta });
-        try {
-          const valLoss = (await valLossT.data())[0]!;
-          if (!Number.isFinite(valLoss))
-            throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.outerCount + 1}; nothing was changed.`);
-          await this.outer.step(grads);
-          return valLoss;
-        } finally {
-          tf.dispose([valLossT, ...grads.values()]);
-        }
-      });
-    });
-    this.outerCount++;
-    const alphas = await this.refreshAlphas();
-    this.rows.push({ step: this.innerCount, phase: "outer", loss, alphas });
-    return { phase: "outer", loss, innerStep: this.innerCount, outerStep: this.outerCount, ms: performance.now() - t0 };
+    return this.#locked("outerStep()", () => this.#outerStep());
   }
 
   /** `unrollSteps` inner steps then one outer step; resolves to the last of each. */
   async step(): Promise<{ inner: StepReport; outer: StepReport }> {
-    let inner: StepReport | undefined;
-    for (let i = 0; i < this.config.unrollSteps; i++) inner = await this.innerStep();
-    const outer = await this.outerStep();
-    return { inner: inner!, outer };
+    return this.#locked("step()", () => this.#step());
   }
 
   /**
-   * Run meta-steps until `steps` (or `epochs` passes over D_tr) are done or `signal` aborts
-   * (checked between steps; the session stays consistent).
+   * Run meta-steps until `steps` (or `epochs` passes over D_tr) are done, or pause at a step
+   * boundary when asked: a kernel interrupt (or Ctrl-C in the CLI), {@link Session.stop} from
+   * another cell, or `signal`. A paused run resolves (it does not reject) with `aborted: true`
+   * and the steps taken, and writes one line to stderr; the session then equals one that was
+   * asked for exactly those steps, and `run()` again continues from there.
+   * @throws {@link ConfigError} for `steps` / `epochs` / `evalEvery` out of range (before any work).
    *
    * @example
    * ```ts
    * const ac = new AbortController();
-   * await session.run({ steps: 100, evalEvery: 20, onStep: ({ step, outer }) => console.log(step, outer.loss), signal: ac.signal });
+   * await session.run({ steps: 4, evalEvery: 2, onStep: ({ step, outer }) => console.log(step, outer.loss), signal: ac.signal });
    * ```
    */
-  async run(opts: RunOptions = {}): Promise<{ steps: number; aborted: boolean }> {
-    const perEpoch = Math.ceil(this.splits.train.length / this.config.batchSize / this.config.unrollSteps);
-    const total = opts.steps ?? Math.max(1, Math.round((opts.epochs ?? 1) * perEpoch));
-    for (let i = 0; i < total; i++) {
-      if (opts.signal?.aborted) return { steps: i, aborted: true };
-      const { inner, outer } = await this.step();
-      if (opts.evalEvery && (i + 1) % opts.evalEvery === 0) await this.evaluate("val");
-      opts.onStep?.({ step: i + 1, total, inner, outer });
-      await new Promise((r) => setImmediate(r)); // let an abort (or a notebook's UI) in
-    }
-    return { steps: total, aborted: false };
+  async run(opts: RunOptions = {}): Promise<RunResult> {
+    const o = opts ?? {};
+    if (o.steps !== undefined && !(Number.isSafeInteger(o.steps) && o.steps >= 1))
+      throw new ConfigError(`run: steps must be an integer ≥ 1, got ${String(o.steps)}.`);
+    if (o.epochs !== undefined && !(typeof o.epochs === "number" && Number.isFinite(o.epochs) && o.epochs > 0))
+      throw new ConfigError(`run: epochs must be a number > 0, got ${String(o.epochs)}.`);
+    if (o.evalEvery !== undefined && !(Number.isSafeInteger(o.evalEvery) && o.evalEvery >= 0))
+      throw new ConfigError(`run: evalEvery must be an integer ≥ 0 (0: never), got ${String(o.evalEvery)}.`);
+    if (o.onStep !== undefined && typeof o.onStep !== "function") throw new ConfigError("run: onStep must be a function.");
+    const perEpoch = Math.ceil(this.splits.train.length / this.#config.batchSize / this.#config.unrollSteps);
+    const total = o.steps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
+    let current = 0;
+    return this.#locked(
+      "run()",
+      async () => {
+        const task = beginTask("run", { signal: o.signal });
+        this.#busy!.task = task;
+        try {
+          for (let i = 0; i < total; i++) {
+            if (task.stopRequested) {
+              notePause(`run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`);
+              return { steps: i, aborted: true, reason: task.stopReason };
+            }
+            current = i + 1;
+            const { inner, outer } = await this.#step();
+            if (o.evalEvery && (i + 1) % o.evalEvery === 0) await this.#evaluate("val");
+            await o.onStep?.({ step: i + 1, total, inner, outer });
+            await new Promise((r) => setImmediate(r)); // let an interrupt, stop() or a notebook's UI in
+          }
+          return { steps: total, aborted: false };
+        } finally {
+          task.end();
+        }
+      },
+      () => `step ${current} of ${total}`,
+    );
+  }
+
+  /**
+   * Change the learning rates of the following steps (both optimisers keep their moments), e.g.
+   * after a step was refused with {@link NonFiniteError}. Saved with the next checkpoint.
+   * @throws {@link ConfigError} for a rate that is not a finite number > 0.
+   */
+  setLearningRates(rates: { innerLr?: number; outerLr?: number }): void {
+    this.#assertLive();
+    if (this.#busy) throw new ConfigError(busyMessage(this.#busy, "setLearningRates()"));
+    const next = resolveSessionConfig({ ...this.#config, ...rates });
+    this.#inner.lr = next.innerLr;
+    this.#outer.lr = next.outerLr;
+    this.#config = { ...this.#config, innerLr: next.innerLr, outerLr: next.outerLr };
   }
 
   /**
@@ -325,16 +537,17 @@ export class Session {
    * synchronously (cpu/wasm/tensorflow; on webgpu call {@link Session.refreshAlphas} first).
    */
   alphas(): LayerAlpha[] {
-    const c = this.alphaCache;
-    const fresh = c !== undefined && this.betaIds().every((id, i) => id === c.from[i]);
+    this.#assertLive();
+    const c = this.#alphaCache;
+    const fresh = c !== undefined && this.#betaIds().every((id, i) => id === c.from[i]);
     return (fresh ? c.alphas : this.adapter.alphas()).map((a) => ({ name: a.name, alpha: [...a.alpha] }));
   }
 
   /** Read α of every layer from the device in one asynchronous read; {@link Session.alphas} then returns it. */
   async refreshAlphas(): Promise<LayerAlpha[]> {
-    this.assertLive();
+    this.#assertLive();
     const layers = [...this.adapter.layers.values()];
-    const from = this.betaIds();
+    const from = this.#betaIds();
     const all = tf.tidy(() => tf.concat(layers.map((l) => l.alpha())));
     let values: Float32Array;
     try {
@@ -342,23 +555,21 @@ export class Session {
     } finally {
       all.dispose();
     }
-    const k = this.config.maxRank;
+    const k = this.#config.maxRank;
     const alphas = layers.map((l, i) => ({ name: l.linear.name, alpha: Array.from(values.subarray(i * k, (i + 1) * k)) }));
-    this.alphaCache = { alphas, from };
+    this.#alphaCache = { alphas, from };
     return alphas.map((a) => ({ name: a.name, alpha: [...a.alpha] }));
-  }
-
-  /** The current data of every β variable (a variable gets a new one on every assign). */
-  private betaIds(): object[] {
-    return this.adapter.selectionParamNames().map((n) => this.model.params.param(n)!.variable.dataId);
   }
 
   /**
    * Ranks from α with threshold λ (default 1/k, 0.5 or 'mean' by selection rule); an
-   * out-of-range λ throws {@link ConfigError}.
+   * out-of-range λ throws {@link ConfigError}. The result is a plain `LayerRank[]`; in the
+   * notebook it displays as a table.
    */
   ranks(opts: RanksOptions = {}): LayerRank[] {
-    return ranksFromAlphas(this.alphas(), this.config.selection, opts.threshold, { normalize: this.config.normalizeRanks });
+    const alphas = this.alphas();
+    const ranks = ranksFromAlphas(alphas, this.#config.selection, opts?.threshold, { normalize: this.#config.normalizeRanks });
+    return displayableRanks(ranks, alphas);
   }
 
   /**
@@ -366,31 +577,30 @@ export class Session {
    * mode. Adds an `eval` row to the history for `val`/`dev`.
    */
   async evaluate(split: "train" | "val" | "dev" = "val"): Promise<{ loss: number; metrics: Record<string, number> }> {
-    this.assertLive();
-    const examples = this.splits[split];
-    if (!examples.length) throw new DataError(`the ${split} split is empty${split === "dev" ? ": pass data.dev to Session.create" : ""}.`);
-    const out = await evaluateExamples(this.model, this.tokenizer, examples, this.metrics, this.config, this.labelNames);
-    if (split !== "train") this.rows.push({ step: this.innerCount, phase: "eval", loss: out.loss, metric: Object.values(out.metrics)[0] });
-    return out;
+    if (!["train", "val", "dev"].includes(split)) throw new ConfigError(`evaluate: split ${JSON.stringify(split)} must be "train", "val" or "dev".`);
+    return this.#locked("evaluate()", () => this.#evaluate(split));
   }
 
   /**
    * Retrain a plain LoRA with the chosen per-layer ranks (default `ranks()`) on a fresh copy of
-   * the base model, on D_tr ∪ D_val, and evaluate it on the dev set (D_val without one).
+   * the base model, on D_tr ∪ D_val, and evaluate it on the dev set (D_val without one). Pauses
+   * like {@link Session.run} (interrupt, `stop()`, `signal`): it then resolves with the model
+   * trained so far, evaluated, marked `aborted: true` with `steps` taken.
    *
    * @example
    * ```ts
-   * const r = await session.retrain({ epochs: 3, warmStart: true });
+   * const r = await session.retrain({ epochs: 1, warmStart: true });
    * await savePeftAdapter(r.model, "out/adapter");
    * r.model.dispose();
    * ```
    */
   async retrain(opts: RetrainOptions = {}): Promise<RetrainResult> {
-    this.assertLive();
-    const { retrainSession } = await import("./retrain.js");
-    const head = new Map<string, Float32Array>();
-    for (const [name, t] of this.initialHead) head.set(name, Float32Array.from((await t.data()) as Float32Array));
-    return retrainSession(this, head, opts);
+    return this.#locked("retrain()", async () => {
+      const { retrainSession } = await import("./retrain.js");
+      const head = new Map<string, Float32Array>();
+      for (const [name, t] of this.#initialHead) head.set(name, Float32Array.from((await t.data()) as Float32Array));
+      return retrainSession(this, head, opts ?? {});
+    });
   }
 
   /**
@@ -400,8 +610,8 @@ export class Session {
   async history(): Promise<import("danfojs").DataFrame> {
     const { DataFrame } = await import("danfojs");
     const names = [...this.adapter.layers.keys()];
-    const k = this.config.maxRank;
-    const records = this.rows.map((r) => {
+    const k = this.#config.maxRank;
+    const records = this.#rows.map((r) => {
       const row: Record<string, number | string | null> = { step: r.step, phase: r.phase, loss: r.loss, metric: r.metric ?? null };
       const byName = new Map((r.alphas ?? []).map((a) => [a.name, a.alpha]));
       for (const n of names) for (let j = 0; j < k; j++) row[`alpha:${n}:${j}`] = byName.get(n)?.[j] ?? null;
@@ -412,115 +622,215 @@ export class Session {
 
   /** The history as plain rows (step, phase, loss, metric, α after outer steps). */
   historyRows(): HistoryRow[] {
-    return this.rows.map((r) => ({ ...r }));
+    return this.#rows.map((r) => structuredClone(r));
   }
 
-  /** Release every tensor the session holds (the model's too). */
+  /**
+   * Release every tensor the session holds (optimiser moments, head copies, the adapter's A, B
+   * and β) and give the model back as the session found it: the adapter detached and the head's
+   * weights restored. The model itself stays yours: call `model.dispose()` when done with it, or
+   * start another session on it. Refused while an operation runs; a second call does nothing.
+   */
   dispose(): void {
-    if (this.disposed) return;
-    this.inner.dispose();
-    this.outer.dispose();
-    tf.dispose([...this.initialHead.values()]);
-    this.initialHead.clear();
-    this.alphaCache = undefined;
-    this.adapter.detach();
-    this.disposed = true;
+    if (this.#dead) return;
+    if (this.#busy) throw new ConfigError(busyMessage(this.#busy, "dispose()"));
+    this.#release("this session was disposed; create or load another.");
   }
 
-  // ---------------------------------------------------------------- internals shared with checkpoint.ts
-
-  /** @internal */
-  snapshotState() {
-    return {
-      innerCount: this.innerCount,
-      outerCount: this.outerCount,
-      rng: this.rng.state(),
-      cursors: structuredClone(this.cursors),
-      rows: this.rows,
-      inner: this.inner,
-      outer: this.outer,
-    };
-  }
-
-  /** @internal */
-  restoreCounters(s: { innerCount: number; outerCount: number; rng: number[]; cursors: { train: SplitCursor; val: SplitCursor }; rows: HistoryRow[] }): void {
-    this.innerCount = s.innerCount;
-    this.outerCount = s.outerCount;
-    this.rng.setState(s.rng);
-    Object.assign(this.cursors.train, s.cursors.train);
-    Object.assign(this.cursors.val, s.cursors.val);
-    this.rows.splice(0, this.rows.length, ...s.rows);
-  }
-
-  /** @internal Build a session from already-split data (create and load). */
-  static fromParts(
-    model: Model,
-    tokenizer: SessionTokenizer,
-    config: SessionConfig,
-    data: SessionData,
-    splitIndices: { train: number[]; val: number[] },
-    rng: Rng,
-  ): Session {
-    // Copies, so that later changes to the caller's arrays cannot change the session's data.
-    const pick = (ids: number[]) =>
-      ids.map((i) => {
-        const e = data.train[i];
-        if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
-        return structuredClone(e);
-      });
-    const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
-    const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
-    const metrics = data.metrics ?? defaultMetrics(model);
-    return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, {
-      train: cursor(splits.train.length),
-      val: cursor(splits.val.length),
+  /** The notebook display: an HTML summary with a plain-text fallback. */
+  [MIME_BUNDLE](): MimeBundle {
+    return sessionBundle(this, {
+      dead: this.#dead,
+      busy: this.#busy ? `${this.#busy.name}${this.#busy.progress ? ` (${this.#busy.progress()})` : ""}` : undefined,
+      rows: this.#rows,
     });
   }
 
-  private assertLive(): void {
-    if (this.disposed) throw new ConfigError("this session was disposed; create or load another.");
+  // ---------------------------------------------------------------- internals
+
+  #internals(): SessionInternals {
+    return {
+      inner: this.#inner,
+      outer: this.#outer,
+      initialHead: this.#initialHead,
+      snapshot: () => ({
+        innerCount: this.#innerCount,
+        outerCount: this.#outerCount,
+        rng: this.#rng.state(),
+        cursors: structuredClone(this.#cursors),
+        rows: structuredClone(this.#rows),
+      }),
+      restore: (s) => {
+        this.#innerCount = s.innerCount;
+        this.#outerCount = s.outerCount;
+        this.#rng.setState(s.rng);
+        Object.assign(this.#cursors.train, structuredClone(s.cursors.train));
+        Object.assign(this.#cursors.val, structuredClone(s.cursors.val));
+        this.#rows.splice(0, this.#rows.length, ...structuredClone(s.rows));
+      },
+      locked: (name, fn) => this.#locked(name, fn),
+      setTask: (task) => {
+        if (this.#busy) this.#busy.task = task;
+      },
+      retire: () => {
+        if (this.#dead) return;
+        if (this.#busy) throw new ConfigError(`${busyMessage(this.#busy, "a new session on its model")}`);
+        this.#release("this session was replaced: a newer Session.create / Session.load took over its model. Use the new session.");
+      },
+    };
+  }
+
+  #release(why: string): void {
+    // The head back as the session found it, so that the model can start another session as new.
+    tf.tidy(() => {
+      for (const [name, t] of this.#initialHead) this.model.params.param(name)?.variable.assign(t);
+    });
+    this.#inner.dispose();
+    this.#outer.dispose();
+    tf.dispose([...this.#initialHead.values()]);
+    this.#initialHead.clear();
+    this.#alphaCache = undefined;
+    this.adapter.detach();
+    if (holders.get(this.model) === this) holders.delete(this.model);
+    this.#dead = why;
+  }
+
+  /** The current data of every β variable (a variable gets a new one on every assign). */
+  #betaIds(): object[] {
+    return this.adapter.selectionParamNames().map((n) => this.model.params.param(n)!.variable.dataId);
+  }
+
+  #assertLive(): void {
+    if (this.#dead) throw new ConfigError(this.#dead);
+  }
+
+  /**
+   * Run `fn` holding the lock. Taken synchronously (before the first await), so that a second
+   * call in the same tick is refused too.
+   */
+  #locked<T>(name: string, fn: () => Promise<T>, progress?: () => string): Promise<T> {
+    this.#assertLive();
+    if (this.#busy) return Promise.reject(new ConfigError(busyMessage(this.#busy, name)));
+    const me: Busy = { name, progress };
+    this.#busy = me;
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (e) {
+      this.#busy = undefined;
+      return Promise.reject(e);
+    }
+    return p.finally(() => {
+      if (this.#busy === me) this.#busy = undefined;
+    });
+  }
+
+  async #step(): Promise<{ inner: StepReport; outer: StepReport }> {
+    let inner: StepReport | undefined;
+    for (let i = 0; i < this.#config.unrollSteps; i++) inner = await this.#innerStep();
+    const outer = await this.#outerStep();
+    return { inner: inner!, outer };
+  }
+
+  async #innerStep(): Promise<StepReport> {
+    const t0 = performance.now();
+    const loss = await this.#transaction(() => {
+      const batch = this.#nextBatch("train");
+      const seed = this.#rng.tfSeed();
+      return this.#withBatches([batch], async ([b]) => {
+        const p = this.#problem(b!, b!, seed);
+        // No host read until the whole gradient is queued; then one asynchronous read of the loss.
+        const { loss: lossT, grads } = innerGradientTensors(p);
+        try {
+          const loss = (await lossT.data())[0]!;
+          if (!Number.isFinite(loss))
+            throw new NonFiniteError(
+              `the training loss is ${loss} at inner step ${this.#innerCount + 1}; nothing was changed. Lower innerLr (session.setLearningRates), check the labels, or inspect the batch.`,
+            );
+          await this.#inner.step(grads);
+          return loss;
+        } finally {
+          tf.dispose([lossT, ...grads.values()]);
+        }
+      });
+    }, "innerLr");
+    this.#innerCount++;
+    const report: StepReport = { phase: "inner", loss, innerStep: this.#innerCount, outerStep: this.#outerCount, ms: performance.now() - t0 };
+    this.#rows.push({ step: this.#innerCount, phase: "inner", loss });
+    return report;
+  }
+
+  async #outerStep(): Promise<StepReport> {
+    const t0 = performance.now();
+    const loss = await this.#transaction(() => {
+      const tr = this.#nextBatch("train", { peek: true });
+      const va = this.#nextBatch("val");
+      const seed = this.#rng.tfSeed();
+      return this.#withBatches([tr, va], async ([b1, b2]) => {
+        const p = this.#problem(b1!, b2!, seed);
+        const eta = this.#config.hypergradient === "first-order" ? 0 : this.#config.innerLr;
+        const { grads, valLoss: valLossT } = hypergradientTensors(this.#config.hypergradient, p, { eta });
+        try {
+          const valLoss = (await valLossT.data())[0]!;
+          if (!Number.isFinite(valLoss))
+            throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.#outerCount + 1}; nothing was changed.`);
+          await this.#outer.step(grads);
+          return valLoss;
+        } finally {
+          tf.dispose([valLossT, ...grads.values()]);
+        }
+      });
+    }, "outerLr");
+    this.#outerCount++;
+    const alphas = await this.refreshAlphas();
+    this.#rows.push({ step: this.#innerCount, phase: "outer", loss, alphas });
+    return { phase: "outer", loss, innerStep: this.#innerCount, outerStep: this.#outerCount, ms: performance.now() - t0 };
+  }
+
+  async #evaluate(split: "train" | "val" | "dev"): Promise<{ loss: number; metrics: Record<string, number> }> {
+    const examples = this.splits[split];
+    if (!examples.length) throw new DataError(`the ${split} split is empty${split === "dev" ? ": pass data.dev to Session.create" : ""}.`);
+    const out = await evaluateExamples(this.model, this.tokenizer, examples, this.metrics, this.#config, this.labelNames);
+    if (split !== "train") this.#rows.push({ step: this.#innerCount, phase: "eval", loss: out.loss, metric: Object.values(out.metrics)[0] });
+    return out;
   }
 
   /** Run `fn`; if it throws, put the data cursors and generator back as they were. */
-  private async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    // Steps are asynchronous: a second one started before the first resolved (a notebook cell run
-    // twice, a missing `await`) would interleave with it, so it is refused.
-    if (this.stepping) throw new ConfigError("a step of this session is still running: await it before starting another.");
-    this.stepping = true;
-    const rng = this.rng.state();
-    const cursors = structuredClone(this.cursors);
+  async #transaction<T>(fn: () => Promise<T>, lrName: "innerLr" | "outerLr"): Promise<T> {
+    const rng = this.#rng.state();
+    const cursors = structuredClone(this.#cursors);
     try {
       return await fn();
     } catch (e) {
-      this.rng.setState(rng);
-      Object.assign(this.cursors.train, cursors.train);
-      Object.assign(this.cursors.val, cursors.val);
+      this.#rng.setState(rng);
+      Object.assign(this.#cursors.train, cursors.train);
+      Object.assign(this.#cursors.val, cursors.val);
+      if (e instanceof NonFiniteError && /the update of /.test(e.message))
+        throw new NonFiniteError(`${e.message} (${lrName} is ${this.#config[lrName]}: lower it with session.setLearningRates)`, { cause: e });
       throw e;
-    } finally {
-      this.stepping = false;
     }
   }
 
   /** The next batch of D_tr or D_val in the seeded order; a new epoch reshuffles. */
-  private nextBatch(split: "train" | "val", opts: { peek?: boolean } = {}): Batch {
-    const c = this.cursors[split];
+  #nextBatch(split: "train" | "val", opts: { peek?: boolean } = {}): Batch {
+    const c = this.#cursors[split];
     const examples = this.splits[split];
     if (c.cursor >= c.order.length) {
-      c.order = this.rng.shuffle([...examples.keys()]);
+      c.order = this.#rng.shuffle([...examples.keys()]);
       c.cursor = 0;
       c.epoch++;
     }
-    const ids = c.order.slice(c.cursor, c.cursor + this.config.batchSize);
+    const ids = c.order.slice(c.cursor, c.cursor + this.#config.batchSize);
     if (!opts.peek) c.cursor += ids.length;
     return collate(
       ids.map((i) => examples[i]!),
       this.tokenizer,
       this.model,
-      this.config.maxLength,
+      this.#config.maxLength,
     );
   }
 
-  private async withBatches<T>(batches: Batch[], fn: (ts: BatchTensors[]) => Promise<T>): Promise<T> {
+  async #withBatches<T>(batches: Batch[], fn: (ts: BatchTensors[]) => Promise<T>): Promise<T> {
     const ts = batches.map((b) => batchToTensors(b, { regression: isRegression(this.model) }));
     try {
       return await fn(ts);
@@ -530,9 +840,9 @@ export class Session {
   }
 
   /** The bilevel problem on two batches; dropout masks are fixed by `seed` for every evaluation. */
-  private problem(tr: BatchTensors, va: BatchTensors, seed: number): BilevelProblem {
+  #problem(tr: BatchTensors, va: BatchTensors, seed: number): BilevelProblem {
     const model = this.model;
-    const training = this.config.dropout > 0;
+    const training = this.#config.dropout > 0;
     const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, rng: new Rng(seed) }), b.labels);
     return {
       store: model.params,
@@ -542,6 +852,77 @@ export class Session {
       valLoss: loss(va),
     };
   }
+}
+
+/** The refusal of `wanted` while `busy` holds the lock. */
+function busyMessage(busy: Busy, wanted: string): string {
+  const what = `${busy.name} is still running${busy.progress ? ` (${busy.progress()})` : ""}`;
+  const how = busy.task ? "call session.stop() or interrupt the kernel, then try again" : "await it, then try again";
+  return `cannot start ${wanted}: ${what}: ${how}.`;
+}
+
+/** One line on stderr when a long operation pauses (the notebook shows it under the cell). */
+export function notePause(line: string): void {
+  if (typeof process !== "undefined" && process.stderr?.write) process.stderr.write(`${line}\n`);
+}
+
+/** `ranks` with a (non-enumerable) notebook display as a table; still a plain `LayerRank[]`. */
+function displayableRanks(ranks: LayerRank[], alphas: LayerAlpha[]): LayerRank[] {
+  const maxAlpha = new Map(alphas.map((a) => [a.name, Math.max(...a.alpha)]));
+  Object.defineProperty(ranks, MIME_BUNDLE, {
+    enumerable: false,
+    value: (): MimeBundle => {
+      const cols = ["layer", "rank", "λ", "max α"];
+      const rows = ranks.map((r) => [r.name, r.rank, r.threshold, maxAlpha.get(r.name)]);
+      return { "text/html": htmlTable(cols, rows), "text/plain": textTable(cols, rows) };
+    },
+  });
+  return ranks;
+}
+
+function sessionBundle(s: Session, st: { dead: string | undefined; busy: string | undefined; rows: readonly HistoryRow[] }): MimeBundle {
+  const last = (phase: HistoryRow["phase"]) => [...st.rows].reverse().find((r) => r.phase === phase);
+  const c = s.config;
+  const facts: [string, string | number][] = [
+    ["model", `${s.model.config.model_type} (${s.adapter.layers.size} target layers, k = ${c.maxRank})`],
+    ["backend", tf.getBackend() ?? "none"],
+    ["steps", `${s.innerSteps} inner, ${s.outerSteps} outer`],
+    ["last L_tr", last("inner")?.loss ?? "–"],
+    ["last L_val", last("outer")?.loss ?? "–"],
+    ["state", st.dead ? "unusable (disposed or replaced)" : (st.busy ?? "idle")],
+    ["hypergradient", `${c.hypergradient}, selection ${c.selection}`],
+  ];
+  const ev = last("eval");
+  if (ev)
+    facts.splice(5, 0, ["last eval", `loss ${Number(ev.loss.toPrecision(4))}${ev.metric !== undefined ? `, metric ${Number(ev.metric.toPrecision(4))}` : ""}`]);
+  let ranks: LayerRank[] = [];
+  const maxAlpha = new Map<string, number>();
+  if (!st.dead) {
+    try {
+      for (const a of s.alphas()) maxAlpha.set(a.name, Math.max(...a.alpha));
+      ranks = s.ranks();
+    } catch {
+      // α unreadable synchronously (webgpu before refreshAlphas): the summary goes without ranks.
+    }
+  }
+  const rankCols = ["layer", "rank", "max α"];
+  const rankRows = ranks.map((r) => [r.name, r.rank, maxAlpha.get(r.name)]);
+  const lambda = ranks[0]?.threshold;
+  const caption = `ranks at λ = ${lambda === undefined ? "–" : Number(lambda.toPrecision(4))}`;
+  const html =
+    `<div class="autolora-session"><strong>AutoLoRA session</strong>` +
+    htmlTable(
+      ["", ""],
+      facts.map(([k, v]) => [k, v]),
+    ).replace("<thead><tr><th></th><th></th></tr></thead>", "") +
+    (ranks.length ? htmlTable(rankCols, rankRows, { caption }) : "") +
+    "</div>";
+  const text = [
+    "AutoLoRA session",
+    ...facts.map(([k, v]) => `  ${k}: ${typeof v === "number" ? Number(v.toPrecision(4)) : v}`),
+    ...(ranks.length ? ["", textTable(rankCols, rankRows, { caption })] : []),
+  ].join("\n");
+  return { "text/html": html, "text/plain": text };
 }
 
 function validateData(data: SessionData): void {

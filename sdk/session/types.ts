@@ -42,6 +42,11 @@ export interface SessionOptions {
   /** Training data (split into D_tr / D_val by `valFraction`) and optional dev set. */
   data: SessionData;
   preset?: Preset;
+  /**
+   * Layers to adapt: module-name suffixes, a regular expression, or `"all-linear"` (every linear
+   * layer but the head). Default: PEFT's choice for the architecture (`query`, `value` for
+   * BERT/RoBERTa, `c_attn` for GPT-2).
+   */
   targetModules?: TargetModules;
   /** k components per layer. Default 8. */
   maxRank?: number;
@@ -60,7 +65,7 @@ export interface SessionOptions {
   valFraction?: number;
   /** Inner steps per outer step in `step()` / `run()`. Default 1. */
   unrollSteps?: number;
-  /** Token length cap of a batch. Default 128. */
+  /** Token length cap of a batch (≤ the model's positions). Default: the model's room, at most 128. */
   maxLength?: number;
   /** Adapter dropout. Default 0. */
   dropout?: number;
@@ -118,8 +123,9 @@ export interface RunOptions {
   epochs?: number;
   /** Evaluate on D_val every this many meta-steps (0: never). */
   evalEvery?: number;
-  onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => void;
-  /** Checked between steps. */
+  /** Called after each meta-step (awaited when it returns a promise). */
+  onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => void | Promise<void>;
+  /** Pauses the run between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
 }
 
@@ -147,5 +153,6 @@ export interface RetrainOptions {
    */
   warmupRatio?: number;
   onProgress?: (p: { step: number; total: number; loss: number }) => void;
+  /** Pauses the retraining between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
 }

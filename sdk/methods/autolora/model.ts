@@ -8,7 +8,7 @@ import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
-import { selectTargets } from "../targets.js";
+import { defaultTargetModules, selectTargets } from "../targets.js";
 import { type AutoLoraConfig, type ResolvedAutoLoraConfig, resolveAutoLoraConfig, type Selection } from "./config.js";
 import { GatedLoraLayer } from "./layer.js";
 
@@ -55,7 +55,7 @@ export interface AutoLoraHandle {
  * ```
  */
 export function attachAutoLoRA(model: Model, config: AutoLoraConfig = {}): AutoLoraHandle {
-  const cfg = resolveAutoLoraConfig(config);
+  const cfg = resolveAutoLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const rng = new Rng(cfg.seed);
   const layers = new Map<string, GatedLoraLayer>();
   const targets = selectTargets(model, cfg.targetModules, model.headModules);

@@ -9,7 +9,7 @@ import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
 import { kaimingUniform } from "../init.js";
-import { patternValue, selectTargets } from "../targets.js";
+import { defaultTargetModules, patternValue, selectTargets } from "../targets.js";
 import { type LoraConfig, type ResolvedLoraConfig, resolveLoraConfig } from "./config.js";
 import { LoraLayer, loraScaling } from "./layer.js";
 
@@ -56,7 +56,7 @@ export function countTrainable(model: Model): number {
  */
 export function attachLoRA(model: Model, config: LoraConfig = {}): LoraHandle {
   if (handles.has(model)) throw new ConfigError("this model already has a LoRA adapter: call loraOf(model).detach() first, or load a fresh model.");
-  const cfg = resolveLoraConfig(config);
+  const cfg = resolveLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const rng = new Rng(cfg.seed);
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
   const layers = new Map<string, LoraLayer>();

@@ -124,7 +124,7 @@ export interface RunOptions {
   /** Evaluate on D_val every this many meta-steps (0: never). */
   evalEvery?: number;
   /** Called after each meta-step (awaited when it returns a promise). */
-  onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => void | Promise<void>;
+  onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => unknown;
   /** Pauses the run between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
 }

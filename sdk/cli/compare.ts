@@ -1,91 +1,146 @@
 /**
  * `autolora compare --task T --methods lora,dylora,adalora,adapter,full,autolora --seeds 3`:
- * writes `compare.md`, `compare.json` and `compare.html` (plotly, offline) to `--out`.
+ * writes `compare.md`, `compare.json` and `compare.html` (plotly, offline) to `--out`, with the
+ * same progress bar as `search`. Ctrl-C stops after the current step and writes the completed runs.
  * @module
  */
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
 import { type BackendName, useBackend } from "../backend/index.js";
-import { compare, comparisonFigure, summarize, toMarkdown } from "../compare/index.js";
+import { type CompareResult, compare, comparisonFigure, RUNNERS, summarize, toMarkdown } from "../compare/index.js";
+import { CheckpointError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import { task as getTask } from "../data/index.js";
 import { saveHtml } from "../viz/index.js";
-import { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
+import { backendOption, checkOutDir, csvList, EXIT, newCommand, nonNegativeInt, positiveInt, positiveNumber, UsageError } from "./args.js";
+import { addDataOptions, checkData, type DataFlags, readData } from "./data.js";
+import { ProgressBar } from "./progress.js";
+import { type CommandContext, maxLengthFor, targetModulesOf } from "./search.js";
 
-/** Run the `compare` subcommand; resolves to the exit code. */
-export async function compareCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: "string" },
-      task: { type: "string", default: DEFAULT_TASK },
-      "data-dir": { type: "string" },
-      methods: { type: "string", default: "lora,adapter,full,autolora" },
-      seeds: { type: "string", default: "3" },
-      "first-seed": { type: "string", default: "0" },
-      merge: { type: "string" },
-      epochs: { type: "string", default: "1" },
-      "batch-size": { type: "string", default: "16" },
-      "max-length": { type: "string", default: "64" },
-      lr: { type: "string", default: "1e-3" },
-      rank: { type: "string", default: "8" },
-      "max-train": { type: "string" },
-      "max-dev": { type: "string" },
-      out: { type: "string", default: "runs/compare" },
-      backend: { type: "string" },
-    },
-  });
-  const backend = await useBackend((v.backend as BackendName | undefined) ?? "auto");
-  process.stderr.write(`backend: ${backend.name} (${backend.device})\n`);
-  const dir = resolve(v.out!);
+interface CompareFlags extends DataFlags {
+  methods: string[];
+  seeds: number;
+  firstSeed: number;
+  merge?: string[];
+  epochs: number;
+  batchSize: number;
+  maxLength?: number;
+  lr: number;
+  rank: number;
+  targetModules?: string[];
+  out: string;
+  backend?: BackendName;
+}
+
+/** The `compare` subcommand. */
+export function compareCommand(ctx: CommandContext, argv: readonly string[] = []): Command {
+  const cmd = newCommand("compare").description(
+    "methods side by side on one task with one budget and the same seeds; writes compare.md, compare.json and compare.html to --out",
+  );
+  addDataOptions(cmd);
+  cmd
+    .option("--methods <a,b>", `methods to run: ${[...RUNNERS.keys()].join(", ")}`, csvList, ["lora", "adapter", "full", "autolora"])
+    .option("--seeds <n>", "seeds per method", positiveInt, 3)
+    .option("--first-seed <n>", "seeds run are first-seed … first-seed + seeds − 1", nonNegativeInt, 0)
+    .option("--epochs <n>", "training budget of every method, in epochs", positiveInt, 1)
+    .option("--batch-size <n>", "examples per step", positiveInt, 16)
+    .option("--max-length <n>", "tokens per example (default: 64, or the model's maximum if smaller)", positiveInt)
+    .option("--lr <x>", "learning rate (full fine-tuning uses lr/10)", positiveNumber, 1e-3)
+    .option("--rank <n>", "LoRA-family rank budget (r, rMax, k; AdaLoRA starts at 1.5r)", positiveInt, 8)
+    .option("--target-modules <a,b>", "layers the LoRA family adapts: module-name suffixes, or all-linear (default: the architecture's)", csvList)
+    .option("--merge <dirs>", "merge the compare.json of runs made separately (comma-separated folders) into one table; runs nothing", csvList)
+    .option("--out <dir>", "output folder (created)", "runs/compare")
+    .addOption(backendOption("auto"))
+    .action(async (flags: CompareFlags) => {
+      ctx.code = await runCompare(flags, ctx, argv);
+    });
+  return cmd;
+}
+
+type Saved = CompareResult & { command: string };
+
+async function writeOutputs(dir: string, out: CompareResult, md: string, json: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(join(dir, "compare.md"), md);
+  await writeFileAtomic(join(dir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
+  await saveHtml(comparisonFigure(out), join(dir, "compare.html"));
+}
+
+async function runCompare(v: CompareFlags, ctx: CommandContext, argv: readonly string[]): Promise<number> {
+  const { log, signal } = ctx;
+  const command = `autolora compare ${argv.join(" ")}`.trim();
   if (v.merge) {
     // Merge runs made by separate processes (e.g. one per seed) into one table.
-    const parts = await Promise.all(
-      v.merge
-        .split(",")
-        .map(async (d) => JSON.parse(await readFile(join(d, "compare.json"), "utf8")) as Awaited<ReturnType<typeof compare>> & { command: string }),
-    );
-    const methods = parts[0]!.summaries.map((x) => x.method);
-    const merged = {
-      options: { ...parts[0]!.options, seeds: parts.reduce((n, p) => n + p.options.seeds, 0) },
-      summaries: summarize(
-        parts.flatMap((p) => p.summaries.flatMap((x) => x.runs)),
-        methods,
-      ),
+    const dir = checkOutDir(v.out);
+    const parts = v.merge.map((d): Saved => {
+      const f = join(d, "compare.json");
+      if (!existsSync(f)) throw new CheckpointError(`--merge ${d}: no compare.json there; give folders written by autolora compare.`);
+      try {
+        const j = JSON.parse(readFileSync(f, "utf8")) as Saved;
+        if (!Array.isArray(j.summaries)) throw new Error("no summaries");
+        return j;
+      } catch (e) {
+        throw new CheckpointError(`--merge ${d}: ${f} is not a compare.json (${(e as Error).message}).`);
+      }
+    });
+    const methods = [...new Set(parts.flatMap((p) => p.summaries.map((x) => x.method)))];
+    const runs = parts.flatMap((p) => p.summaries.flatMap((x) => x.runs));
+    const merged: CompareResult = {
+      options: { ...parts[0]!.options, seeds: new Set(runs.map((r) => r.seed)).size },
+      summaries: summarize(runs, methods),
     };
     const commands = parts.map((p) => `\`${p.command}\``).join(", ");
-    const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
-    await writeFileAtomic(join(dir, "compare.md"), md);
-    await writeFileAtomic(join(dir, "compare.json"), `${JSON.stringify({ commands: parts.map((p) => p.command), ...merged }, null, 2)}\n`);
-    await saveHtml(comparisonFigure(merged), join(dir, "compare.html"));
+    const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge.join(",")} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
+    await writeOutputs(dir, merged, md, { commands: parts.map((p) => p.command), ...merged });
     process.stdout.write(md);
-    return 0;
+    return EXIT.ok;
   }
-  const modelDir = v.model ?? DEFAULT_MODELS.find((d) => existsSync(join(d, "config.json")))!;
-  const t = getTask(v.task!, { dir: v["data-dir"] });
-  const n = (x: string | undefined) => (x === undefined ? undefined : Number(x));
+  // Everything checked before any work.
+  for (const m of v.methods) if (!RUNNERS.has(m)) throw new UsageError(`--methods: unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  const { modelDir, modelConfig } = checkData(v);
+  const maxLength = maxLengthFor(v.maxLength, modelConfig);
+  const dir = checkOutDir(v.out);
+  const task = await readData(v);
+
+  const backend = await useBackend(v.backend ?? "auto");
+  log(`backend: ${backend.name} (${backend.device})`);
+  const runs = v.methods.length * v.seeds;
+  log(`model: ${modelDir}\ntask: ${task.name}; ${v.methods.join(", ")} × ${v.seeds} seed${v.seeds === 1 ? "" : "s"} = ${runs} run${runs === 1 ? "" : "s"}`);
+  const bar = new ProgressBar("compare", runs);
+  const targets = targetModulesOf(v.targetModules);
   const out = await compare({
     modelDir,
-    task: t,
-    methods: v.methods!.split(","),
-    seeds: Number(v.seeds),
-    firstSeed: Number(v["first-seed"]),
-    epochs: Number(v.epochs),
-    batchSize: Number(v["batch-size"]),
-    maxLength: Number(v["max-length"]),
-    lr: Number(v.lr),
-    rank: Number(v.rank),
-    maxTrain: n(v["max-train"]),
-    maxDev: n(v["max-dev"]),
-    onProgress: (note) => process.stderr.write(`${note}\n`),
+    task,
+    methods: v.methods,
+    seeds: v.seeds,
+    firstSeed: v.firstSeed,
+    epochs: v.epochs,
+    batchSize: v.batchSize,
+    maxLength,
+    lr: v.lr,
+    rank: v.rank,
+    ...(targets !== undefined ? { targetModules: targets } : {}),
+    ...(v.maxTrain !== undefined ? { maxTrain: v.maxTrain } : {}),
+    ...(v.maxDev !== undefined ? { maxDev: v.maxDev } : {}),
+    signal,
+    onProgress: (p) => bar.update(p.done, `${p.method} seed ${p.seed}: ${p.note.replace(`${p.method} `, "")}`, p.fraction),
   });
-  const command = `autolora compare ${argv.join(" ")}`;
-  const md = `# ${t.name}: methods compared\n\nModel: \`${modelDir}\`, backend: ${backend.name}. Command: \`${command}\`\n\n${toMarkdown(out)}`;
-  await writeFileAtomic(join(dir, "compare.md"), md);
-  await writeFileAtomic(join(dir, "compare.json"), `${JSON.stringify({ command, ...out }, null, 2)}\n`);
-  await saveHtml(comparisonFigure(out), join(dir, "compare.html"));
+  bar.done();
+  const partial = out.interrupted
+    ? `\n\n**Interrupted by Ctrl-C**: ${out.interrupted.completedRuns} of ${out.interrupted.plannedRuns} runs completed; the tables hold those only.`
+    : "";
+  const md = `# ${task.name}: methods compared\n\nModel: \`${modelDir}\`, backend: ${backend.name}. Command: \`${command}\`${partial}\n\n${toMarkdown({ ...out, interrupted: undefined })}`;
+  if (out.summaries.length === 0) {
+    log(`interrupted before the first run finished: nothing written.`);
+    return EXIT.interrupted;
+  }
+  await writeOutputs(dir, out, md, { command, ...out });
   process.stdout.write(md);
-  return 0;
+  if (out.interrupted) {
+    log(
+      `interrupted: wrote the ${out.interrupted.completedRuns} completed of ${out.interrupted.plannedRuns} runs to ${dir} (compare.md, compare.json, compare.html).`,
+    );
+    return EXIT.interrupted;
+  }
+  log(`wrote ${join(dir, "compare.md")}, compare.json and compare.html`);
+  return EXIT.ok;
 }

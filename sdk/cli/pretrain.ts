@@ -1,51 +1,150 @@
 /**
  * `autolora pretrain mlm|clm [options]`: pretrain a small RoBERTa-style encoder (masked LM) or
  * GPT-2-style decoder (causal LM) on the bundled corpus and write a Hugging Face checkpoint folder
- * with its BPE tokenizer and a model card (sdk/pretrain/).
+ * with its BPE tokenizer and a model card (sdk/pretrain/). Ctrl-C stops after the current step and
+ * writes the model as trained so far, marked as interrupted.
  * @module
  */
-import { parseArgs } from "node:util";
+import { Argument, type Command, Option } from "commander";
 import { type BackendName, useBackend } from "../backend/index.js";
-import { AutoLoraError, ConfigError } from "../core/errors.js";
 import { buildCorpus, CORPUS_SOURCES, type CorpusSource, saveCorpus } from "../pretrain/corpus.js";
-import { type PretrainKind, pretrain } from "../pretrain/pipeline.js";
+import { type PretrainKind, type PretrainOptions, pretrain, pretrainDefaults } from "../pretrain/pipeline.js";
+import {
+  BACKENDS,
+  checkInput,
+  checkOutDir,
+  checkOutFile,
+  csvList,
+  EXIT,
+  newCommand,
+  nonEmpty,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  UsageError,
+  unitFraction,
+} from "./args.js";
+import type { CommandContext } from "./search.js";
 
-/** Help text of `autolora pretrain`. */
-export const PRETRAIN_HELP = `autolora pretrain — pretrain a tiny model on the bundled corpus (SOTU, Moby-Dick, SpamAssassin)
+interface PretrainFlags {
+  out?: string;
+  hidden?: number;
+  layers?: number;
+  heads?: number;
+  intermediate?: number;
+  vocabSize?: number;
+  blockSize?: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  warmupRatio?: number;
+  weightDecay?: number;
+  dropout?: number;
+  evalBlocks?: number;
+  sources?: string[];
+  corpus?: string;
+  seed?: number;
+  logEvery?: number;
+  backend: BackendName;
+}
 
-usage:
-  autolora pretrain mlm --out datasets/models/roberta-tiny [options]   RoBERTa-style encoder, masked LM
-  autolora pretrain clm --out datasets/models/gpt2-tiny [options]      GPT-2-style decoder, causal LM
-  autolora pretrain corpus --out FILE [--sources a,b]                  write the corpus to one file, for
-                                                                       a machine without the data packages
+/** The `pretrain` subcommand. */
+export function pretrainSubcommand(ctx: CommandContext, argv: readonly string[] = []): Command {
+  const cmd = newCommand("pretrain")
+    .description(
+      "pretrain a tiny model on the bundled corpus (SOTU, Moby-Dick, SpamAssassin): mlm = RoBERTa-style encoder, clm = GPT-2-style decoder; " +
+        "corpus = write the corpus to one file (--out FILE), for a machine without the data packages",
+    )
+    .addArgument(new Argument("<objective>", "what to pretrain").choices(["mlm", "clm", "corpus"]))
+    .option("--out <path>", "checkpoint folder (mlm, clm) or corpus file (corpus); required", nonEmpty)
+    .option("--hidden <n>", "hidden size (default: 128)", positiveInt)
+    .option("--layers <n>", "layers (default: 4)", positiveInt)
+    .option("--heads <n>", "attention heads; must divide --hidden (default: 4)", positiveInt)
+    .option("--intermediate <n>", "feed-forward width (default: 4 × hidden)", positiveInt)
+    .option("--vocab-size <n>", "BPE vocabulary: 5 special tokens + 256 bytes + merges (default: 4096)", positiveInt)
+    .option("--block-size <n>", "tokens per training block = the model's max length (default: 64)", positiveInt)
+    .option("--steps <n>", "training steps (default: 1000)", positiveInt)
+    .option("--batch-size <n>", "blocks per step (default: 32)", positiveInt)
+    .option("--lr <x>", "peak learning rate, linear warm-up then linear decay (default: 1e-3)", positiveNumber)
+    .option("--warmup-ratio <x>", "warm-up share of the steps, in [0, 1) (default: 0.06)", unitFraction)
+    .option("--weight-decay <x>", "AdamW decay on matrices (default: 0.01)", nonNegativeNumber)
+    .option("--dropout <x>", "dropout while pretraining, in [0, 1) (default: 0; the saved config says 0.1)", unitFraction)
+    .option("--eval-blocks <n>", "held-out blocks for the eval loss (default: 128)", positiveInt)
+    .addOption(new Option("--sources <a,b>", `corpus sources: ${CORPUS_SOURCES.join(", ")} (default: all)`).argParser(csvList))
+    .option("--corpus <file>", "read the corpus from FILE (written by `autolora pretrain corpus`), not the packages", nonEmpty)
+    .option("--seed <n>", "seed (default: 0)", nonNegativeInt)
+    .option("--log-every <n>", "progress line every N steps (default: 25)", positiveInt)
+    .addOption(new Option("--backend <name>", "tfjs backend").choices(BACKENDS).default("wasm"))
+    .action(async (kind: "mlm" | "clm" | "corpus", flags: PretrainFlags) => {
+      ctx.code = await runPretrain(kind, flags, ctx, argv);
+    });
+  return cmd;
+}
 
-model:
-  --hidden N           hidden size; default 128
-  --layers N           default 4
-  --heads N            default 4
-  --intermediate N     feed-forward width; default 4 × hidden
-  --vocab-size N       BPE vocabulary (5 special tokens + 256 bytes + merges); default 4096
-  --block-size N       tokens per training block = model max length; default 64
-training:
-  --steps N            default 1000
-  --batch-size N       blocks per step; default 32
-  --lr X               peak learning rate; default 1e-3 (linear warm-up, then linear decay)
-  --warmup-ratio X     default 0.06
-  --weight-decay X     default 0.01
-  --dropout X          dropout while pretraining; default 0 (the saved config says 0.1)
-  --eval-blocks N      held-out blocks for the eval loss; default 128
-  --sources a,b        corpus sources (${CORPUS_SOURCES.join(", ")}); default all
-  --corpus FILE        read the corpus from FILE (written by \`autolora pretrain corpus\`), not the packages
-  --seed N             default 0
-  --log-every N        progress line every N steps; default 25
-output:
-  --out DIR            checkpoint folder (config.json, model.safetensors, tokenizer.json, README.md)
-  --backend B          auto | tensorflow | webgpu | wasm | cpu; default wasm
-`;
+async function runPretrain(kind: "mlm" | "clm" | "corpus", v: PretrainFlags, ctx: CommandContext, argv: readonly string[]): Promise<number> {
+  const { log, signal } = ctx;
+  if (!v.out)
+    throw new UsageError(`autolora pretrain ${kind}: --out is required (${kind === "corpus" ? "the corpus file" : "the checkpoint folder"} to write).`);
+  const bad = v.sources?.filter((s) => !(CORPUS_SOURCES as readonly string[]).includes(s));
+  if (bad?.length) throw new UsageError(`--sources: unknown source ${bad.map((s) => `"${s}"`).join(", ")}; known: ${CORPUS_SOURCES.join(", ")}.`);
+  const sources = v.sources as CorpusSource[] | undefined;
+  if (kind === "corpus") {
+    checkOutFile(v.out);
+    const corpus = buildCorpus(sources ? { sources } : {});
+    await saveCorpus(corpus, v.out);
+    log(`wrote ${v.out}: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
+    return EXIT.ok;
+  }
+  const skip = new Set(["--backend", "--corpus"]);
+  const opts: PretrainOptions = {
+    kind: kind as PretrainKind,
+    out: v.out,
+    hidden: v.hidden,
+    layers: v.layers,
+    heads: v.heads,
+    intermediate: v.intermediate,
+    vocabSize: v.vocabSize,
+    blockSize: v.blockSize,
+    steps: v.steps,
+    batchSize: v.batchSize,
+    lr: v.lr,
+    warmupRatio: v.warmupRatio,
+    weightDecay: v.weightDecay,
+    dropout: v.dropout,
+    evalBlocks: v.evalBlocks,
+    sources,
+    seed: v.seed,
+    logEvery: v.logEvery,
+    corpusFile: v.corpus,
+    // The command as run, without machine-specific flags (the model card records it).
+    command: ["autolora", "pretrain", ...argv.filter((a, i) => !skip.has(argv[i - 1]!) && !skip.has(a) && ![...skip].some((s) => a.startsWith(`${s}=`)))].join(
+      " ",
+    ),
+    log,
+    signal,
+  };
+  // Everything checked before any work: the options (sizes fit together), the corpus file, --out.
+  pretrainDefaults(opts);
+  if (v.corpus) checkInput(v.corpus, "--corpus", "file");
+  checkOutDir(v.out);
+  const backend = await useBackend(v.backend);
+  log(`backend: ${backend.name} (${backend.device})`);
+  const r = await pretrain(opts);
+  if (r.interrupted && r.steps === 0) {
+    log("interrupted before the first training step: nothing written.");
+    return EXIT.interrupted;
+  }
+  log(
+    `wrote ${r.dir}: ${r.parameters} parameters, ${r.steps}${r.interrupted ? ` of ${r.interrupted.plannedSteps} (interrupted)` : ""} steps, final train loss ${r.finalLoss.toFixed(4)}, ` +
+      `held-out loss ${r.evalLoss.final.toFixed(4)} (tokenizer ${r.seconds.tokenizer.toFixed(0)} s, training ${r.seconds.training.toFixed(0)} s)`,
+  );
+  return r.interrupted ? EXIT.interrupted : EXIT.ok;
+}
 
 /**
- * Run `autolora pretrain` with the arguments after `pretrain`. Resolves to the exit code (0 done,
- * 1 a user error, reported on stderr, 2 bad usage).
+ * Run `autolora pretrain` with the arguments after `pretrain`, in this process. Resolves to the
+ * exit code (0 done, 2 a usage or input error — reported on stderr in one line —, 1 a bug).
  *
  * @example
  * ```ts
@@ -53,102 +152,6 @@ output:
  * ```
  */
 export async function pretrainCommand(argv: string[]): Promise<number> {
-  const [kind, ...rest] = argv;
-  if (!kind || kind === "--help" || kind === "-h" || kind === "help") {
-    process.stdout.write(PRETRAIN_HELP);
-    return kind ? 0 : 2;
-  }
-  if (kind !== "mlm" && kind !== "clm" && kind !== "corpus") {
-    process.stderr.write(`autolora pretrain: unknown objective "${kind}" (use mlm, clm or corpus)\n\n${PRETRAIN_HELP}`);
-    return 2;
-  }
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({
-      args: rest,
-      options: Object.fromEntries(
-        [
-          "out",
-          "hidden",
-          "layers",
-          "heads",
-          "intermediate",
-          "vocab-size",
-          "block-size",
-          "steps",
-          "batch-size",
-          "lr",
-          "warmup-ratio",
-          "weight-decay",
-          "dropout",
-          "eval-blocks",
-          "sources",
-          "seed",
-          "backend",
-          "log-every",
-          "corpus",
-        ].map((k) => [k, { type: "string" as const }]),
-      ),
-    }).values as Record<string, string | undefined>;
-  } catch (e) {
-    process.stderr.write(`autolora pretrain: ${(e as Error).message}\n\n${PRETRAIN_HELP}`);
-    return 2;
-  }
-  if (!values.out) {
-    process.stderr.write(`autolora pretrain: --out DIR is required\n\n${PRETRAIN_HELP}`);
-    return 2;
-  }
-  const log = (s: string) => process.stderr.write(`${s}\n`);
-  try {
-    const num = (k: string): number | undefined => {
-      const v = values[k];
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new ConfigError(`--${k} must be a number, got "${v}".`);
-      return n;
-    };
-    const sources = values.sources?.split(",").map((s) => s.trim()) as CorpusSource[] | undefined;
-    if (kind === "corpus") {
-      const corpus = buildCorpus({ sources });
-      await saveCorpus(corpus, values.out);
-      log(`wrote ${values.out}: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
-      return 0;
-    }
-    const backend = await useBackend((values.backend ?? "wasm") as BackendName);
-    log(`backend: ${backend.name} (${backend.device})`);
-    const r = await pretrain({
-      kind: kind as PretrainKind,
-      out: values.out,
-      hidden: num("hidden"),
-      layers: num("layers"),
-      heads: num("heads"),
-      intermediate: num("intermediate"),
-      vocabSize: num("vocab-size"),
-      blockSize: num("block-size"),
-      steps: num("steps"),
-      batchSize: num("batch-size"),
-      lr: num("lr"),
-      warmupRatio: num("warmup-ratio"),
-      weightDecay: num("weight-decay"),
-      dropout: num("dropout"),
-      evalBlocks: num("eval-blocks"),
-      sources,
-      seed: num("seed"),
-      logEvery: num("log-every"),
-      corpusFile: values.corpus,
-      command: ["autolora", "pretrain", ...argv.filter((_, i) => !["--backend", "--corpus"].includes(argv[i - 1]!) && !["--backend", "--corpus"].includes(argv[i]!))].join(" "),
-      log,
-    });
-    log(
-      `wrote ${r.dir}: ${r.parameters} parameters, ${r.steps} steps, final train loss ${r.finalLoss.toFixed(4)}, ` +
-        `held-out loss ${r.evalLoss.final.toFixed(4)} (tokenizer ${r.seconds.tokenizer.toFixed(0)} s, training ${r.seconds.training.toFixed(0)} s)`,
-    );
-    return 0;
-  } catch (e) {
-    if (e instanceof AutoLoraError) {
-      log(`autolora pretrain: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  const { main } = await import("./main.js");
+  return main(["pretrain", ...argv]);
 }

@@ -5,6 +5,8 @@
  */
 
 /**
+ * A bar with elapsed time and an ETA from the share done so far (`search`, `retrain`, `compare`).
+ *
  * @example
  * ```ts
  * const bar = new ProgressBar("search", 100);
@@ -22,14 +24,17 @@ export class ProgressBar {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  /** Show `step` of `total` with a note. */
-  update(step: number, note = ""): void {
-    const frac = this.total > 0 ? Math.min(1, step / this.total) : 1;
+  /**
+   * Show `step` of `total` with a note. `fraction` (default `step / total`) is the share done,
+   * for the bar and the ETA, when a step has parts (a `compare` run in progress).
+   */
+  update(step: number, note = "", fraction?: number): void {
+    const frac = Math.max(0, Math.min(1, fraction ?? (this.total > 0 ? step / this.total : 1)));
     const width = 24;
     const filled = Math.round(frac * width);
     const elapsed = (performance.now() - this.t0) / 1000;
     const eta = frac > 0 ? (elapsed / frac) * (1 - frac) : 0;
-    const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${step}/${this.total}  ${note}  ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left`;
+    const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${step}/${this.total}  ${note}  ${elapsed.toFixed(0)}s elapsed, ${frac > 0 ? `~${eta.toFixed(0)}s left` : "ETA after the first step"}`;
     if (this.stream.isTTY) {
       this.stream.write(`\r${line}\x1b[K`);
     } else {

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError, UnknownNameError } from "../core/errors.js";
+import { beginTask } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import { makeBatches } from "../data/batching.js";
 import { loadTokenizer } from "../data/tokenizer.js";
@@ -15,6 +16,7 @@ import { attachAdapters } from "../methods/adapter/index.js";
 import { attachDyLoRA, evaluateRanks, trainDyLoRA } from "../methods/dylora/index.js";
 import { fullFineTune } from "../methods/full/index.js";
 import { attachLoRA, countTrainable } from "../methods/lora/index.js";
+import { selectTargets, type TargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { loadPretrained } from "../models/pretrained.js";
 import { Session } from "../session/index.js";
@@ -36,7 +38,38 @@ export interface RunContext {
   lr: number;
   /** LoRA-family rank budget (r for LoRA, rMax for DyLoRA, initR for AdaLoRA, k for AutoLoRA). */
   rank: number;
-  onProgress?: (note: string) => void;
+  /** Layers the LoRA family adapts (PEFT's `target_modules`); default: each method's own. */
+  targetModules?: TargetModules;
+  /** Stops the run at its next step boundary; the runner then throws {@link RunInterrupted}. */
+  signal?: AbortSignal;
+  /** Progress within the run: a note and the share of the run done, in [0, 1]. */
+  onProgress?: (p: RunProgress) => void;
+}
+
+/** Progress of one run, for a bar. */
+export interface RunProgress {
+  /** e.g. `"lora step 3/10 loss 0.6931"`. */
+  note: string;
+  /** Share of this run done, in [0, 1]. */
+  fraction: number;
+}
+
+/** Thrown by a runner whose `signal` stopped it before the run finished (the run has no result). */
+export class RunInterrupted extends Error {
+  constructor(method: string) {
+    super(`${method}: interrupted before the run finished`);
+    this.name = "RunInterrupted";
+  }
+}
+
+/** Throw {@link RunInterrupted} when the run's signal has fired. */
+function checkInterrupted(ctx: RunContext, method: string): void {
+  if (ctx.signal?.aborted) throw new RunInterrupted(method);
+}
+
+/** The same rank on every adapted layer (methods with one rank for all). */
+function uniformRanks(layers: Iterable<string>, rank: number): { name: string; rank: number }[] {
+  return [...layers].map((name) => ({ name, rank }));
 }
 
 /** What one run of a method gives. */
@@ -109,8 +142,17 @@ export async function devMetric(
 /** Warm-up share of every method's training (AutoLoRA's retraining included): one recipe for all. */
 const BASELINE_WARMUP = 0.06;
 
-/** Train whatever is trainable in `model` with the shared budget, evaluate, time it. */
-export async function trainAndEvaluate(method: string, model: Model, ctx: RunContext, extra: Partial<MethodResult> = {}): Promise<MethodResult> {
+/**
+ * Train whatever is trainable in `model` with the shared budget, evaluate, time it. `share` maps
+ * this training's progress into the run's (`[from, to]` of the run; default all of it).
+ */
+export async function trainAndEvaluate(
+  method: string,
+  model: Model,
+  ctx: RunContext,
+  extra: Partial<MethodResult> = {},
+  share: [number, number] = [0, 1],
+): Promise<MethodResult> {
   const t0 = performance.now();
   const rng = new Rng(ctx.seed);
   await trainModel(model, {
@@ -120,8 +162,14 @@ export async function trainAndEvaluate(method: string, model: Model, ctx: RunCon
     optimizer: { lr: ctx.lr, weightDecay: 0 },
     schedule: "linear",
     warmupRatio: BASELINE_WARMUP,
-    onProgress: (p) => ctx.onProgress?.(`${method} step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`),
+    signal: ctx.signal,
+    onProgress: (p) =>
+      ctx.onProgress?.({
+        note: `${method} step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`,
+        fraction: share[0] + (share[1] - share[0]) * (p.step / Math.max(1, p.total)),
+      }),
   });
+  checkInterrupted(ctx, method);
   const m = await devMetric(model, ctx);
   return { method, seed: ctx.seed, metric: m.metric, metricName: m.metricName, trainableParams: countTrainable(model), ms: performance.now() - t0, ...extra };
 }
@@ -129,11 +177,11 @@ export async function trainAndEvaluate(method: string, model: Model, ctx: RunCon
 /** LoRA at a uniform rank. */
 export const loraRunner: MethodRunner = {
   name: "lora",
-  description: "LoRA, uniform rank r on query/value",
+  description: "LoRA, uniform rank r",
   async run(ctx) {
     return withFreshModel(ctx, async (model) => {
-      attachLoRA(model, { r: ctx.rank, alpha: ctx.rank, seed: ctx.seed });
-      return await trainAndEvaluate("lora", model, ctx);
+      const h = attachLoRA(model, { r: ctx.rank, alpha: ctx.rank, seed: ctx.seed, ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}) });
+      return await trainAndEvaluate("lora", model, ctx, { ranks: uniformRanks(h.layers.keys(), ctx.rank) });
     });
   },
 };
@@ -157,16 +205,22 @@ export const loraGridRunner: MethodRunner = {
       task: { ...ctx.task, train: order.slice(0, cut).map((i) => ctx.task.train[i]!), dev: order.slice(cut).map((i) => ctx.task.train[i]!) },
     };
     let best = { r: grid[0]!, val: Number.NEGATIVE_INFINITY };
-    for (const r of grid) {
+    const targets = ctx.targetModules ? { targetModules: ctx.targetModules } : {};
+    // Shares of the run by the data each training sees (70% per grid point, 100% for the last).
+    const weight = grid.length * 0.7 + 1;
+    for (const [i, r] of grid.entries()) {
       const res = await withFreshModel(ctx, async (model) => {
-        attachLoRA(model, { r, alpha: r, seed: ctx.seed });
-        return trainAndEvaluate(`lora-grid r=${r}`, model, { ...inner, rank: r });
+        attachLoRA(model, { r, alpha: r, seed: ctx.seed, ...targets });
+        return trainAndEvaluate(`lora-grid r=${r}`, model, { ...inner, rank: r }, {}, [(i * 0.7) / weight, ((i + 1) * 0.7) / weight]);
       });
       if (res.metric > best.val) best = { r, val: res.metric };
     }
     return withFreshModel(ctx, async (model) => {
-      attachLoRA(model, { r: best.r, alpha: best.r, seed: ctx.seed });
-      const res = await trainAndEvaluate("lora-grid", model, ctx, { extra: { chosenRank: best.r } });
+      const h = attachLoRA(model, { r: best.r, alpha: best.r, seed: ctx.seed, ...targets });
+      const res = await trainAndEvaluate("lora-grid", model, ctx, { extra: { chosenRank: best.r }, ranks: uniformRanks(h.layers.keys(), best.r) }, [
+        (grid.length * 0.7) / weight,
+        1,
+      ]);
       return { ...res, ms: performance.now() - t0 };
     });
   },
@@ -212,6 +266,7 @@ export function autoloraRunner(
           model,
           tokenizer: ctx.tokenizer,
           data: { train: ctx.task.train, dev: ctx.task.dev, metrics: ctx.task.metrics, labels: ctx.task.labels ?? undefined },
+          ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}),
           maxRank: ctx.rank,
           alpha: ctx.rank,
           innerLr: ctx.lr,
@@ -221,21 +276,36 @@ export function autoloraRunner(
           seed: ctx.seed,
           ...opts,
         });
-        // Search budget: the same number of epochs over D_tr as the others train for.
-        await session.run({ epochs: ctx.epochs, onStep: ({ step, total }) => ctx.onProgress?.(`${name} search ${step}/${total}`) });
-        const ranks = session.ranks();
-        const r = await session.retrain({
-          ranks,
-          epochs: ctx.epochs,
-          lr: ctx.lr,
-          warmupRatio: BASELINE_WARMUP,
-          onProgress: ({ step, total }) => ctx.onProgress?.(`${name} retrain ${step}/${total}`),
-        });
-        const metricName = ctx.task.metrics[0] ?? "loss";
-        const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;
-        r.model.dispose();
-        session.dispose();
-        return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
+        try {
+          // Search budget: the same number of epochs over D_tr as the others train for. A meta-step
+          // costs about three training steps and sees half the data: about 60% of the run.
+          const run = await session.run({
+            epochs: ctx.epochs,
+            signal: ctx.signal,
+            onStep: ({ step, total }) => ctx.onProgress?.({ note: `${name} search ${step}/${total}`, fraction: (0.6 * step) / Math.max(1, total) }),
+          });
+          if (run.aborted) throw new RunInterrupted(name);
+          checkInterrupted(ctx, name);
+          const ranks = session.ranks();
+          const r = await session.retrain({
+            ranks,
+            epochs: ctx.epochs,
+            lr: ctx.lr,
+            warmupRatio: BASELINE_WARMUP,
+            signal: ctx.signal,
+            onProgress: ({ step, total }) => ctx.onProgress?.({ note: `${name} retrain ${step}/${total}`, fraction: 0.6 + (0.4 * step) / Math.max(1, total) }),
+          });
+          try {
+            checkInterrupted(ctx, name);
+            const metricName = ctx.task.metrics[0] ?? "loss";
+            const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;
+            return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
+          } finally {
+            r.model.dispose();
+          }
+        } finally {
+          session.dispose();
+        }
       });
     },
   };
@@ -248,7 +318,7 @@ export const dyloraRunner: MethodRunner = {
   async run(ctx) {
     const t0 = performance.now();
     return withFreshModel(ctx, async (model) => {
-      const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed });
+      const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed, ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}) });
       const rng = new Rng(ctx.seed);
       await trainDyLoRA(model, h, {
         batches: epochBatches(ctx, rng),
@@ -257,8 +327,10 @@ export const dyloraRunner: MethodRunner = {
         optimizer: { lr: ctx.lr, weightDecay: 0 },
         schedule: "linear",
         warmupRatio: BASELINE_WARMUP,
-        onProgress: (p) => ctx.onProgress?.(`dylora step ${p.step}/${p.total}`),
+        signal: ctx.signal,
+        onProgress: (p) => ctx.onProgress?.({ note: `dylora step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`, fraction: p.step / Math.max(1, p.total) }),
       });
+      checkInterrupted(ctx, "dylora");
       const scores = await evaluateRanks(model, h, async () => (await devMetric(model, ctx)).metric);
       h.setRank(ctx.rank);
       const m = await devMetric(model, ctx);
@@ -270,6 +342,7 @@ export const dyloraRunner: MethodRunner = {
         metricName: m.metricName,
         trainableParams: countTrainable(model),
         ms: performance.now() - t0,
+        ranks: uniformRanks(h.layers.keys(), ctx.rank),
         extra: { bestRank: best.rank, bestRankMetric: best.score },
       };
     });
@@ -297,13 +370,16 @@ export const adaloraRunner: MethodRunner = {
         tfinal,
         deltaT: 1,
         seed: ctx.seed,
+        ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}),
       });
       const res = await trainAdaLoRA(model, h, {
         batches,
         rng,
         optimizer: { lr: ctx.lr, weightDecay: 0 },
-        onProgress: (p) => ctx.onProgress?.(`adalora step ${p.step}/${p.total}`),
+        signal: ctx.signal,
+        onProgress: (p) => ctx.onProgress?.({ note: `adalora step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`, fraction: p.step / Math.max(1, p.total) }),
       });
+      checkInterrupted(ctx, "adalora");
       const m = await devMetric(model, ctx);
       return {
         method: "adalora",
@@ -350,10 +426,36 @@ export interface CompareOptions {
   maxLength?: number;
   lr?: number;
   rank?: number;
+  /** Layers the LoRA family adapts (module-name suffixes, a regular expression, or `"all-linear"`); default: each method's own. */
+  targetModules?: TargetModules;
   /** Use at most this many training / dev examples (seeded subsample). */
   maxTrain?: number;
   maxDev?: number;
-  onProgress?: (note: string) => void;
+  /** Stops the comparison at the next step boundary (so does an interrupt, see `interruptAll`); the completed runs are returned. */
+  signal?: AbortSignal;
+  onProgress?: (p: CompareProgress) => void;
+}
+
+/** Progress of a comparison, for a bar. */
+export interface CompareProgress {
+  /** Runs (method × seed) finished so far. */
+  done: number;
+  runs: number;
+  method: string;
+  seed: number;
+  /** What the current run is doing, e.g. `"lora step 3/10 loss 0.6931"`. */
+  note: string;
+  /** Share of the whole comparison done, in [0, 1]. */
+  fraction: number;
+}
+
+/** Per-layer ranks of one method over its runs. */
+export interface LayerRanks {
+  name: string;
+  /** Mean rank over the runs (seeds). */
+  mean: number;
+  /** The rank of each run, in run order. */
+  bySeed: number[];
 }
 
 /** Mean and standard deviation (sample, n−1) of one method over seeds. */
@@ -367,11 +469,23 @@ export interface MethodSummary {
   ms: number;
   /** Wall-clock cost relative to AdaLoRA's (null when AdaLoRA did not run). */
   costVsAdalora: number | null;
+  /** Per-layer ranks, for methods whose runs report them (the LoRA family). */
+  ranks?: LayerRanks[];
   runs: MethodResult[];
 }
 
+/** What {@link compare} returns. */
+export interface CompareResult {
+  options: Omit<CompareOptions, "task" | "onProgress" | "signal"> & { task: string };
+  summaries: MethodSummary[];
+  /** Present when an interrupt (or `signal`) stopped the comparison: the summaries hold the completed runs only. */
+  interrupted?: { completedRuns: number; plannedRuns: number };
+}
+
 /**
- * Run every method for every seed and summarise.
+ * Run every method for every seed and summarise. An interrupt (Ctrl-C in the CLI, a kernel
+ * interrupt, `signal`) stops it at the next step boundary; the run in progress is dropped and the
+ * completed ones are summarised, with `interrupted` saying how many of how many.
  *
  * @example
  * ```ts
@@ -379,83 +493,155 @@ export interface MethodSummary {
  * console.log(toMarkdown(out));
  * ```
  */
-export async function compare(
-  o: CompareOptions,
-): Promise<{ options: Omit<CompareOptions, "task" | "onProgress"> & { task: string }; summaries: MethodSummary[] }> {
+export async function compare(o: CompareOptions): Promise<CompareResult> {
   for (const m of o.methods) if (!RUNNERS.has(m)) throw new UnknownNameError(`unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  if (o.methods.length === 0) throw new ConfigError("methods is empty: name at least one method.");
   if (!(Number.isInteger(o.seeds) && o.seeds >= 1)) throw new ConfigError(`seeds ${o.seeds} must be an integer ≥ 1.`);
-  const tokenizer = await loadTokenizer(o.modelDir);
-  const sub = (xs: Example[], n: number | undefined, seed: number) => (n && xs.length > n ? new Rng(seed).shuffle([...xs]).slice(0, n) : xs);
-  const train = sub(o.task.splits.train, o.maxTrain, 101);
-  const dev = sub(o.task.splits.dev, o.maxDev, 102);
-  const results: MethodResult[] = [];
-  for (const m of o.methods) {
-    for (let seed = o.firstSeed ?? 0; seed < (o.firstSeed ?? 0) + o.seeds; seed++) {
-      const ctx: RunContext = {
-        modelDir: o.modelDir,
-        task: { name: o.task.name, head: o.task.head, numLabels: o.task.numLabels, metrics: o.task.metrics, labels: o.task.labels, train, dev },
-        tokenizer,
-        seed,
-        epochs: o.epochs ?? 1,
-        batchSize: o.batchSize ?? 16,
-        maxLength: o.maxLength ?? 64,
-        lr: o.lr ?? 1e-3,
-        rank: o.rank ?? 8,
-        onProgress: o.onProgress,
-      };
-      o.onProgress?.(`${m} seed ${seed}`);
-      results.push(await RUNNERS.get(m)!.run(ctx));
+  const firstSeed = o.firstSeed ?? 0;
+  if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new ConfigError(`firstSeed ${firstSeed} must be an integer ≥ 0.`);
+  const task = beginTask("compare", o.signal ? { signal: o.signal } : {});
+  // Runners take an AbortSignal; the task's stop request (an interrupt, or o.signal) fires it.
+  const stop = new AbortController();
+  const poll = setInterval(() => task.stopRequested && stop.abort(), 50);
+  poll.unref?.();
+  try {
+    const tokenizer = await loadTokenizer(o.modelDir);
+    const sub = (xs: Example[], n: number | undefined, seed: number) => (n && xs.length > n ? new Rng(seed).shuffle([...xs]).slice(0, n) : xs);
+    const train = sub(o.task.splits.train, o.maxTrain, 101);
+    const dev = sub(o.task.splits.dev, o.maxDev, 102);
+    const base: Omit<RunContext, "seed"> = {
+      modelDir: o.modelDir,
+      task: { name: o.task.name, head: o.task.head, numLabels: o.task.numLabels, metrics: o.task.metrics, labels: o.task.labels, train, dev },
+      tokenizer,
+      epochs: o.epochs ?? 1,
+      batchSize: o.batchSize ?? 16,
+      maxLength: o.maxLength ?? 64,
+      lr: o.lr ?? 1e-3,
+      rank: o.rank ?? 8,
+      ...(o.targetModules !== undefined ? { targetModules: o.targetModules } : {}),
+      signal: stop.signal,
+    };
+    if (o.targetModules !== undefined) {
+      // A target list that matches nothing is refused now, not after the first methods trained.
+      await withFreshModel({ ...base, seed: firstSeed }, async (model) => void selectTargets(model, o.targetModules!, model.headModules));
     }
+    const results: MethodResult[] = [];
+    const cells = o.methods.flatMap((m) => Array.from({ length: o.seeds }, (_, i) => ({ method: m, seed: firstSeed + i })));
+    for (const [i, { method, seed }] of cells.entries()) {
+      if (task.stopRequested) break;
+      const progress = (p: RunProgress) =>
+        o.onProgress?.({ done: i, runs: cells.length, method, seed, note: p.note, fraction: (i + Math.min(1, Math.max(0, p.fraction))) / cells.length });
+      progress({ note: `${method} seed ${seed}`, fraction: 0 });
+      try {
+        results.push(await RUNNERS.get(method)!.run({ ...base, seed, onProgress: progress }));
+      } catch (e) {
+        if (e instanceof RunInterrupted || task.stopRequested) break;
+        throw e;
+      }
+      o.onProgress?.({ done: i + 1, runs: cells.length, method, seed, note: `${method} seed ${seed} done`, fraction: (i + 1) / cells.length });
+    }
+    const { task: t, onProgress: _p, signal: _s, ...rest } = o;
+    const ran = o.methods.filter((m) => results.some((r) => r.method === m));
+    return {
+      options: { ...rest, task: t.name },
+      summaries: summarize(results, ran),
+      ...(results.length < cells.length ? { interrupted: { completedRuns: results.length, plannedRuns: cells.length } } : {}),
+    };
+  } finally {
+    clearInterval(poll);
+    task.end();
   }
-  const { task, onProgress: _p, ...rest } = o;
-  return { options: { ...rest, task: task.name }, summaries: summarize(results, o.methods) };
+}
+
+/** Per-layer ranks over runs that report them (every run must, else none). */
+function layerRanks(runs: MethodResult[]): LayerRanks[] | undefined {
+  if (!runs.length || runs.some((r) => !r.ranks)) return undefined;
+  const names = [...new Set(runs.flatMap((r) => r.ranks!.map((x) => x.name)))];
+  return names.map((name) => {
+    const bySeed = runs.map((r) => r.ranks!.find((x) => x.name === name)?.rank ?? 0);
+    return { name, mean: bySeed.reduce((a, b) => a + b, 0) / bySeed.length, bySeed };
+  });
 }
 
 /**
- * Mean ± std per method over its runs, costs normalised to AdaLoRA's mean wall time. Used by
- * {@link compare} and to merge runs made in separate processes.
+ * Mean ± std per method over its runs, costs normalised to AdaLoRA's mean wall time, per-layer
+ * ranks where the runs have them. Methods without runs are left out. Used by {@link compare} and
+ * to merge runs made in separate processes.
  */
 export function summarize(results: MethodResult[], methods: string[] = [...new Set(results.map((r) => r.method))]): MethodSummary[] {
   const ada = results.filter((r) => r.method === "adalora");
   const adaMs = ada.length ? ada.reduce((s, r) => s + r.ms, 0) / ada.length : null;
-  return methods.map((m) => {
-    const runs = results.filter((r) => r.method === m);
-    const xs = runs.map((r) => r.metric);
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-    const ms = runs.reduce((s, r) => s + r.ms, 0) / runs.length;
-    return {
-      method: m,
-      description: RUNNERS.get(m)?.description ?? m,
-      metricName: runs[0]!.metricName,
-      mean,
-      std,
-      trainableParams: Math.round(runs.reduce((s, r) => s + r.trainableParams, 0) / runs.length),
-      ms,
-      costVsAdalora: adaMs ? ms / adaMs : null,
-      runs,
-    };
-  });
+  return methods
+    .filter((m) => results.some((r) => r.method === m))
+    .map((m) => {
+      const runs = results.filter((r) => r.method === m);
+      const xs = runs.map((r) => r.metric);
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+      const ms = runs.reduce((s, r) => s + r.ms, 0) / runs.length;
+      const ranks = layerRanks(runs);
+      return {
+        method: m,
+        description: RUNNERS.get(m)?.description ?? m,
+        metricName: runs[0]!.metricName,
+        mean,
+        std,
+        trainableParams: Math.round(runs.reduce((s, r) => s + r.trainableParams, 0) / runs.length),
+        ms,
+        costVsAdalora: adaMs ? ms / adaMs : null,
+        ...(ranks ? { ranks } : {}),
+        runs,
+      };
+    });
 }
 
-/** The comparison as a Markdown table (metric mean ± std, trainable parameters, cost). */
-export function toMarkdown(out: Awaited<ReturnType<typeof compare>>): string {
+/** "1 seed", "3 seeds"; "2–3 seeds" when methods ran a different number (an interrupted comparison). */
+function seedsLabel(s: MethodSummary[]): string {
+  const ns = [...new Set(s.map((r) => r.runs.length))].sort((a, b) => a - b);
+  if (ns.length === 0) return "0 seeds";
+  const text = ns.length === 1 ? String(ns[0]) : `${ns[0]}–${ns.at(-1)}`;
+  return `${text} seed${ns.length === 1 && ns[0] === 1 ? "" : "s"}`;
+}
+
+/**
+ * The comparison as a Markdown table: metric mean ± std, trainable parameters, wall time, and
+ * cost relative to AdaLoRA when AdaLoRA ran; per-layer mean ranks of the methods that chose them.
+ */
+export function toMarkdown(out: Pick<CompareResult, "summaries"> & Partial<CompareResult>): string {
   const s = out.summaries;
+  const withAda = s.some((r) => r.costVsAdalora !== null);
   const lines = [
-    `| method | ${s[0]?.metricName ?? "metric"} ×100 (mean ± std, ${s[0]?.runs.length ?? 0} seeds) | trainable params | wall time (s) | cost vs AdaLoRA |`,
-    "| --- | --- | --- | --- | --- |",
+    ...(out.interrupted
+      ? [`**Interrupted**: ${out.interrupted.completedRuns} of ${out.interrupted.plannedRuns} runs completed; the table holds those only.`, ""]
+      : []),
+    `| method | ${s[0]?.metricName ?? "metric"} ×100 (mean ± std, ${seedsLabel(s)}) | trainable params | wall time (s) |${withAda ? " cost vs AdaLoRA |" : ""}`,
+    `| --- | --- | --- | --- |${withAda ? " --- |" : ""}`,
     ...s.map(
       (r) =>
-        `| ${r.method} | ${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)} | ${r.trainableParams.toLocaleString("en-US")} | ${(r.ms / 1000).toFixed(1)} | ${r.costVsAdalora === null ? "–" : `×${r.costVsAdalora.toFixed(2)}`} |`,
+        `| ${r.method} | ${(100 * r.mean).toFixed(2)} ± ${(100 * r.std).toFixed(2)} | ${r.trainableParams.toLocaleString("en-US")} | ${(r.ms / 1000).toFixed(1)} |` +
+        (withAda ? ` ${r.costVsAdalora === null ? "" : `×${r.costVsAdalora.toFixed(2)}`} |` : ""),
     ),
     "",
     ...s.map((r) => `- **${r.method}**: ${r.description}`),
   ];
+  // Per-layer ranks only for methods whose ranks differ between layers or seeds (a uniform LoRA says nothing new).
+  const chosen = s.filter((r) => r.ranks?.some((l) => l.bySeed.some((x) => x !== r.ranks![0]!.bySeed[0])));
+  if (chosen.length) {
+    const names = [...new Set(chosen.flatMap((r) => r.ranks!.map((l) => l.name)))];
+    lines.push(
+      "",
+      "Per-layer ranks (mean over seeds):",
+      "",
+      `| layer | ${chosen.map((r) => r.method).join(" | ")} |`,
+      `| --- |${chosen.map(() => " --- |").join("")}`,
+      ...names.map((n) => `| ${n} | ${chosen.map((r) => r.ranks!.find((l) => l.name === n)?.mean.toFixed(1) ?? "").join(" | ")} |`),
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
 /** The comparison as a plotly figure: metric (mean ± std) and trainable parameters per method. */
-export function comparisonFigure(out: Awaited<ReturnType<typeof compare>>): Figure {
+export function comparisonFigure(out: Pick<CompareResult, "summaries" | "options">): Figure {
   const s = out.summaries;
   return {
     data: [
@@ -477,7 +663,7 @@ export function comparisonFigure(out: Awaited<ReturnType<typeof compare>>): Figu
       },
     ],
     layout: {
-      title: { text: `${out.options.task}: ${s[0]?.metricName ?? "metric"} over ${s[0]?.runs.length ?? 0} seeds` },
+      title: { text: `${out.options.task}: ${s[0]?.metricName ?? "metric"} over ${seedsLabel(s)}` },
       yaxis: { title: { text: `${s[0]?.metricName ?? "metric"} (×100)` } },
       yaxis2: { title: { text: "trainable parameters" }, overlaying: "y", side: "right", type: "log" },
       legend: { orientation: "h" },

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
+import { beginTask } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
@@ -66,10 +67,15 @@ export interface PretrainOptions {
   log?: (line: string) => void;
   /** Log every this many steps; default 25. */
   logEvery?: number;
+  /**
+   * Stops training before the next step (so does an interrupt, see `interruptAll`); what was
+   * trained so far is written, marked as interrupted (see {@link PretrainResult.interrupted}).
+   */
+  signal?: AbortSignal;
 }
 
 /** Resolved options. */
-export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command" | "corpusFile">> & {
+export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command" | "corpusFile" | "signal">> & {
   command: string | undefined;
   corpusFile: string | undefined;
 };
@@ -134,6 +140,12 @@ export interface PretrainResult {
   corpus: { documents: number; chars: Record<CorpusSource, number>; heldOut: Record<CorpusSource, number>; tokens: number };
   /** The seconds of each phase (printed, not written: files stay deterministic). */
   seconds: { tokenizer: number; training: number };
+  /**
+   * Present when an interrupt or `signal` stopped training early: `steps` were done of
+   * `plannedSteps` (the learning rate had not decayed to 0). With 0 steps nothing is written;
+   * otherwise the checkpoint, `pretrain.json` and the model card say it was interrupted.
+   */
+  interrupted?: { plannedSteps: number };
 }
 
 const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
@@ -150,6 +162,15 @@ const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
  */
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const o = pretrainDefaults(options);
+  const task = beginTask("pretrain", options.signal ? { signal: options.signal } : {});
+  try {
+    return await pretrainTask(o, options, () => task.stopRequested);
+  } finally {
+    task.end();
+  }
+}
+
+async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions, stopRequested: () => boolean): Promise<PretrainResult> {
   const log = options.log ?? (() => {});
   const t0 = performance.now();
   const corpus = o.corpusFile ? loadCorpus(o.corpusFile) : buildCorpus({ sources: o.sources });
@@ -257,9 +278,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         weightDecay: o.weightDecay,
         betas: [0.9, 0.98],
         maxGradNorm: o.maxGradNorm,
+        shouldStop: stopRequested,
         onStep: (step, loss, lr) => {
           window.push(loss);
-          if (step % o.logEvery === 0 || step === o.steps) {
+          if (step % o.logEvery === 0 || step === o.steps || stopRequested()) {
             const mean = window.reduce((a, b) => a + b, 0) / window.length;
             curve.push({ step, loss: round(mean) });
             window = [];
@@ -269,6 +291,28 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         },
       },
     );
+    const done = losses.length;
+    const interrupted = done < o.steps ? { plannedSteps: o.steps } : undefined;
+    if (interrupted) log(`interrupted after ${done} of ${o.steps} steps`);
+    if (interrupted && done === 0) {
+      const nothing = { initial: initialEval, final: initialEval };
+      const seconds = { tokenizer: tTok, training: 0 };
+      const corpusInfo = { documents: corpus.documents.length, chars: corpus.chars, heldOut: corpus.heldOut, tokens };
+      return {
+        dir: o.out,
+        kind: o.kind,
+        steps: 0,
+        finalLoss: Number.NaN,
+        evalLoss: nothing,
+        curve,
+        parameters: 0,
+        vocabSize,
+        blocks: { train: train.length, eval: evalSet.length },
+        corpus: corpusInfo,
+        seconds,
+        interrupted,
+      };
+    }
     const finalEval = await evaluate();
     const tail = losses.slice(-50);
     const finalLoss = tail.reduce((a, b) => a + b, 0) / tail.length;
@@ -277,7 +321,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     const result: PretrainResult = {
       dir: o.out,
       kind: o.kind,
-      steps: o.steps,
+      steps: done,
       finalLoss,
       evalLoss: { initial: initialEval, final: finalEval },
       curve,
@@ -286,6 +330,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       blocks: { train: train.length, eval: evalSet.length },
       corpus: { documents: corpus.documents.length, chars: corpus.chars, heldOut: corpus.heldOut, tokens },
       seconds: { tokenizer: tTok, training: (performance.now() - tTrain) / 1000 },
+      ...(interrupted ? { interrupted } : {}),
     };
     await saveCheckpoint(model, o, bpe);
     await writeFileAtomic(join(o.out, "pretrain.json"), `${JSON.stringify(record(o, result), null, 2)}\n`);
@@ -376,6 +421,7 @@ function record(o: ResolvedPretrainOptions, r: PretrainResult): Record<string, u
   return {
     options: { ...opts, sources: [...o.sources] },
     steps: r.steps,
+    ...(r.interrupted ? { interrupted: { stepsDone: r.steps, plannedSteps: r.interrupted.plannedSteps } } : {}),
     finalTrainLoss: round(r.finalLoss),
     evalLoss: { initial: round(r.evalLoss.initial), final: round(r.evalLoss.final) },
     parameters: r.parameters,
@@ -406,7 +452,7 @@ A tiny ${mlm ? "RoBERTa-style encoder pretrained with masked-language modelling"
 made by autolora's \`autolora pretrain\` (sdk/pretrain/) on the text that the bundled npm data
 packages ship. It exists so that the examples, the CLI default and the tests have a real
 pretrained model that is small enough for a CPU: it is **not** a useful language model.
-
+${r.interrupted ? `\n**Interrupted**: training stopped after ${r.steps} of ${r.interrupted.plannedSteps} steps (Ctrl-C); the learning rate had not decayed to 0 and the numbers below are of that partial run.\n` : ""}
 | | |
 | --- | --- |
 | architecture | \`${mlm ? "RobertaForMaskedLM" : "GPT2LMHeadModel"}\` (${mlm ? "post-LN" : "pre-LN"}), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} heads, feed-forward ${o.intermediate}, ${mlm ? `max_position_embeddings ${o.blockSize + 2} (RoBERTa: positions start after pad id 1)` : `n_positions ${o.blockSize}`}${mlm ? ", type_vocab_size 1" : ""} |
@@ -416,7 +462,7 @@ pretrained model that is small enough for a CPU: it is **not** a useful language
 | held out | every document that contains a dev/test example of the bundled tasks (spam, sotu-party, sotu-era, moby-sentiment; task seed 0): ${c.heldOut.sotu} addresses, ${c.heldOut["moby-dick"]} chapters, ${c.heldOut.spam} emails |
 | blocks | ${o.blockSize} tokens ${mlm ? "(`<s>` + 62 + `</s>`, documents joined by `</s>`)" : "(documents joined by `<|endoftext|>`)"}; ${r.blocks.train} for training, ${r.blocks.eval} held out for the eval loss |
 | objective | ${mlm ? "masked LM: 15% of the tokens chosen, of those 80% `<mask>`, 10% a random token, 10% unchanged; a new mask every time a block is seen (dynamic masking); loss on the chosen tokens" : "next-token prediction on every position"} |
-| training | ${o.steps} steps × ${o.batchSize} blocks (${((o.steps * o.batchSize) / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
+| training | ${r.steps} steps × ${o.batchSize} blocks (${((r.steps * o.batchSize) / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
 | seed | ${o.seed} (initialisation, block order, masks) |
 | final training loss | ${r.finalLoss.toFixed(4)} (mean of the last 50 steps) |
 | held-out loss | ${r.evalLoss.final.toFixed(4)} (${r.evalLoss.initial.toFixed(4)} before training; ln ${r.vocabSize} = ${Math.log(r.vocabSize).toFixed(2)}) |

@@ -147,11 +147,14 @@ export interface LoopOptions {
   maxGradNorm: number;
   /** Called after every step. */
   onStep?: (step: number, loss: number, lr: number) => void;
+  /** Checked before every step: true ends the loop there (the steps done stay applied). */
+  shouldStop?: () => boolean;
 }
 
 /**
  * The optimisation loop shared by MLM and causal LM: `lossOf(step)` builds the step's loss (its
- * tensors are freed here), gradients of every listed parameter, clipping, AdamW.
+ * tensors are freed here), gradients of every listed parameter, clipping, AdamW. Returns the loss
+ * of every step done: fewer than `steps` when `shouldStop` ended the loop early.
  *
  * @throws {@link NonFiniteError} when a loss is NaN/Inf (nothing is updated by that step).
  * @example
@@ -171,6 +174,7 @@ export async function runPretraining(params: readonly Param[], lossOf: (step: nu
   const losses: number[] = [];
   try {
     for (let step = 0; step < o.steps; step++) {
+      if (o.shouldStop?.()) break;
       const lr = o.lr * schedule(step);
       const { value, grads } = tf.tidy(() => {
         const r = tf.engine().gradients(() => lossOf(step), vars, undefined, true);

@@ -299,13 +299,19 @@ export class AdamW {
       if (!(Number.isInteger(s.step) && s.step >= 1)) throw new ConfigError(`AdamW.loadState: ${name} has step ${s.step}`);
     }
     this.disposeSlots();
+    // A variable made from a tensor keeps its own reference to the data: the tensor is disposed
+    // here, or it would stay registered (two leaked tensors per parameter and load).
+    const variableOf = (values: Float32Array, shape: number[]) => {
+      const t = tf.tensor(Float32Array.from(values), shape, "float32");
+      try {
+        return tf.variable(t, false);
+      } finally {
+        t.dispose();
+      }
+    };
     for (const [name, s] of Object.entries(state.params)) {
       const shape = this.vars.get(name)!.shape;
-      this.slots.set(name, {
-        step: s.step,
-        m: tf.variable(tf.tensor(Float32Array.from(s.m), shape, "float32"), false),
-        v: tf.variable(tf.tensor(Float32Array.from(s.v), shape, "float32"), false),
-      });
+      this.slots.set(name, { step: s.step, m: variableOf(s.m, shape), v: variableOf(s.v, shape) });
     }
     this.lr = state.lr;
   }

@@ -303,7 +303,9 @@ describe.skipIf(!existsSync(pretrainedPath))("trainModel on tiny-bert-seqcls (lo
     });
     expect(result.steps).toBe(30);
     expect(counts[29]).toBe(counts[4]);
-    expect(result.losses.every(Number.isFinite)).toBe(true);
+    // and it trained: the last pass over the three batches is below the first (lr 1e-2, 30 steps)
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(result.losses.slice(27))).toBeLessThan(mean(result.losses.slice(0, 3)));
     model.dispose();
   });
 });

@@ -11,12 +11,15 @@
  * ```
  *
  * `t` counts the steps each parameter received a gradient (PyTorch keeps it per parameter too).
- * A step first checks every gradient (known name, shape, finite) and only then changes
- * anything, so a failed step leaves weights and moments as they were.
+ * A step is a transaction: it checks every gradient (known name, shape), computes every new
+ * weight and moment, checks them all with one device read (gradients, moments finite, weights
+ * finite and within {@link MAX_WEIGHT}) and only then assigns, so a failed step leaves weights
+ * and moments as they were.
  *
  * On webgpu (`fusedKernelsActive()`) the update is 3 fused dispatches per parameter (m, v, p; the
  * same operations in the same order, sdk/backend/webgpu-optim.ts) instead of ~14, and the
- * finiteness check ⌈n / 6⌉ dispatches for n gradients instead of 3 n + a stack.
+ * finiteness check ⌈4n / 6⌉ batched dispatches for n parameters (gradients, new weights, m, v)
+ * instead of 12 n + a stack.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -60,6 +63,30 @@ export interface AdamWState {
   weightDecay: number;
   /** Per parameter name; parameters that never had a gradient are absent (as in PyTorch). */
   params: Record<string, AdamWParamState>;
+}
+
+/**
+ * The largest weight magnitude a step may produce. Far above any trained weight, far below
+ * float32's 3.4e38: a forward pass multiplies weights by activations and squares the products
+ * (LayerNorm's variance, attention's q·k), so weights of 1e30, which a learning rate of 1e30 makes,
+ * are finite yet turn every later loss into NaN. A step that would go past it is refused.
+ */
+export const MAX_WEIGHT = 1e12;
+
+/** `p · MAGNITUDE_SCALE` overflows float32 exactly when `|p|` exceeds about {@link MAX_WEIGHT}. */
+const MAGNITUDE_SCALE = 3.4e38 / MAX_WEIGHT;
+
+/** A computed, not yet assigned, update of one parameter. */
+interface Update {
+  name: string;
+  p: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  step: number;
+}
+
+function disposeUpdates(updates: Update[]): void {
+  for (const u of updates) tf.dispose([u.p, u.m, u.v]);
 }
 
 interface Slot {
@@ -139,8 +166,9 @@ export class AdamW {
    * @throws {@link UnknownNameError}, {@link ShapeMismatchError}, {@link NonFiniteError} (naming the parameter).
    */
   async check(grads: ReadonlyMap<string, tf.Tensor>): Promise<void> {
-    const flags = this.checkShapes(grads);
-    if (flags) reportNonFinite([...grads.keys()], (await readAndDispose(flags)) as Uint8Array | Int32Array);
+    this.checkShapes(grads);
+    if (grads.size === 0) return;
+    reportNonFinite([...grads.keys()], await readAndDispose(this.flagsOf(grads, [])));
   }
 
   /**
@@ -149,8 +177,10 @@ export class AdamW {
    *
    * @param grads gradient per parameter name.
    * @param lr learning rate for this step (e.g. `base · schedule(step)`); default {@link AdamW.lr}.
-   * @throws {@link NonFiniteError} naming the first parameter whose gradient has NaN/Inf;
-   *   {@link UnknownNameError} / {@link ShapeMismatchError} for a gradient that matches no parameter.
+   * @throws {@link NonFiniteError} naming the first parameter whose gradient has NaN/Inf, or whose
+   *   update would leave a non-finite moment or a weight beyond {@link MAX_WEIGHT} (then nothing
+   *   changes: the step is a transaction); {@link UnknownNameError} / {@link ShapeMismatchError}
+   *   for a gradient that matches no parameter.
    * @example
    * ```ts
    * const { value, grads } = tf.variableGrads(() => lossFn());
@@ -158,8 +188,17 @@ export class AdamW {
    * ```
    */
   async step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): Promise<void> {
-    await this.check(grads);
-    this.apply(grads, lr);
+    this.checkShapes(grads);
+    if (grads.size === 0) return;
+    const updates = this.compute(grads, lr);
+    let flags: ArrayLike<number>;
+    try {
+      flags = await readAndDispose(this.flagsOf(grads, updates));
+    } catch (e) {
+      disposeUpdates(updates);
+      throw e;
+    }
+    this.commit(grads, updates, flags, lr);
   }
 
   /**
@@ -167,17 +206,75 @@ export class AdamW {
    * tensorflow; the webgpu backend cannot read synchronously in Node, use `step` there.
    */
   stepSync(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): void {
-    const flags = this.checkShapes(grads);
-    if (flags) {
-      const values = flags.dataSync() as Uint8Array | Int32Array;
-      flags.dispose();
-      reportNonFinite([...grads.keys()], values);
+    this.checkShapes(grads);
+    if (grads.size === 0) return;
+    const updates = this.compute(grads, lr);
+    let flags: ArrayLike<number>;
+    try {
+      const t = this.flagsOf(grads, updates);
+      flags = t.dataSync() as Uint8Array | Int32Array;
+      t.dispose();
+    } catch (e) {
+      disposeUpdates(updates);
+      throw e;
     }
-    this.apply(grads, lr);
+    this.commit(grads, updates, flags, lr);
   }
 
-  /** Names, shapes and dtypes; returns a bool vector "gradient i has a non-finite value". */
-  private checkShapes(grads: ReadonlyMap<string, tf.Tensor>): tf.Tensor | undefined {
+  /**
+   * One bool per tensor, "has a non-finite value": the gradients, then per update the new
+   * parameter scaled by {@link MAGNITUDE_SCALE} (so a weight beyond {@link MAX_WEIGHT} overflows
+   * to Infinity and is flagged), its new m and its new v. One device read checks them all.
+   */
+  private flagsOf(grads: ReadonlyMap<string, tf.Tensor>, updates: Update[]): tf.Tensor {
+    return tf.tidy(() => {
+      const all = [...[...grads.values()].map((g) => (g.dtype === "float32" ? g : g.toFloat())), ...updates.map((u) => u.p.mul(MAGNITUDE_SCALE))];
+      for (const u of updates) all.push(u.m, u.v);
+      // Fused: one workgroup per tensor, ⌈n / 6⌉ dispatches (unless a tensor is too large for one workgroup).
+      if (useFused() && all.every((t) => t.size <= SINGLE_WORKGROUP_MAX)) return nonFiniteFlags(all);
+      return tf.stack(all.map((t) => tf.logicalNot(tf.isFinite(t)).any()));
+    });
+  }
+
+  /** Report what `flags` (from {@link AdamW.flagsOf}) found, discarding the updates; else assign them. */
+  private commit(grads: ReadonlyMap<string, tf.Tensor>, updates: Update[], flags: ArrayLike<number>, lrOverride: number | undefined): void {
+    const names = [...grads.keys()];
+    const n = names.length;
+    try {
+      reportNonFinite(names, flags);
+      const lr = lrOverride ?? this.lr;
+      for (const [i, u] of updates.entries()) {
+        if (flags[n + i])
+          throw new NonFiniteError(
+            `the update of ${u.name} would make its weights non-finite or larger than ${MAX_WEIGHT} in magnitude (learning rate ${lr}); ` +
+              "the step was not applied (weights and moments unchanged): use a smaller learning rate",
+          );
+        if (flags[2 * n + 2 * i] || flags[2 * n + 2 * i + 1])
+          throw new NonFiniteError(
+            `the update of ${u.name} would make its Adam moments non-finite (its gradient is too large to square in float32); ` +
+              "the step was not applied (weights and moments unchanged): use a smaller learning rate, clip gradients, or check the data",
+          );
+      }
+    } catch (e) {
+      disposeUpdates(updates);
+      throw e;
+    }
+    for (const u of updates) {
+      this.vars.get(u.name)!.assign(u.p);
+      const slot = this.slots.get(u.name);
+      if (slot) {
+        slot.m.assign(u.m);
+        slot.v.assign(u.v);
+        slot.step = u.step;
+      } else {
+        this.slots.set(u.name, { step: u.step, m: tf.variable(u.m, false), v: tf.variable(u.v, false) });
+      }
+      tf.dispose([u.p, u.m, u.v]);
+    }
+  }
+
+  /** Names and shapes of `grads` (throws naming the first that is not one of ours). */
+  private checkShapes(grads: ReadonlyMap<string, tf.Tensor>): void {
     this.assertAlive();
     for (const [name, g] of grads) {
       const p = this.vars.get(name);
@@ -191,21 +288,15 @@ export class AdamW {
         throw new ShapeMismatchError(`AdamW.step: gradient for ${name} has shape [${g.shape}], the parameter [${p.shape}]`);
       }
     }
-    if (grads.size === 0) return undefined;
-    return tf.tidy(() => {
-      // Fused: one workgroup per gradient, ⌈n / 6⌉ dispatches (unless a gradient is too large for one workgroup).
-      if (useFused() && [...grads.values()].every((g) => g.size <= SINGLE_WORKGROUP_MAX))
-        return nonFiniteFlags([...grads.values()].map((g) => (g.dtype === "float32" ? g : g.toFloat())));
-      return tf.stack([...grads.values()].map((g) => tf.logicalNot(tf.isFinite(g)).any()));
-    });
   }
 
-  private apply(grads: ReadonlyMap<string, tf.Tensor>, lrOverride?: number): void {
+  /** The new parameter and moments of every entry of `grads`, computed but not assigned. */
+  private compute(grads: ReadonlyMap<string, tf.Tensor>, lrOverride?: number): Update[] {
     const lr = lrOverride ?? this.lr;
     if (!(Number.isFinite(lr) && lr >= 0)) throw new ConfigError(`AdamW.step: lr must be finite and ≥ 0, got ${lr}`);
     const [b1, b2] = this.betas;
     // Compute every new value first, then assign: nothing is half-applied if an op throws.
-    const updates: { name: string; p: tf.Tensor; m: tf.Tensor; v: tf.Tensor; step: number }[] = [];
+    const updates: Update[] = [];
     const fused = useFused();
     try {
       for (const [name, g] of grads) {
@@ -231,21 +322,10 @@ export class AdamW {
         updates.push({ name, p, m, v, step: t });
       }
     } catch (e) {
-      for (const u of updates) tf.dispose([u.p, u.m, u.v]);
+      disposeUpdates(updates);
       throw e;
     }
-    for (const u of updates) {
-      this.vars.get(u.name)!.assign(u.p);
-      const slot = this.slots.get(u.name);
-      if (slot) {
-        slot.m.assign(u.m);
-        slot.v.assign(u.v);
-        slot.step = u.step;
-      } else {
-        this.slots.set(u.name, { step: u.step, m: tf.variable(u.m, false), v: tf.variable(u.v, false) });
-      }
-      tf.dispose([u.p, u.m, u.v]);
-    }
+    return updates;
   }
 
   /**

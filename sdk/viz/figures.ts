@@ -3,6 +3,7 @@
  * @module
  */
 import { ConfigError, DataError, UnknownNameError } from "../core/errors.js";
+import { ranksFromAlphas } from "../methods/autolora/model.js";
 import { compareModuleKinds, parseLayerName, shortLayerName } from "./names.js";
 import type {
   AlphaSnapshotInput,
@@ -49,12 +50,6 @@ function layerLabels(names: string[]): string[] {
   return new Set(short).size === short.length ? short : names;
 }
 
-function thresholdFor(alpha: number[], threshold: ThresholdInput | undefined): number {
-  if (threshold === undefined) return alpha.length > 0 ? 1 / alpha.length : Number.NaN;
-  if (threshold === "mean") return alpha.reduce((s, a) => s + a, 0) / Math.max(1, alpha.length);
-  return threshold;
-}
-
 function checkThreshold(threshold: ThresholdInput | undefined): void {
   if (threshold === undefined || threshold === "mean") return;
   if (typeof threshold !== "number" || !Number.isFinite(threshold)) {
@@ -62,10 +57,63 @@ function checkThreshold(threshold: ThresholdInput | undefined): void {
   }
 }
 
-function describeThreshold(threshold: ThresholdInput | undefined): string {
-  if (threshold === undefined) return "λ = 1/k";
+/** One layer's rank and the λ it was chosen with (null: not known, e.g. ranks without `threshold`). */
+interface Kept {
+  rank: number;
+  lambda: number | null;
+}
+
+/**
+ * The ranks a figure marks: the caller's (`session.ranks()`, so the figure shows exactly what the
+ * session will retrain with), else the one rule, `ranksFromAlphas`, at `threshold` (default 1/k
+ * of each layer). Figures never count α ≥ λ themselves.
+ */
+function keptRanks(layers: LayerAlphaInput[], ranks: LayerRankInput[] | undefined, threshold: ThresholdInput | undefined): Kept[] {
+  if (ranks === undefined) {
+    checkThreshold(threshold);
+    return layers.map((l) => {
+      // "unconstrained" applies the rule with no range check on λ: a figure may show any λ.
+      const r = ranksFromAlphas([l], "unconstrained", threshold ?? 1 / Math.max(1, l.alpha.length))[0]!;
+      return { rank: r.rank, lambda: r.threshold };
+    });
+  }
+  if (threshold !== undefined) {
+    throw new ConfigError("pass either ranks or threshold, not both: ranks (from session.ranks()) carry the λ they were computed with.");
+  }
+  if (!Array.isArray(ranks)) throw new ConfigError(`ranks must be an array like session.ranks() returns, got ${typeof ranks}.`);
+  const byName = new Map(ranks.map((r) => [r.name, r]));
+  return layers.map((l) => {
+    const r = byName.get(l.name);
+    if (r === undefined) {
+      throw new DataError(`ranks has no entry for layer ${l.name}; pass session.ranks() of the session whose α you plot.`);
+    }
+    if (!Number.isInteger(r.rank) || r.rank < 0 || r.rank > l.alpha.length) {
+      throw new DataError(`rank of layer ${l.name} is ${String(r.rank)}; it must be an integer in 0…${l.alpha.length} (the layer's number of components).`);
+    }
+    if (r.threshold !== undefined) checkFinite(r.threshold, `threshold of layer ${l.name} in ranks`);
+    return { rank: r.rank, lambda: r.threshold ?? null };
+  });
+}
+
+/**
+ * The components a rank keeps: the `rank` largest α (a threshold rule keeps exactly those; ties
+ * straddling λ cannot occur, equal α are on the same side), ordered by index.
+ */
+function keptComponents(alpha: number[], rank: number): number[] {
+  return alpha
+    .map((a, j) => [a, j] as const)
+    .sort((x, y) => y[0] - x[0] || x[1] - y[1])
+    .slice(0, rank)
+    .map(([, j]) => j)
+    .sort((a, b) => a - b);
+}
+
+function describeLambdas(kept: Kept[], threshold: ThresholdInput | undefined, fromRanks: boolean): string {
   if (threshold === "mean") return "λ = mean α of the layer";
-  return `λ = ${fmt(threshold)}`;
+  if (threshold === undefined && !fromRanks) return "λ = 1/k";
+  const ls = [...new Set(kept.map((k) => k.lambda))];
+  if (ls.length === 1 && ls[0] !== null) return `λ = ${fmt(ls[0]!)}`;
+  return "λ per layer";
 }
 
 function fmt(x: number): string {
@@ -74,7 +122,13 @@ function fmt(x: number): string {
 
 /** Options of {@link alphaHeatmap}. */
 export interface AlphaHeatmapOptions {
-  /** λ: cells with α ≥ λ are outlined (kept components). Default 1/k per layer. */
+  /**
+   * The ranks to mark, as `session.ranks()` returns them: each layer's `rank` largest α are
+   * outlined, and its λ is the rank's `threshold`. Pass these so the figure shows exactly the
+   * ranks the session computed (its selection rule, λ, normalisation). Not with `threshold`.
+   */
+  ranks?: LayerRankInput[];
+  /** λ when no `ranks` are given: cells with α ≥ λ are outlined (kept components). Default 1/k per layer. */
   threshold?: ThresholdInput;
   /** Figure title. */
   title?: string;
@@ -84,47 +138,42 @@ export interface AlphaHeatmapOptions {
 
 /**
  * Heatmap of the selection variables α: one row per target layer, one column per component j.
- * Components with α ≥ λ (kept by the rank rule) are outlined, and each row's rank is written to
- * its right.
+ * The components each layer keeps are outlined, and each row's rank is written to its right. The
+ * ranks are `options.ranks` (pass `session.ranks()`), else the rank rule (`ranksFromAlphas`) at
+ * `options.threshold`.
  *
  * @example
  * ```ts
- * const fig = alphaHeatmap(session.alphas(), { threshold: 0.125 });
+ * const fig = alphaHeatmap(session.alphas(), { ranks: session.ranks() });
  * show(fig);
  * ```
  */
 export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOptions = {}): Figure {
   checkNonEmpty("alphas", alphas.length, "Pass session.alphas() of a session with an AutoLoRA adapter.");
-  checkThreshold(options.threshold);
   const names = alphas.map((l) => l.name);
   const labels = layerLabels(names);
   const k = Math.max(...alphas.map((l) => l.alpha.length));
   checkNonEmpty("every layer's alpha", k, "Each layer needs at least one component.");
+  alphas.forEach((layer) => {
+    layer.alpha.forEach((a, j) => {
+      checkFinite(a, `alpha[${j}] of layer ${layer.name}`);
+    });
+  });
+  const kept = keptRanks(alphas, options.ranks, options.threshold);
   const z: (number | null)[][] = [];
   const custom: string[][] = [];
   const keptX: number[] = [];
   const keptY: string[] = [];
-  const ranks: number[] = [];
   alphas.forEach((layer, i) => {
-    layer.alpha.forEach((a, j) => {
-      checkFinite(a, `alpha[${j}] of layer ${layer.name}`);
-    });
-    const lambda = thresholdFor(layer.alpha, options.threshold);
-    const row: (number | null)[] = [];
-    let rank = 0;
-    for (let j = 0; j < k; j++) {
-      const a = j < layer.alpha.length ? layer.alpha[j]! : null;
-      row.push(a);
-      if (a !== null && a >= lambda) {
-        keptX.push(j);
-        keptY.push(labels[i]!);
-        rank++;
-      }
+    z.push(Array.from({ length: k }, (_, j) => (j < layer.alpha.length ? layer.alpha[j]! : null)));
+    for (const j of keptComponents(layer.alpha, kept[i]!.rank)) {
+      keptX.push(j);
+      keptY.push(labels[i]!);
     }
-    z.push(row);
-    custom.push(Array.from({ length: k }, () => `${layer.name}<br>λ = ${fmt(lambda)}`));
-    ranks.push(rank);
+    const lambda = kept[i]!.lambda;
+    custom.push(Array.from({ length: k }, () => `${layer.name}${lambda === null ? "" : `<br>λ = ${fmt(lambda)}`}<br>rank ${kept[i]!.rank}`));
   });
+  const ranks = kept.map((r) => r.rank);
   const rowPx = Math.max(16, Math.min(36, 560 / alphas.length));
   const data: Trace[] = [
     {
@@ -134,8 +183,8 @@ export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOpt
       y: labels,
       z,
       customdata: custom,
+      // The colours span the data (not 0…1): early in a search α differ by a few 1e-3 around 1/k.
       colorscale: options.colorscale ?? "Viridis",
-      zmin: 0,
       colorbar: { title: { text: "α" } },
       xgap: 1,
       ygap: 1,
@@ -163,12 +212,15 @@ export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOpt
       showlegend: false,
     },
   ];
-  const layout = baseLayout(options.title ?? `Selection variables α (${describeThreshold(options.threshold)}; outlined: α ≥ λ)`, {
-    xaxis: { title: { text: "component j" }, range: [-0.5, k + 0.9], tickvals: Array.from({ length: k }, (_, j) => j), zeroline: false, showgrid: false },
-    yaxis: { autorange: "reversed", type: "category", automargin: true, showgrid: false },
-    height: Math.max(300, Math.round(130 + rowPx * alphas.length)),
-    legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
-  });
+  const layout = baseLayout(
+    options.title ?? `Selection variables α (${describeLambdas(kept, options.threshold, options.ranks !== undefined)}; outlined: kept, α ≥ λ)`,
+    {
+      xaxis: { title: { text: "component j" }, range: [-0.5, k + 0.9], tickvals: Array.from({ length: k }, (_, j) => j), zeroline: false, showgrid: false },
+      yaxis: { autorange: "reversed", type: "category", automargin: true, showgrid: false },
+      height: Math.max(300, Math.round(130 + rowPx * alphas.length)),
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
+    },
+  );
   return { data, layout, config: { ...BASE_CONFIG } };
 }
 
@@ -260,7 +312,13 @@ export function rankGrid(ranks: LayerRankInput[], options: RankGridOptions = {})
 export interface AlphaTrajectoriesOptions {
   /** One layer (its full name, a unique suffix of it, or its index in the alphas list). Default: every layer, one small plot each. */
   layer?: string | number;
-  /** Draw λ as a dashed line. Default 1/k; `"mean"` draws each layer's mean α over time. Pass `false` for none. */
+  /**
+   * The ranks to mark, as `session.ranks()` returns them: λ of each panel is the rank's
+   * `threshold`, the kept components (the `rank` largest α at the last step) are drawn bold, the
+   * others thin, and the panel title gives the rank. Not with `threshold`.
+   */
+  ranks?: LayerRankInput[];
+  /** λ when no `ranks` are given, drawn as a dashed line. Default 1/k; `"mean"` draws each layer's mean α over time. Pass `false` for none. */
   threshold?: ThresholdInput | false;
   title?: string;
   /** Columns of the small-multiples grid (all layers). Default 4. */
@@ -268,12 +326,33 @@ export interface AlphaTrajectoriesOptions {
 }
 
 /**
+ * A y range that shows the data: [min, max] of the values (and λ when it lies near them), with a
+ * margin of 8% of the span. α of a short search differ by ~1e-3 around 1/k, so a range from 0
+ * would draw them as one flat line.
+ */
+function dataRange(values: number[], lambda: number | null): { range: [number, number]; lambdaShown: boolean } {
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  const dataSpan = hi - lo;
+  // λ joins the range when it is within one data span of it; else it is labelled off-axis.
+  const near = lambda !== null && lambda >= lo - Math.max(dataSpan, 1e-12) && lambda <= hi + Math.max(dataSpan, 1e-12);
+  if (near) {
+    lo = Math.min(lo, lambda);
+    hi = Math.max(hi, lambda);
+  }
+  const span = hi - lo;
+  const margin = span > 0 ? 0.08 * span : Math.max(Math.abs(hi) * 0.01, 1e-6);
+  return { range: [lo - margin, hi + margin], lambdaShown: near };
+}
+
+/**
  * α of each component over the steps of a search: one line per component j. With `layer`, one
- * plot for that layer; without it, a grid with one small plot per layer.
+ * plot for that layer; without it, a grid with one small plot per layer. Each panel's y axis spans
+ * its data, and λ is a labelled dashed line (from `options.ranks`, else `options.threshold`).
  *
  * @example
  * ```ts
- * const fig = alphaTrajectories(session.historyRows(), { layer: "layer.0.attention.self.query" });
+ * const fig = alphaTrajectories(session.historyRows(), { ranks: session.ranks() });
  * show(fig);
  * ```
  */
@@ -284,6 +363,9 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
     .sort((a, b) => a.step - b.step);
   checkNonEmpty("history (rows with alphas)", snaps.length, "Run at least one outer step, then pass session.historyRows().");
   if (options.threshold !== false) checkThreshold(options.threshold);
+  if (options.ranks !== undefined && options.threshold !== undefined) {
+    throw new ConfigError("pass either ranks or threshold, not both: ranks (from session.ranks()) carry the λ they were computed with.");
+  }
   const names: string[] = [];
   for (const s of snaps) {
     checkFinite(s.step, "step");
@@ -295,22 +377,36 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
   const columns = chosen.length === 1 ? 1 : Math.max(1, Math.min(options.columns ?? 4, chosen.length));
   const gridRows = Math.ceil(chosen.length / columns);
   const labels = layerLabels(chosen);
+  // The λ and rank of each panel: the caller's ranks, else the rule at the last step's α.
+  const last = chosen.map((name) => {
+    for (let t = snaps.length - 1; t >= 0; t--) {
+      const l = snaps[t]!.alphas!.find((x) => x.name === name);
+      if (l) return l;
+    }
+    return { name, alpha: [] };
+  });
+  const kept: (Kept | null)[] =
+    options.threshold === false || options.threshold === "mean"
+      ? chosen.map(() => null)
+      : keptRanks(last, options.ranks, options.ranks === undefined ? (options.threshold as number | undefined) : undefined);
   const data: Trace[] = [];
   const shapes: PlotlyValue[] = [];
   const annotations: PlotlyValue[] = [];
   const layout = baseLayout(options.title ?? (chosen.length === 1 ? `α over steps: ${chosen[0]}` : "α over steps, per layer"));
-  let maxK = 0;
   chosen.forEach((name, i) => {
     const ax = i === 0 ? "" : String(i + 1);
     const series = snaps.map((s) => s.alphas!.find((l) => l.name === name)?.alpha ?? null);
     const k = Math.max(0, ...series.map((a) => (a ? a.length : 0)));
-    maxK = Math.max(maxK, k);
+    const keptSet = options.ranks !== undefined && kept[i] ? new Set(keptComponents(last[i]!.alpha, kept[i]!.rank)) : null;
+    const values: number[] = [];
     for (let j = 0; j < k; j++) {
       const y = series.map((a) => {
         if (!a || j >= a.length) return null;
         checkFinite(a[j]!, `alpha[${j}] of layer ${name}`);
+        values.push(a[j]!);
         return a[j]!;
       });
+      const bold = keptSet === null || keptSet.has(j);
       data.push({
         type: "scatter",
         mode: "lines",
@@ -319,13 +415,16 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
         showlegend: i === 0,
         x: steps,
         y,
-        line: { color: PALETTE[j % PALETTE.length]!, width: 1.8 },
+        line: { color: PALETTE[j % PALETTE.length]!, width: bold ? 1.8 : 1 },
+        ...(bold ? {} : { opacity: 0.5 }),
         xaxis: `x${ax}`,
         yaxis: `y${ax}`,
-        hovertemplate: `${name}<br>step %{x}<br>α${subscript(j)} = %{y:.4f}<extra></extra>`,
+        hovertemplate: `${name}<br>step %{x}<br>α${subscript(j)} = %{y:.4f}${keptSet ? (bold ? " (kept)" : " (dropped)") : ""}<extra></extra>`,
       });
     }
+    let lambda: number | null = null;
     if (options.threshold === "mean") {
+      const means = series.map((a) => (a && a.length ? a.reduce((s, v) => s + v, 0) / a.length : null));
       data.push({
         type: "scatter",
         mode: "lines",
@@ -333,27 +432,47 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
         legendgroup: "lambda",
         showlegend: i === 0,
         x: steps,
-        y: series.map((a) => (a && a.length ? a.reduce((s, v) => s + v, 0) / a.length : null)),
+        y: means,
         line: { color: "#444", dash: "dash", width: 1.2 },
         xaxis: `x${ax}`,
         yaxis: `y${ax}`,
       });
-    } else if (options.threshold !== false && k > 0) {
-      const lambda = options.threshold ?? 1 / k;
-      shapes.push({
-        type: "line",
+      for (const m of means) if (m !== null) values.push(m);
+    } else if (kept[i] && k > 0) {
+      lambda = kept[i]!.lambda;
+    }
+    const axisRange = values.length ? dataRange(values, lambda) : null;
+    if (lambda !== null && axisRange) {
+      const shown = axisRange.lambdaShown;
+      if (shown) {
+        shapes.push({
+          type: "line",
+          xref: `x${ax} domain`,
+          yref: `y${ax}`,
+          x0: 0,
+          x1: 1,
+          y0: lambda,
+          y1: lambda,
+          line: { color: "#444", dash: "dash", width: 1.2 },
+        });
+      }
+      annotations.push({
+        text: shown ? `λ = ${fmt(lambda)}` : `λ = ${fmt(lambda)} ${lambda > axisRange.range[1] ? "↑" : "↓"} (off the axis)`,
+        name: "lambda",
         xref: `x${ax} domain`,
-        yref: `y${ax}`,
-        x0: 0,
-        x1: 1,
-        y0: lambda,
-        y1: lambda,
-        line: { color: "#444", dash: "dash", width: 1.2 },
+        yref: shown ? `y${ax}` : `y${ax} domain`,
+        x: 1,
+        y: shown ? lambda : lambda > axisRange.range[1] ? 1 : 0,
+        xanchor: "right",
+        yanchor: shown || lambda > axisRange.range[1] ? "bottom" : "top",
+        showarrow: false,
+        font: { size: 10, color: "#444" },
       });
     }
+    const yaxis = { showgrid: true, gridcolor: "#eee", ...(axisRange ? { range: axisRange.range } : {}) };
     if (chosen.length > 1) {
       annotations.push({
-        text: labels[i]!,
+        text: keptSet ? `${labels[i]!} · r = ${kept[i]!.rank}` : labels[i]!,
         xref: `x${ax} domain`,
         yref: `y${ax} domain`,
         x: 0.5,
@@ -364,15 +483,16 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
         font: { size: 11 },
       });
       layout[`xaxis${ax}`] = { showgrid: true, gridcolor: "#eee", ...(Math.floor(i / columns) === gridRows - 1 ? { title: { text: "step" } } : {}) };
-      layout[`yaxis${ax}`] = { showgrid: true, gridcolor: "#eee", rangemode: "tozero" };
+      layout[`yaxis${ax}`] = yaxis;
+    } else {
+      layout.xaxis = { title: { text: "step" }, showgrid: true, gridcolor: "#eee" };
+      layout.yaxis = { title: { text: keptSet ? `α (rank ${kept[i]!.rank})` : "α" }, ...yaxis };
     }
   });
   if (chosen.length > 1) {
     layout.grid = { rows: gridRows, columns, pattern: "independent", xgap: 0.12, ygap: 0.3 };
     layout.height = 120 + 210 * gridRows;
   } else {
-    layout.xaxis = { title: { text: "step" }, showgrid: true, gridcolor: "#eee" };
-    layout.yaxis = { title: { text: "α" }, showgrid: true, gridcolor: "#eee", rangemode: "tozero" };
     layout.height = 420;
   }
   layout.shapes = shapes;

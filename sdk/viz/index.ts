@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { alphaHeatmap, rankGrid, show, saveHtml } from "autolora";
- * show(alphaHeatmap(session.alphas(), { threshold: 1 / 8 }));
+ * show(alphaHeatmap(session.alphas(), { ranks: session.ranks() }));
  * await saveHtml([rankGrid(session.ranks()), lossCurves(session.historyRows())], "search.html");
  * ```
  * @module
@@ -24,6 +24,7 @@ export {
   thresholdSweep,
 } from "./figures.js";
 export { type HtmlOptions, saveHtml, toHtml } from "./html.js";
+export { type CellValue, type Displayable, escapeHtml, htmlTable, MIME_BUNDLE, type MimeBundle, type TableOptions, textTable } from "./mime.js";
 export { type ParsedLayerName, parseLayerName, shortLayerName } from "./names.js";
 export { type DisplayBundle, displayBundle, inKernel, PLOTLY_MIME, type ShowOptions, show } from "./show.js";
 export type {
@@ -39,4 +40,3 @@ export type {
   ThresholdSweepRowInput,
   Trace,
 } from "./types.js";
-export { type CellValue, type Displayable, escapeHtml, htmlTable, MIME_BUNDLE, type MimeBundle, type TableOptions, textTable } from "./mime.js";

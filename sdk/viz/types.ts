@@ -53,6 +53,8 @@ export interface LayerAlphaInput {
 export interface LayerRankInput {
   name: string;
   rank: number;
+  /** The λ the rank was chosen with (`Session.ranks()` sets it); figures draw it. */
+  threshold?: number;
 }
 
 /** One snapshot of α (e.g. a `Session.historyRows()` row after an outer step). Rows without α are skipped. */

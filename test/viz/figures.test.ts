@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, DataError, UnknownNameError } from "../../sdk/core/errors.js";
+import { ranksFromAlphas } from "../../sdk/methods/autolora/model.js";
 import {
   alphaHeatmap,
   alphaTrajectories,
@@ -207,7 +208,8 @@ describe("alphaTrajectories", () => {
     expect(fig.data[K]!.xaxis).toBe("x2");
     expect(fig.data[K]!.yaxis).toBe("y2");
     expect(fig.data.filter((t) => t.showlegend)).toHaveLength(K);
-    expect(fig.layout.annotations).toHaveLength(24);
+    // a title and a λ label per panel
+    expect(fig.layout.annotations).toHaveLength(48);
     expect(fig.layout.shapes).toHaveLength(24);
   });
 
@@ -223,6 +225,133 @@ describe("alphaTrajectories", () => {
     expect(() => alphaTrajectories(h, { layer: "query" })).toThrow(UnknownNameError); // ambiguous
     expect(() => alphaTrajectories(h, { layer: 99 })).toThrow(UnknownNameError);
     expect(() => alphaTrajectories([{ step: 1 }])).toThrow(DataError);
+  });
+});
+
+describe("ranks in figures come from the one rule (ranksFromAlphas) or from session.ranks()", () => {
+  /** The components each heatmap row outlines, as sets of indices per layer label. */
+  function outlined(fig: Figure): Map<string, number[]> {
+    const kept = byName(fig, "α ≥ λ (kept)");
+    const out = new Map<string, number[]>();
+    (kept.y as string[]).forEach((label, i) => out.set(label, [...(out.get(label) ?? []), (kept.x as number[])[i]!]));
+    return out;
+  }
+  // Ties at λ: uniform softmax α (exactly 1/k in theory, a hair below in float32), pairs of equal α.
+  const f32 = (xs: number[]) => xs.map((x) => Math.fround(x));
+  const tied = [
+    { name: q(0), alpha: f32([0.25, 0.25, 0.25, 0.25]) },
+    { name: v(0), alpha: [0.3, 0.3, 0.2, 0.2] },
+    { name: q(1), alpha: [0.25 - 5e-8, 0.25 - 5e-8, 0.25 + 5e-8, 0.25 + 5e-8] },
+    { name: v(1), alpha: [0.1, 0.2, 0.3, 0.4] },
+  ];
+
+  it.each([
+    ["softmax, λ = 1/k", ranksFromAlphas(tied, "softmax")],
+    ["softmax, λ = 0.3 (a tie at λ)", ranksFromAlphas(tied, "softmax", 0.3)],
+    ["softmax, λ = 0.2", ranksFromAlphas(tied, "softmax", 0.2)],
+    [
+      "normalised (authors' code)",
+      ranksFromAlphas(
+        tied.map((l) => ({ ...l, alpha: l.alpha.map((a) => a * 3) })),
+        "unconstrained",
+        0.25,
+        { normalize: true },
+      ),
+    ],
+    ["mean", ranksFromAlphas(tied, "unconstrained", "mean")],
+  ])("heatmap marks equal the ranks passed in: %s", (_, ranks) => {
+    // (the normalised case ranks 3α; the kept set is the same, α / Σα is monotone in α)
+    const alphas = tied;
+    const fig = alphaHeatmap(alphas, { ranks });
+    const marks = outlined(fig);
+    const labels = fig.data[0]!.y as string[];
+    ranks.forEach((r, i) => {
+      const mine = marks.get(labels[i]!) ?? [];
+      expect(mine, r.name).toHaveLength(r.rank);
+      // the kept components are the rank largest α
+      const lowestKept = Math.min(...mine.map((j) => alphas[i]!.alpha[j]!));
+      for (let j = 0; j < alphas[i]!.alpha.length; j++) if (!mine.includes(j)) expect(alphas[i]!.alpha[j]!).toBeLessThan(lowestKept);
+    });
+    expect(byName(fig, "rank").text).toEqual(ranks.map((r) => `r = ${r.rank}`));
+  });
+
+  it("without ranks, marks what ranksFromAlphas gives at the threshold, ties included", () => {
+    const expected = (t: number) => ranksFromAlphas(tied, "unconstrained", t).map((r) => `r = ${r.rank}`);
+    expect(byName(alphaHeatmap(tied), "rank").text).toEqual(ranksFromAlphas(tied, "softmax").map((r) => `r = ${r.rank}`));
+    expect(byName(alphaHeatmap(tied), "rank").text).toEqual(["r = 4", "r = 2", "r = 4", "r = 2"]);
+    expect(byName(alphaHeatmap(tied, { threshold: 0.3 }), "rank").text).toEqual(expected(0.3));
+    expect(byName(alphaHeatmap(tied, { threshold: 0.3 }), "rank").text).toEqual(["r = 0", "r = 2", "r = 0", "r = 2"]);
+    expect(outlined(alphaHeatmap(tied, { threshold: 0.3 })).get("0 · value")).toEqual([0, 1]);
+  });
+
+  it("refuses ranks that do not fit the α, and ranks with a threshold", () => {
+    const ranks = ranksFromAlphas(tied, "softmax");
+    expect(() => alphaHeatmap(tied, { ranks, threshold: 0.25 })).toThrow(ConfigError);
+    expect(() => alphaHeatmap(tied, { ranks: ranks.slice(1) })).toThrow(/no entry for layer .*layer\.0\.attention\.self\.query/);
+    expect(() => alphaHeatmap(tied, { ranks: ranks.map((r) => ({ ...r, rank: 5 })) })).toThrow(DataError);
+    expect(() => alphaTrajectories([{ step: 1, alphas: tied }], { ranks, threshold: 0.25 })).toThrow(ConfigError);
+  });
+});
+
+describe("alphaTrajectories reads: the y axis spans the data, λ is a labelled line", () => {
+  // α of a short search (notebook 01): softmax of β that moved by ~1e-2, all within 1e-3 of 1/8.
+  const soft = (xs: number[]) => {
+    const e = xs.map(Math.exp);
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((x) => x / s);
+  };
+  const early = Array.from({ length: 7 }, (_, t) => ({
+    step: t + 1,
+    alphas: [0, 1].map((l) => ({ name: q(l), alpha: soft(Array.from({ length: K }, (_, j) => 0.004 * (t + 1) * Math.sin(j + 3 * l))) })),
+  }));
+  const all = (fig: Figure, axis: string) => fig.data.filter((t) => t.yaxis === axis && t.name?.startsWith("α")).flatMap((t) => t.y as number[]);
+
+  it("autoscales each panel to its data (and λ), with an 8% margin", () => {
+    const fig = alphaTrajectories(early);
+    for (const [axis, key] of [
+      ["y", "yaxis"],
+      ["y2", "yaxis2"],
+    ] as const) {
+      const ys = all(fig, axis);
+      const lo = Math.min(...ys, 1 / K);
+      const hi = Math.max(...ys, 1 / K);
+      expect(hi - lo).toBeLessThan(0.01); // the data: a few 1e-3 around 1/8
+      const range = (fig.layout[key] as { range: number[] }).range;
+      expect(range[0]).toBeCloseTo(lo - 0.08 * (hi - lo), 12);
+      expect(range[1]).toBeCloseTo(hi + 0.08 * (hi - lo), 12);
+      expect(range[0]).toBeGreaterThan(0.1); // not from 0: the lines would lie flat along the top
+      expect(fig.layout[key]).not.toHaveProperty("rangemode");
+    }
+  });
+
+  it("draws λ from session.ranks() per panel, labelled, and marks the kept components", () => {
+    const lastAlphas = early.at(-1)!.alphas;
+    const ranks = ranksFromAlphas(lastAlphas, "softmax", 0.126);
+    const fig = alphaTrajectories(early, { ranks });
+    expect(fig.layout.shapes).toEqual([
+      expect.objectContaining({ type: "line", yref: "y", y0: 0.126, y1: 0.126, line: expect.objectContaining({ dash: "dash" }) }),
+      expect.objectContaining({ type: "line", yref: "y2", y0: 0.126, y1: 0.126 }),
+    ]);
+    const labels = (fig.layout.annotations as { text: string; y: number; yref: string }[]).filter((a) => a.text.startsWith("λ"));
+    expect(labels).toEqual([expect.objectContaining({ text: "λ = 0.126", y: 0.126, yref: "y" }), expect.objectContaining({ text: "λ = 0.126", yref: "y2" })]);
+    const titles = (fig.layout.annotations as { text: string }[]).map((a) => a.text).filter((t) => !t.startsWith("λ"));
+    expect(titles).toEqual(ranks.map((r, i) => `${i} · query · r = ${r.rank}`));
+    // bold lines: the components ranks() keeps (α ≥ λ at the last step)
+    lastAlphas.forEach((l, i) => {
+      const axis = i === 0 ? "y" : "y2";
+      const widths = fig.data.filter((t) => t.yaxis === axis).map((t) => (t.line as { width: number }).width);
+      expect(widths.filter((w) => w > 1.5)).toHaveLength(ranks[i]!.rank);
+      l.alpha.forEach((a, j) => expect(widths[j]! > 1.5).toBe(a >= 0.126));
+    });
+  });
+
+  it("labels a λ far from the data off the axis instead of squashing the lines", () => {
+    const sig = early.map((s) => ({ ...s, alphas: s.alphas.map((l) => ({ ...l, alpha: l.alpha.map((a) => a + 0.1) })) }));
+    const fig = alphaTrajectories(sig, { layer: 0, threshold: 0.5 });
+    const range = (fig.layout.yaxis as { range: number[] }).range;
+    expect(range[1]).toBeLessThan(0.3);
+    expect(fig.layout.shapes).toEqual([]);
+    expect(fig.layout.annotations).toEqual([expect.objectContaining({ text: "λ = 0.5 ↑ (off the axis)", yref: "y domain", y: 1 })]);
   });
 });
 

@@ -1,4 +1,5 @@
 /** Deterministic sample inputs for the viz tests (shapes the Session hands over). */
+import { ranksFromAlphas } from "../../sdk/methods/autolora/model.js";
 import type { AlphaSnapshotInput, LayerAlphaInput, LayerRankInput, LossRowInput, ThresholdSweepRowInput } from "../../sdk/viz/index.js";
 
 export const K = 8;
@@ -32,8 +33,9 @@ export function history(steps = 20): AlphaSnapshotInput[] {
   return Array.from({ length: steps }, (_, i) => ({ step: (i + 1) * 10, alphas: alphasAt(i + 1) }));
 }
 
+/** Ranks by the one rule (ranksFromAlphas), as session.ranks() gives them. */
 export function ranksFrom(alphas: LayerAlphaInput[], lambda = 1 / K): LayerRankInput[] {
-  return alphas.map((l) => ({ name: l.name, rank: l.alpha.filter((a) => a >= lambda).length }));
+  return ranksFromAlphas(alphas, "unconstrained", lambda);
 }
 
 export function lossRows(): LossRowInput[] {

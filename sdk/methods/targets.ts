@@ -10,6 +10,7 @@
  */
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Linear, Model } from "../models/module.js";
+import { patternKey, targetMatches } from "./patterns.js";
 
 /**
  * A list of module-name suffixes, a regular expression (string) matching whole names, or
@@ -59,8 +60,8 @@ export function defaultTargetModules(model: Pick<Model, "config">): string[] {
 
 /** Whether module `name` is targeted. */
 export function matchesTarget(name: string, targets: TargetModules): boolean {
-  if (typeof targets === "string") return new RegExp(`^(?:${targets})$`).test(name);
-  return targets.some((t) => name === t || name.endsWith(`.${t}`));
+  // PEFT's semantics, matched in bounded time (patterns.ts): a hostile regex cannot hang us.
+  return targetMatches(name, targets, "targetModules");
 }
 
 /**
@@ -89,15 +90,16 @@ export function selectTargets(model: Model, targets: TargetModules, exclude: rea
       }
     }
   }
-  if (chosen.length === 0) throw new UnknownNameError(`targetModules ${JSON.stringify(targets)} match no linear layer. Layer names end in: ${suffixes}.`);
+  if (chosen.length === 0)
+    throw new (typeof targets === "string" ? ConfigError : UnknownNameError)(
+      `targetModules ${JSON.stringify(targets)} match no linear layer. Layer names end in: ${suffixes}.`,
+    );
   return chosen;
 }
 
 /** The value of the first pattern key that matches `name` (PEFT's `get_pattern_key`), else `fallback`. */
 export function patternValue(pattern: Record<string, number> | undefined, name: string, fallback: number): number {
   if (!pattern) return fallback;
-  for (const [key, value] of Object.entries(pattern)) {
-    if (name === key || name.endsWith(`.${key}`) || new RegExp(`(?:^|\\.)(?:${key})$`).test(name)) return value;
-  }
-  return fallback;
+  const key = patternKey(Object.keys(pattern), name);
+  return key === undefined ? fallback : pattern[key]!;
 }

@@ -17,7 +17,7 @@ import { Rng } from "../core/rng.js";
 import { resolveInside } from "./confine.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
-import type { HeadKind, ModelConfig, ParamSource, ParamSpec } from "./module.js";
+import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "./safetensors.js";
 
 /** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
@@ -31,6 +31,15 @@ export interface LoadOptions {
   numLabels?: number;
   /** Seeds the initialisation of whatever the checkpoint does not supply (default 0). */
   seed?: number;
+  /**
+   * Refuse a checkpoint holding body weights the config does not use (e.g. `num_hidden_layers: 1`
+   * with two layers of weights), listing them (default true). `false` loads and ignores them.
+   * Heads the model does not build (`cls.*`, `lm_head.*`, another task's head) and HF's buffers
+   * (`position_ids`, GPT-2's `attn.bias`) are ignored either way.
+   */
+  strict?: boolean;
+  /** Load NaN / infinite weights instead of refusing them (to inspect a broken checkpoint). Default false. */
+  allowNonFinite?: boolean;
 }
 
 /** A config for {@link createModel}: `model_type` plus any HF fields (the rest take HF's defaults). */
@@ -98,8 +107,15 @@ function freshValues(spec: ParamSpec, rng: Rng, std: number): Float32Array {
   return out;
 }
 
+/** Build the model; when `source` or the constructor throws half-way, the parameters made so far are disposed. */
 function build(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource): PretrainedModel {
-  return config.model_type === "gpt2" ? new DecoderModel(config, head, numLabels, source) : new EncoderModel(config, head, numLabels, source);
+  const store = new ParamStore();
+  try {
+    return config.model_type === "gpt2" ? new DecoderModel(config, head, numLabels, source, store) : new EncoderModel(config, head, numLabels, source, store);
+  } catch (e) {
+    store.dispose();
+    throw e;
+  }
 }
 
 /** The number of labels a config declares (`num_labels`, else the size of `id2label`). */
@@ -108,6 +124,109 @@ function configLabels(config: ModelConfig): number | undefined {
   const id2label = config.id2label;
   if (id2label && typeof id2label === "object") return Object.keys(id2label).length;
   return undefined;
+}
+
+const ACTIVATIONS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh", "silu", "swish"];
+
+/**
+ * The type and range of every `config.json` field a model reads, per model type. `int`: integer
+ * ≥ the bound; `prob`: in [0, 1); `pos`: finite > 0; `nonneg`: finite ≥ 0; `id`: a token id
+ * (integer ≥ 0) or null; `?` suffix: null allowed.
+ */
+const CONFIG_FIELDS: Record<ModelConfig["model_type"], Record<string, string>> = {
+  bert: {
+    vocab_size: "int1",
+    hidden_size: "int1",
+    num_hidden_layers: "int1",
+    num_attention_heads: "int1",
+    intermediate_size: "int1",
+    max_position_embeddings: "int1",
+    type_vocab_size: "int1",
+    layer_norm_eps: "pos",
+    hidden_dropout_prob: "prob",
+    attention_probs_dropout_prob: "prob",
+    classifier_dropout: "prob?",
+    initializer_range: "nonneg",
+    pad_token_id: "int0",
+    bos_token_id: "int0?",
+    eos_token_id: "int0?",
+    num_labels: "int1",
+    hidden_act: "act",
+  },
+  roberta: {},
+  gpt2: {
+    vocab_size: "int1",
+    n_positions: "int1",
+    n_embd: "int1",
+    n_layer: "int1",
+    n_head: "int1",
+    n_inner: "int1?",
+    layer_norm_epsilon: "pos",
+    resid_pdrop: "prob",
+    embd_pdrop: "prob",
+    attn_pdrop: "prob",
+    classifier_dropout: "prob?",
+    initializer_range: "nonneg",
+    pad_token_id: "int0?",
+    bos_token_id: "int0?",
+    eos_token_id: "int0?",
+    num_labels: "int1",
+    activation_function: "act",
+    scale_attn_weights: "bool",
+    scale_attn_by_inverse_layer_idx: "bool",
+  },
+};
+CONFIG_FIELDS.roberta = CONFIG_FIELDS.bert;
+
+/**
+ * Type-check the fields of a config that the model reads (those present; absent ones take HF's
+ * defaults), so that `layer_norm_eps: "abc"` is refused here, naming the file and field, rather
+ * than failing inside tfjs at predict time.
+ */
+function checkConfigFields(config: ModelConfig, where: string): void {
+  const fields = CONFIG_FIELDS[config.model_type];
+  for (const [field, kind] of Object.entries(fields)) {
+    if (!(field in config)) continue;
+    const v = config[field];
+    const nullable = kind.endsWith("?");
+    if (v === null && nullable) continue;
+    const k = nullable ? kind.slice(0, -1) : kind;
+    let ok: boolean;
+    let want: string;
+    if (k === "act") {
+      ok = typeof v === "string" && ACTIVATIONS.includes(v);
+      want = `one of ${ACTIVATIONS.join(", ")}`;
+    } else if (k === "bool") {
+      ok = typeof v === "boolean";
+      want = "true or false";
+    } else {
+      const n = v as number;
+      const isNum = typeof v === "number" && Number.isFinite(v);
+      if (k.startsWith("int")) {
+        const min = Number(k.slice(3));
+        ok = isNum && Number.isInteger(n) && n >= min;
+        want = min === 0 ? "an integer ≥ 0" : "a positive integer";
+      } else if (k === "prob") {
+        ok = isNum && n >= 0 && n < 1;
+        want = "a number in [0, 1)";
+      } else if (k === "pos") {
+        ok = isNum && n > 0;
+        want = "a finite number > 0";
+      } else {
+        ok = isNum && n >= 0;
+        want = "a finite number ≥ 0";
+      }
+    }
+    if (!ok) {
+      throw new ConfigError(
+        `${where}: ${field} is ${JSON.stringify(v)}, but it must be ${want}${nullable ? " (or null)" : ""}. Fix the config, or re-save the model with transformers.`,
+      );
+    }
+  }
+  if (config.id2label !== undefined && (typeof config.id2label !== "object" || config.id2label === null || Array.isArray(config.id2label)))
+    throw new ConfigError(`${where}: id2label is ${JSON.stringify(config.id2label)}, but it must be an object { "0": "LABEL_0", … }. Fix the config.`);
+  if (config.architectures !== undefined && !(Array.isArray(config.architectures) && config.architectures.every((a) => typeof a === "string")))
+    throw new ConfigError(`${where}: architectures is ${JSON.stringify(config.architectures)}, but it must be a list of class names. Fix the config.`);
 }
 
 function checkModelType(config: ModelConfig, where: string): void {
@@ -146,6 +265,7 @@ export function createModel(config: ConfigInput, opts: LoadOptions = {}): Pretra
   const vocab = { bert: 30522, roberta: 50265, gpt2: 50257 } as const;
   const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
   checkModelType(full, "createModel");
+  checkConfigFields(full, "createModel config");
   const known = full.architectures[0] ? ARCHITECTURES[full.architectures[0]] : undefined;
   const { head, numLabels } = resolveHead(full, opts, known?.head);
   const rng = new Rng(opts.seed ?? 0);
@@ -265,8 +385,10 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
       cause: e,
     });
   }
-  if (typeof config !== "object" || config === null) throw new CheckpointError(`${configPath} is not a JSON object: re-download it.`);
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new CheckpointError(`${configPath} is not a JSON object: re-save the model with save_pretrained or re-download config.json.`);
   checkModelType(config, configPath);
+  checkConfigFields(config, configPath);
   const arch = Array.isArray(config.architectures) ? config.architectures[0] : undefined;
   const known = arch === undefined ? undefined : ARCHITECTURES[arch];
   if (arch !== undefined && (!known || known.modelType !== config.model_type)) {
@@ -298,15 +420,52 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
       );
     }
     const t = tensors.get(key)!;
+    used.add(key);
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
       throw new ShapeMismatchError(
         `${file}: tensor ${key} has shape [${t.shape}] but the model built from config.json expects [${spec.shape}]: ` +
           `the config does not match the weights (check vocab_size, hidden sizes, number of labels), or re-save the checkpoint.`,
       );
     }
-    return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    if (!(t.data instanceof Float32Array))
+      throw new CheckpointError(
+        `${file}: tensor ${key} is stored with an integer dtype, but it is a float weight: the file is mislabelled or corrupt. Re-save the model with save_pretrained.`,
+      );
+    if (!opts.allowNonFinite) {
+      const i = t.data.findIndex((x) => !Number.isFinite(x));
+      if (i >= 0)
+        throw new CheckpointError(
+          `${file}: tensor ${key} holds ${t.data[i]} at index ${i}: the weights are not finite (a diverged or corrupt save). ` +
+            "Re-save them from a good state, or pass { allowNonFinite: true } to load anyway.",
+        );
+    }
+    return t.data;
   };
-  return build(config, head, numLabels, source);
+  const used = new Set<string>();
+  const model = build(config, head, numLabels, source);
+  if (opts.strict ?? true) {
+    const unused = [...tensors.keys()].filter((k) => !used.has(k) && isBodyWeight(k, prefix, useHead ? model.headModules : []));
+    if (unused.length) {
+      model.dispose();
+      throw new CheckpointError(
+        `${file} holds ${unused.length} weight${unused.length > 1 ? "s" : ""} that the model built from config.json does not use: ` +
+          `${unused.slice(0, 6).join(", ")}${unused.length > 6 ? ", …" : ""}. config.json does not match the weights (check num_hidden_layers / n_layer and the sizes), ` +
+          "or pass { strict: false } to load and ignore them.",
+      );
+    }
+  }
+  return model;
+}
+
+/**
+ * Whether an unused checkpoint tensor is one the model should have used: part of the body
+ * (embeddings, layers, final norm) or of the head being loaded, and not one of HF's buffers.
+ */
+function isBodyWeight(name: string, prefix: string, headModules: readonly string[]): boolean {
+  if (headModules.some((m) => name === m || name.startsWith(`${m}.`))) return true;
+  const bare = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
+  if (/(^|\.)position_ids$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
+  return /^(embeddings|encoder|wte|wpe|h|ln_f)\./.test(bare);
 }
 
 /**

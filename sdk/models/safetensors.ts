@@ -52,23 +52,38 @@ export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): 
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
       metadata = (raw ?? {}) as Record<string, string>;
       continue;
     }
+    if (typeof raw !== "object" || raw === null) throw bad(`entry "${name}" is ${JSON.stringify(raw)}, not an object`);
     const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     const { dtype, shape, data_offsets: off } = info;
     if (typeof dtype !== "string" || !Array.isArray(shape) || !Array.isArray(off) || off.length !== 2)
       throw bad(`entry "${name}" lacks dtype, shape or data_offsets`);
     const width = BYTES[dtype];
     if (width === undefined) throw bad(`entry "${name}" has unsupported dtype ${dtype}`);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`entry "${name}" has shape ${JSON.stringify(shape)}, not a list of sizes ≥ 0`);
+    if (!off.every((d) => Number.isSafeInteger(d))) throw bad(`entry "${name}" has data_offsets ${JSON.stringify(off)}, not two integers`);
     const count = shape.reduce((a, b) => a * b, 1);
     const [s, e] = off;
     if (!(s >= 0 && e >= s && e <= dataLen)) throw bad(`entry "${name}" points at bytes ${s}..${e} but only ${dataLen} data bytes exist (truncated?)`);
     if (e - s !== count * width) throw bad(`entry "${name}" has ${e - s} bytes but shape [${shape}] of ${dtype} needs ${count * width}`);
+    spans.push([s, e, name]);
     tensors.set(name, { shape: [...shape], data: decode(bytes, dataStart + s, count, dtype) });
   }
+  // The format's rule: tensors tile the data region exactly, without overlaps or holes (the
+  // Python library refuses other files too); two names sharing bytes is a corrupt or forged file.
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  for (const [s, e, name] of spans) {
+    if (s < end) throw bad(`entry "${name}" overlaps the bytes of another tensor (${s} < ${end})`);
+    if (s > end) throw bad(`bytes ${end}..${s} belong to no tensor (before "${name}")`);
+    end = e;
+  }
+  if (end !== dataLen) throw bad(`the tensors cover ${end} of the ${dataLen} data bytes`);
   return { tensors, metadata };
 }
 

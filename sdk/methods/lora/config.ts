@@ -15,7 +15,11 @@ export interface LoraConfig {
   alpha?: number;
   /** Dropout on the adapter's input. Default 0. */
   dropout?: number;
-  /** Per-module ranks overriding `r` (PEFT `rank_pattern`), keys matched as name suffixes. */
+  /**
+   * Per-module ranks overriding `r` (PEFT `rank_pattern`): a key matches a module whose name ends
+   * with it, as a regex (PEFT's `re.match(rf"(.*\.)?({key})$", name)`; first key wins). A key that
+   * matches no adapted module is a {@link ConfigError}.
+   */
   rankPattern?: Record<string, number>;
   /** Per-module alphas overriding `alpha` (PEFT `alpha_pattern`). */
   alphaPattern?: Record<string, number>;
@@ -48,9 +52,33 @@ export function resolveLoraConfig(c: LoraConfig): ResolvedLoraConfig {
     modulesToSave: c.modulesToSave,
     seed: c.seed ?? 0,
   };
-  for (const [k, v] of [["r", r], ...Object.entries(out.rankPattern)] as [string, number][]) {
-    if (!Number.isInteger(v) || v < 0) throw new ConfigError(`LoRA rank ${k} = ${v}: ranks must be integers ≥ 0 (0 leaves the layer unadapted).`);
+  const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : String(v));
+  const t = out.targetModules as unknown;
+  if (!(typeof t === "string" || (Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && x.length > 0))))
+    throw new ConfigError(`LoRA targetModules ${JSON.stringify(t)}: give a non-empty list of module-name suffixes, or one regular expression (a string).`);
+  for (const [what, p] of [
+    ["rankPattern", c.rankPattern],
+    ["alphaPattern", c.alphaPattern],
+  ] as const) {
+    if (p !== undefined && (typeof p !== "object" || p === null || Array.isArray(p)))
+      throw new ConfigError(`LoRA ${what} must be an object { moduleKey: number }, got ${JSON.stringify(p)}.`);
   }
-  if (!(out.dropout >= 0 && out.dropout < 1)) throw new ConfigError(`LoRA dropout ${out.dropout} must be in [0, 1).`);
+  for (const [k, v] of [["r", r], ...Object.entries(out.rankPattern).map(([key, x]) => [`rankPattern[${JSON.stringify(key)}]`, x])] as [string, unknown][]) {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+      throw new ConfigError(`LoRA rank ${k} = ${show(v)}: ranks must be integers ≥ 0 (0 leaves the layer unadapted).`);
+  }
+  for (const [k, v] of [["alpha", out.alpha], ...Object.entries(out.alphaPattern).map(([key, x]) => [`alphaPattern[${JSON.stringify(key)}]`, x])] as [
+    string,
+    unknown,
+  ][]) {
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new ConfigError(`LoRA ${k} = ${show(v)}: alpha must be a finite number (the update is scaled by alpha / r).`);
+  }
+  if (typeof out.dropout !== "number" || !(out.dropout >= 0 && out.dropout < 1))
+    throw new ConfigError(`LoRA dropout ${show(out.dropout)} must be a number in [0, 1).`);
+  if (typeof out.useRslora !== "boolean") throw new ConfigError(`LoRA useRslora ${show(out.useRslora)} must be true or false.`);
+  if (typeof out.seed !== "number" || !Number.isFinite(out.seed)) throw new ConfigError(`LoRA seed ${show(out.seed)} must be a finite number.`);
+  if (out.modulesToSave !== undefined && !(Array.isArray(out.modulesToSave) && out.modulesToSave.every((m) => typeof m === "string")))
+    throw new ConfigError(`LoRA modulesToSave ${JSON.stringify(out.modulesToSave)} must be a list of module names.`);
   return out;
 }

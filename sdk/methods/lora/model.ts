@@ -9,6 +9,7 @@ import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
 import { kaimingUniform } from "../init.js";
+import { checkPatternKeys } from "../patterns.js";
 import { defaultTargetModules, patternValue, selectTargets } from "../targets.js";
 import { type LoraConfig, type ResolvedLoraConfig, resolveLoraConfig } from "./config.js";
 import { LoraLayer, loraScaling } from "./layer.js";
@@ -61,6 +62,17 @@ export function attachLoRA(model: Model, config: LoraConfig = {}): LoraHandle {
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
   const layers = new Map<string, LoraLayer>();
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
+  // A pattern key that adapts nothing is a typo, refused before the model changes.
+  checkPatternKeys(
+    cfg.rankPattern,
+    targets.map((l) => l.name),
+    "rankPattern",
+  );
+  checkPatternKeys(
+    cfg.alphaPattern,
+    targets.map((l) => l.name),
+    "alphaPattern",
+  );
   for (const linear of targets) {
     if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter.`);
     const r = patternValue(cfg.rankPattern, linear.name, cfg.r);

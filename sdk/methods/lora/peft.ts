@@ -14,7 +14,8 @@ import { writeFileAtomic } from "../../core/fs.js";
 import { resolveInside } from "../../models/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../../models/safetensors.js";
-import { patternValue, selectTargets } from "../targets.js";
+import { checkPatternKeys, compilePattern } from "../patterns.js";
+import { isAllLinear, patternValue, selectTargets } from "../targets.js";
 import type { LoraConfig } from "./config.js";
 import { attachLoRA, type LoraHandle, loraOf } from "./model.js";
 
@@ -100,6 +101,132 @@ export async function savePeftAdapter(model: Model, dir: string, extra: { baseMo
   await writeFileAtomic(join(dir, "adapter_config.json"), `${JSON.stringify(json, null, 2)}\n`);
 }
 
+/** Options of {@link loadPeftAdapter}. */
+export interface LoadPeftOptions {
+  /** Seed of the (overwritten) initialisation; default 0. */
+  seed?: number;
+  /** Load weights that are NaN or infinite instead of refusing them (for inspecting a broken adapter). Default false. */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * `adapter_config.json` keys that do not change what the adapter computes once its weights are
+ * loaded (bookkeeping, or options PEFT itself only reads at creation time).
+ */
+const PEFT_INERT_KEYS = new Set([
+  "peft_type",
+  "r",
+  "lora_alpha",
+  "lora_dropout",
+  "target_modules",
+  "rank_pattern",
+  "alpha_pattern",
+  "use_rslora",
+  "modules_to_save",
+  "fan_in_fan_out",
+  "bias",
+  "init_lora_weights",
+  "layers_pattern",
+  "base_model_name_or_path",
+  "revision",
+  "task_type",
+  "inference_mode",
+  "peft_version",
+  "auto_mapping",
+  "megatron_core",
+  "qalora_group_size",
+  "ensure_weight_tying",
+]);
+
+/** A value that leaves a PEFT option at its default (off). */
+const isOff = (v: unknown) =>
+  v === null || v === false || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0);
+
+/**
+ * Check a parsed `adapter_config.json` and turn it into a {@link LoraConfig}. Every field is
+ * type-checked ({@link CheckpointError} naming the file and field); PEFT options autolora does not
+ * implement (`bias` other than "none", `use_dora`, `layers_to_transform`, `exclude_modules`,
+ * `lora_bias`, `layer_replication`, PiSSA/OLoRA/LoftQ/EVA/CorDA initialisations, …, and any
+ * unknown option set to something other than its default) are refused rather than ignored.
+ *
+ * @example
+ * ```ts
+ * const cfg = peftLoraConfig({ peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: ["query"] }, "adapter_config.json");
+ * ```
+ */
+export function peftLoraConfig(raw: unknown, cfgPath: string): LoraConfig {
+  const bad = (field: string, v: unknown, want: string) =>
+    new CheckpointError(
+      `${cfgPath}: ${field} is ${JSON.stringify(v)}, but it must be ${want}. Fix the file or re-save the adapter with PEFT's save_pretrained.`,
+    );
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new CheckpointError(`${cfgPath} is ${JSON.stringify(raw)}, not a JSON object: re-save the adapter with PEFT's save_pretrained.`);
+  const j = raw as Record<string, unknown>;
+  if (j.peft_type !== "LORA")
+    throw new CheckpointError(`${cfgPath} describes a ${JSON.stringify(j.peft_type)} adapter (peft_type); only LORA adapters load here.`);
+  const refuse = (field: string, what: string) =>
+    new CheckpointError(
+      `${cfgPath}: ${field} = ${JSON.stringify(j[field])} (${what}) is not implemented by autolora, and loading the adapter without it would compute something else: refused. Re-train the adapter without it.`,
+    );
+  if (j.use_dora !== undefined && j.use_dora !== null && j.use_dora !== false) throw refuse("use_dora", "DoRA");
+  if (j.bias !== undefined && j.bias !== null && j.bias !== "none") throw refuse("bias", 'trained biases; only "none" is implemented');
+  if (!isOff(j.layers_to_transform)) throw refuse("layers_to_transform", "adapting only some layers");
+  if (!isOff(j.exclude_modules)) throw refuse("exclude_modules", "excluding modules from target_modules");
+  const init = j.init_lora_weights;
+  if (!(init === undefined || init === null || init === true || init === false || init === "gaussian" || init === "orthogonal"))
+    throw refuse("init_lora_weights", "an initialisation that changes the base weights");
+  for (const [k, v] of Object.entries(j)) {
+    if (!PEFT_INERT_KEYS.has(k) && !isOff(v) && k !== "use_dora" && k !== "exclude_modules" && k !== "layers_to_transform")
+      throw refuse(k, "an option set away from its default");
+  }
+  const int = (field: string, min: number): number => {
+    const v = j[field];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw bad(field, v, `an integer ≥ ${min}`);
+    return v;
+  };
+  const num = (field: string, fallback: number, ok: (x: number) => boolean, want: string): number => {
+    const v = j[field] ?? fallback;
+    if (typeof v !== "number" || !ok(v)) throw bad(field, v, want);
+    return v;
+  };
+  const bool = (field: string): boolean => {
+    const v = j[field] ?? false;
+    if (typeof v !== "boolean") throw bad(field, v, "true or false");
+    return v;
+  };
+  const r = int("r", 1);
+  const alpha = num("lora_alpha", 8, Number.isFinite, "a finite number");
+  const dropout = num("lora_dropout", 0, (x) => x >= 0 && x < 1, "a number in [0, 1)");
+  const useRslora = bool("use_rslora");
+  bool("fan_in_fan_out");
+  const t = j.target_modules;
+  if (!(typeof t === "string" || (Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && x.length > 0))))
+    throw bad("target_modules", t, "a non-empty list of module names or a regular expression (string)");
+  const pattern = (field: string, ok: (x: number) => boolean, want: string): Record<string, number> => {
+    const p = j[field] ?? {};
+    if (typeof p !== "object" || p === null || Array.isArray(p)) throw bad(field, p, "an object { moduleKey: number }");
+    for (const [k, v] of Object.entries(p)) if (typeof v !== "number" || !ok(v)) throw bad(`${field}[${JSON.stringify(k)}]`, v, want);
+    return { ...(p as Record<string, number>) };
+  };
+  const rankPattern = pattern("rank_pattern", (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0");
+  const alphaPattern = pattern("alpha_pattern", Number.isFinite, "a finite number");
+  const m = j.modules_to_save ?? [];
+  if (!Array.isArray(m) || !m.every((x) => typeof x === "string")) throw bad("modules_to_save", m, "null or a list of module names");
+  return { targetModules: Array.isArray(t) ? [...t] : t, r, alpha, dropout, rankPattern, alphaPattern, useRslora, modulesToSave: m as string[] };
+}
+
+/** Refuse integer-typed or (unless allowed) non-finite weights, naming the tensor and file. */
+function checkWeights(t: StoredTensor, key: string, file: string, allowNonFinite: boolean): void {
+  if (!(t.data instanceof Float32Array))
+    throw new CheckpointError(`${file}: ${key} is stored as an integer dtype, but it is a float weight: the file is mislabelled or corrupt; re-save it.`);
+  if (allowNonFinite) return;
+  const i = t.data.findIndex((x) => !Number.isFinite(x));
+  if (i >= 0)
+    throw new CheckpointError(
+      `${file}: ${key} holds ${t.data[i]} at index ${i}: the weights are not finite (a diverged or corrupt save). Re-save them, or pass { allowNonFinite: true } to load anyway.`,
+    );
+}
+
 /**
  * Attach a PEFT LoRA adapter from `dir` to `model`: reads the config (r, alpha, target modules,
  * rank/alpha patterns, rsLoRA, modules to save) and the weights. Everything is checked before the
@@ -113,7 +240,7 @@ export async function savePeftAdapter(model: Model, dir: string, extra: { baseMo
  * const logits = await model.predict({ inputIds: [[2, 40, 3]] });
  * ```
  */
-export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: number } = {}): Promise<LoraHandle> {
+export async function loadPeftAdapter(model: Model, dir: string, opts: LoadPeftOptions = {}): Promise<LoraHandle> {
   const cfgPath = join(dir, "adapter_config.json");
   const wPath = join(dir, "adapter_model.safetensors");
   for (const p of [cfgPath, wPath]) {
@@ -136,29 +263,35 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
   // Both files must resolve inside the adapter folder (a symlink elsewhere is refused).
   const realCfg = await resolveInside(dir, "adapter_config.json", dir);
   const realW = await resolveInside(dir, "adapter_model.safetensors", dir);
-  let json: PeftLoraConfigJson;
+  let raw: unknown;
   try {
-    json = JSON.parse(await readFile(realCfg, "utf8"));
+    raw = JSON.parse(await readFile(realCfg, "utf8"));
   } catch (e) {
-    throw new CheckpointError(`${cfgPath} is not valid JSON (${(e as Error).message}).`, { cause: e });
+    throw new CheckpointError(`${cfgPath} is not valid JSON (${(e as Error).message}): re-save the adapter with PEFT's save_pretrained.`, { cause: e });
   }
-  if (json.peft_type !== "LORA") throw new CheckpointError(`${cfgPath} describes a ${json.peft_type} adapter; only LORA adapters load here.`);
-  if ((json as { use_dora?: boolean }).use_dora) throw new CheckpointError(`${cfgPath} is a DoRA adapter (use_dora: true), which autolora does not implement.`);
+  const parsed = peftLoraConfig(raw, cfgPath);
   const config: LoraConfig = {
-    targetModules: json.target_modules,
-    r: json.r,
-    alpha: json.lora_alpha,
-    dropout: json.lora_dropout ?? 0,
-    rankPattern: json.rank_pattern ?? {},
-    alphaPattern: json.alpha_pattern ?? {},
-    useRslora: json.use_rslora ?? false,
-    modulesToSave: [...new Set([...(json.modules_to_save ?? []).filter((m) => model.headModules.includes(m))])],
+    ...parsed,
+    modulesToSave: [...new Set((parsed.modulesToSave ?? []).filter((m) => model.headModules.includes(m)))],
     seed: opts.seed ?? 0,
   };
+  // Patterns are compiled here first so that their errors name the file.
+  if (typeof config.targetModules === "string" && !isAllLinear(config.targetModules)) compilePattern(config.targetModules, `${cfgPath}: target_modules`);
+  const targets = selectTargets(model, config.targetModules!, model.headModules);
+  checkPatternKeys(
+    config.rankPattern,
+    targets.map((l) => l.name),
+    `${cfgPath}: rank_pattern`,
+  );
+  checkPatternKeys(
+    config.alphaPattern,
+    targets.map((l) => l.name),
+    `${cfgPath}: alpha_pattern`,
+  );
   const file = await readSafetensors(realW);
   // Check every key and shape before touching the model.
   const expected = new Map<string, number[]>();
-  for (const l of selectTargets(model, config.targetModules!, model.headModules)) {
+  for (const l of targets) {
     const r = patternValue(config.rankPattern, l.name, config.r!);
     if (r === 0) continue;
     expected.set(`${PREFIX}${l.name}.lora_A.weight`, [r, l.inFeatures]);
@@ -171,7 +304,8 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: { seed?: 
     const t = file.tensors.get(key);
     if (!t) throw new CheckpointError(`${wPath} lacks ${key}, which its adapter_config.json implies; the adapter was made for another model or is incomplete.`);
     if (t.shape.join() !== shape.join())
-      throw new ShapeMismatchError(`${key}: the adapter has shape [${t.shape}], this model needs [${shape}]. Was the adapter trained on another base model?`);
+      throw new ShapeMismatchError(`${wPath}: ${key} has shape [${t.shape}], this model needs [${shape}]. Was the adapter trained on another base model?`);
+    checkWeights(t, key, wPath, opts.allowNonFinite ?? false);
   }
   const extra = [...file.tensors.keys()].filter((k) => !expected.has(k));
   if (extra.length)

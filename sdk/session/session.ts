@@ -620,9 +620,21 @@ export class Session {
     return new DataFrame(records.length ? records : [{ step: 0, phase: "none", loss: null, metric: null }]);
   }
 
-  /** The history as plain rows (step, phase, loss, metric, α after outer steps). */
+  /**
+   * The history as plain rows (step, phase, loss, metric, α after outer steps); in the notebook
+   * they display as a table (step, phase, loss, metric).
+   */
   historyRows(): HistoryRow[] {
-    return this.#rows.map((r) => structuredClone(r));
+    const rows = this.#rows.map((r) => structuredClone(r));
+    Object.defineProperty(rows, MIME_BUNDLE, {
+      enumerable: false,
+      value: (): MimeBundle => {
+        const cols = ["step", "phase", "loss", "metric"];
+        const cells = rows.map((r) => [r.step, r.phase, r.loss, r.metric]);
+        return { "text/html": htmlTable(cols, cells), "text/plain": textTable(cols, cells) };
+      },
+    });
+    return rows;
   }
 
   /**

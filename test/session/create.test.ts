@@ -108,6 +108,11 @@ describe("default target modules (PEFT's mapping) and all-linear", () => {
     expect([...s.adapter.layers.keys()]).toEqual(want);
     expect(want.some((n) => n.endsWith("intermediate.dense"))).toBe(true);
     expect(want.includes("classifier")).toBe(false);
+    // a new session on the same model (a notebook cell run again) replaces this one
+    const s2 = await Session.create({ model, tokenizer, data: toyData, batchSize: 4 });
+    expect(() => s.ranks()).toThrow(/this session was replaced/);
+    expect([...s2.adapter.layers.keys()]).toHaveLength(4);
+    s2.dispose();
     s.dispose();
     const lora = attachLoRA(model, { targetModules: "ALL-LINEAR" });
     expect([...lora.layers.keys()]).toEqual(want);
@@ -135,7 +140,7 @@ describe("dispose()", () => {
     };
     await cycle();
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 2; i++) await cycle();
+    await cycle();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -163,6 +168,10 @@ describe("notebook display", () => {
     const rb = (ranks as unknown as { [MIME_BUNDLE]: () => Record<string, string> })[MIME_BUNDLE]();
     expect(rb["text/html"]).toContain(`<td>${ranks[0]!.name}</td><td>${ranks[0]!.rank}</td>`);
     expect(rb["text/plain"].split("\n")).toHaveLength(ranks.length + 1);
+    // historyRows(): plain rows, displayed as a table
+    const hb = (rows as unknown as { [MIME_BUNDLE]: () => Record<string, string> })[MIME_BUNDLE]();
+    expect(hb["text/plain"].split("\n")).toHaveLength(rows.length + 1);
+    expect(hb["text/html"]).toContain(`<td>2</td><td>outer</td><td>${Number(lastOuter.toPrecision(4))}</td>`);
     // internals are not on the class
     for (const k of ["snapshotState", "restoreCounters"]) expect(k in s).toBe(false);
     expect("fromParts" in Session).toBe(false);

@@ -25,7 +25,19 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DataError } from "../core/errors.js";
-import { concatTables, delimitedTable, formatOf, LABEL_COLUMNS, PAIR_COLUMNS, readTable, TABLE_EXTENSIONS, type Table, TEXT_COLUMNS } from "./tables.js";
+import {
+  concatTables,
+  type DelimitedTableOptions,
+  delimitedTable,
+  formatOf,
+  LABEL_COLUMNS,
+  PAIR_COLUMNS,
+  readTable,
+  readTablesSync,
+  TABLE_EXTENSIONS,
+  type Table,
+  TEXT_COLUMNS,
+} from "./tables.js";
 import type { Example } from "./types.js";
 
 /** Classification (class ids) or regression (one float per example). */
@@ -444,18 +456,49 @@ export function splitFiles(dir: string, split = "train", config?: string): strin
  * ```
  */
 export async function readExamples(path: string, options: ReadExamplesOptions = {}): Promise<ExampleData> {
+  const { files, csv } = resolve(path, options);
+  const tables: Table[] = [];
+  for (const f of files) tables.push(await readTable(f, csv));
+  return examplesFromTable(concatTables(tables), options);
+}
+
+/** Checked options, and the files of `path` (itself, or a split of a folder). */
+function resolve(path: string, options: ReadExamplesOptions): { files: string[]; csv: DelimitedTableOptions } {
   checkOptions(options);
   if (!existsSync(path)) throw new DataError(`Missing data file: expected ${path}. Download or copy it there, or fix the path.`);
+  const files = statSync(path).isDirectory() ? splitFiles(path, options.split ?? "train", options.config) : [path];
+  return { files, csv: csvOptions(options) };
+}
+
+function csvOptions(options: ReadExamplesOptions): DelimitedTableOptions {
   const asked = [options.textColumn, options.pairColumn, options.labelColumn].filter((c): c is string => typeof c === "string" && !/^\d+$/.test(c.trim()));
-  const csv = {
+  return {
     ...(options.delimiter !== undefined ? { delimiter: options.delimiter } : {}),
     ...(options.header !== undefined ? { header: options.header } : {}),
     asked,
   };
-  const files = statSync(path).isDirectory() ? splitFiles(path, options.split ?? "train", options.config) : [path];
-  const tables: Table[] = [];
-  for (const f of files) tables.push(await readTable(f, csv));
-  return examplesFromTable(concatTables(tables), options);
+}
+
+/**
+ * {@link readExamples} without a promise (parquet is read by a worker thread while this one
+ * waits): for code that cannot await, such as the lazily read splits of {@link task}.
+ *
+ * @example
+ * ```ts
+ * const d = readExamplesSync("datasets/fixtures/formats/glue/sst2", { split: "validation" });
+ * d.examples.length; // 2
+ * ```
+ */
+export function readExamplesSync(path: string, options: ReadExamplesOptions = {}): ExampleData {
+  const { files, csv } = resolve(path, options);
+  return examplesFromTable(concatTables(readTablesSync(files, csv)), options);
+}
+
+/** Examples from the given files (shards of one split, e.g. from {@link splitFiles}), synchronously. */
+export function examplesFromFiles(files: string[], options: ReadExamplesOptions = {}): ExampleData {
+  checkOptions(options);
+  if (files.length === 0) throw new DataError("examplesFromFiles: no files given.");
+  return examplesFromTable(concatTables(readTablesSync(files, csvOptions(options))), options);
 }
 
 /** Options of {@link readTextLabelFile}. */

@@ -10,7 +10,7 @@ export type { TaggedSentence } from "./conll.js";
 export { parseConll, readConllFile } from "./conll.js";
 export { parseDelimited, readTextFile, splitTsv } from "./delimited.js";
 export type { ExampleData, ReadExamplesOptions, TaskType, TextLabelData, TextLabelOptions } from "./examples.js";
-export { examplesFromTable, MAX_AUTO_CLASSES, readExamples, readTextLabelFile, splitFiles } from "./examples.js";
+export { examplesFromFiles, examplesFromTable, MAX_AUTO_CLASSES, readExamples, readExamplesSync, readTextLabelFile, splitFiles } from "./examples.js";
 export type { WebNLGEntry } from "./generation.js";
 export { linearizeTriples, parseWebNLG, readE2EFile, readWebNLG, unescapeXml } from "./generation.js";
 export type { GlueSpec, GlueTaskName } from "./glue.js";
@@ -44,7 +44,9 @@ export {
   looksLikeHeader,
   PAIR_COLUMNS,
   parquetTable,
+  parquetTablesSync,
   readTable,
+  readTablesSync,
   TABLE_EXTENSIONS,
   TEXT_COLUMNS,
 } from "./tables.js";

@@ -6,7 +6,10 @@
  * @module
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, extname } from "node:path";
+import { pathToFileURL } from "node:url";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { gunzipSync } from "node:zlib";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
@@ -240,9 +243,63 @@ function hubClassNames(kv: { key: string; value?: string }[] | undefined): Recor
   return out;
 }
 
+/** What the footer of a parquet file tells: its top-level columns, float32 ones, Hub class names. */
+interface ParquetInfo {
+  file: ArrayBuffer;
+  metadata: ReturnType<typeof parquetMetadata>;
+  columns: string[];
+  float32: Set<string>;
+  classNames: Record<string, string[]>;
+}
+
+function parquetInfo(path: string): ParquetInfo {
+  mustExist(path);
+  const bytes = readFileSync(path);
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  try {
+    const metadata = parquetMetadata(file);
+    const root = metadata.schema[0]!;
+    // Top-level fields: walk the flattened schema, skipping each group's descendants.
+    const columns: string[] = [];
+    const float32 = new Set<string>();
+    const skip = (k: number): number => {
+      const n = metadata.schema[k]!.num_children ?? 0;
+      let next = k + 1;
+      for (let c = 0; c < n; c++) next = skip(next);
+      return next;
+    };
+    let i = 1;
+    for (let c = 0; c < (root.num_children ?? 0); c++) {
+      columns.push(metadata.schema[i]!.name);
+      if (metadata.schema[i]!.type === "FLOAT") float32.add(metadata.schema[i]!.name);
+      i = skip(i);
+    }
+    return { file, metadata, columns, float32, classNames: hubClassNames(metadata.key_value_metadata) };
+  } catch (e) {
+    throw unreadableParquet(path, e);
+  }
+}
+
+function unreadableParquet(path: string, e: unknown): DataError {
+  return new DataError(`${path} is not a parquet file we can read (${e instanceof Error ? e.message : String(e)}); check that the download finished.`);
+}
+
+function parquetRows(path: string, info: ParquetInfo, objects: Record<string, unknown>[]): Table {
+  const { columns, float32, classNames } = info;
+  const rows = objects.map((o) =>
+    columns.map((c) => {
+      const v = o[c];
+      if (typeof v === "bigint") return Number(v);
+      return typeof v === "number" && float32.has(c) ? shortestFloat32(v) : v;
+    }),
+  );
+  return { name: path, files: [path], columns, rows, where: (r) => `${path}, row ${r + 1}`, header: true, classNames };
+}
+
 /**
  * A parquet file as a table (any codec `hyparquet-compressors` knows). INT64 values come back as
- * numbers; class names of Hub `ClassLabel` columns are kept in `classNames`.
+ * numbers, FLOAT ones as the shortest decimal of that float32; class names of Hub `ClassLabel`
+ * columns are kept in `classNames`.
  *
  * @example
  * ```ts
@@ -251,39 +308,80 @@ function hubClassNames(kv: { key: string; value?: string }[] | undefined): Recor
  * ```
  */
 export async function parquetTable(path: string): Promise<Table> {
-  mustExist(path);
-  const bytes = readFileSync(path);
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const info = parquetInfo(path);
   let objects: Record<string, unknown>[];
-  let columns: string[] = [];
-  let classNames: Record<string, string[]>;
   try {
-    const metadata = parquetMetadata(file);
-    const root = metadata.schema[0]!;
-    // Top-level fields: walk the flattened schema, skipping each group's descendants.
-    columns = [];
-    const float32 = new Set<string>();
-    let i = 1;
-    const skip = (k: number): number => {
-      const n = metadata.schema[k]!.num_children ?? 0;
-      let next = k + 1;
-      for (let c = 0; c < n; c++) next = skip(next);
-      return next;
-    };
-    for (let c = 0; c < (root.num_children ?? 0); c++) {
-      columns.push(metadata.schema[i]!.name);
-      if (metadata.schema[i]!.type === "FLOAT") float32.add(metadata.schema[i]!.name);
-      i = skip(i);
-    }
-    classNames = hubClassNames(metadata.key_value_metadata);
-    objects = (await parquetReadObjects({ file, metadata, compressors })) as Record<string, unknown>[];
-    for (const c of float32) for (const o of objects) if (typeof o[c] === "number") o[c] = shortestFloat32(o[c] as number);
+    objects = (await parquetReadObjects({ file: info.file, metadata: info.metadata, compressors })) as Record<string, unknown>[];
   } catch (e) {
-    throw new DataError(`${path} is not a parquet file we can read (${(e as Error).message}); check that the download finished.`);
+    throw unreadableParquet(path, e);
   }
-  const rows = objects.map((o) => columns.map((c) => (typeof o[c] === "bigint" ? Number(o[c]) : o[c])));
-  return { name: path, files: [path], columns, rows, where: (r) => `${path}, row ${r + 1}`, header: true, classNames };
+  return parquetRows(path, info, objects);
 }
+
+/**
+ * Parquet files as tables, synchronously. hyparquet only reads asynchronously, so a worker thread
+ * reads the rows while this thread waits on a shared flag (`Atomics.wait`) and then takes the
+ * message off the port (`receiveMessageOnPort`); this is what lets lazily read task splits
+ * (`task("sst2", { dir }).splits.train`) come from a Hub download. One worker per call.
+ *
+ * @example
+ * ```ts
+ * const [t] = parquetTablesSync(["datasets/fixtures/formats/glue-sst2.parquet"]);
+ * t.rows.length; // 5
+ * ```
+ */
+export function parquetTablesSync(paths: string[]): Table[] {
+  const infos = paths.map(parquetInfo);
+  const require = createRequire(import.meta.url);
+  const urls = ["hyparquet", "hyparquet-compressors"].map((m) => pathToFileURL(require.resolve(m)).href);
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(PARQUET_WORKER, { eval: true, workerData: { flag, port: port2, paths, urls }, transferList: [port2] });
+  worker.unref();
+  try {
+    if (Atomics.wait(flag, 0, 0, SYNC_READ_TIMEOUT_MS) === "timed-out") {
+      throw new DataError(`Reading ${paths.join(", ")} took over ${SYNC_READ_TIMEOUT_MS / 1000} s; read it with the async readExamples instead.`);
+    }
+    const msg = receiveMessageOnPort(port1)?.message as { tables?: Record<string, unknown>[][]; error?: string; index?: number } | undefined;
+    if (!msg?.tables) {
+      const k = msg?.index ?? 0;
+      throw unreadableParquet(paths[k]!, msg?.error ?? "the reading thread ended without an answer");
+    }
+    return msg.tables.map((objects, k) => parquetRows(paths[k]!, infos[k]!, objects));
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
+}
+
+const SYNC_READ_TIMEOUT_MS = 600_000;
+
+/** The worker of {@link parquetTablesSync}: CommonJS (eval), hyparquet imported by file URL. */
+const PARQUET_WORKER = `
+const { workerData } = require("node:worker_threads");
+const { readFileSync } = require("node:fs");
+const { flag, port, paths, urls } = workerData;
+(async () => {
+  let msg;
+  let index = 0;
+  try {
+    const { parquetReadObjects } = await import(urls[0]);
+    const { compressors } = await import(urls[1]);
+    const tables = [];
+    for (; index < paths.length; index++) {
+      const b = readFileSync(paths[index]);
+      const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      tables.push(await parquetReadObjects({ file, compressors }));
+    }
+    msg = { tables };
+  } catch (e) {
+    msg = { error: String((e && e.message) || e), index };
+  }
+  port.postMessage(msg);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+})();
+`;
 
 /**
  * The shortest decimal that rounds to the same float32: STS-B's 3.8 is stored as float32 and
@@ -314,15 +412,42 @@ function mustExist(path: string): void {
  * ```
  */
 export async function readTable(path: string, options: DelimitedTableOptions = {}): Promise<Table> {
+  const fmt = checkFormat(path);
+  if (fmt === ".parquet") return parquetTable(path);
+  if (fmt === ".csv" || fmt === ".tsv") return delimitedTable(path, options);
+  return jsonlTable(path);
+}
+
+/**
+ * {@link readTable} without a promise: text formats are read in this thread, parquet through
+ * {@link parquetTablesSync}. Several files are read in one go (one worker for all parquet files).
+ *
+ * @example
+ * ```ts
+ * const [t] = readTablesSync(["datasets/fixtures/formats/reviews.parquet"]);
+ * t.columns; // ["text", "label"]
+ * ```
+ */
+export function readTablesSync(paths: string[], options: DelimitedTableOptions = {}): Table[] {
+  const out: Table[] = new Array(paths.length);
+  const parquet: number[] = [];
+  paths.forEach((p, k) => {
+    const fmt = checkFormat(p);
+    if (fmt === ".parquet") parquet.push(k);
+    else out[k] = fmt === ".csv" || fmt === ".tsv" ? delimitedTable(p, options) : jsonlTable(p);
+  });
+  if (parquet.length) parquetTablesSync(parquet.map((k) => paths[k]!)).forEach((t, i) => (out[parquet[i]!] = t));
+  return out;
+}
+
+function checkFormat(path: string): (typeof TABLE_EXTENSIONS)[number] {
   const fmt = formatOf(path);
   if (fmt === null) {
     throw new DataError(
       `${path}: unknown data format "${extname(path) || basename(path)}"; known extensions: ${TABLE_EXTENSIONS.join(", ")} (text formats may end in .gz).`,
     );
   }
-  if (fmt === ".parquet") return parquetTable(path);
-  if (fmt === ".csv" || fmt === ".tsv") return delimitedTable(path, options);
-  return jsonlTable(path);
+  return fmt;
 }
 
 /** Shards of one split as one table; every shard must have the same columns. */

@@ -6,7 +6,16 @@ import { gzipSync } from "node:zlib";
 import { parquetMetadata } from "hyparquet";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DataError } from "../../sdk/core/errors.js";
-import { delimitedTable, examplesFromTable, looksLikeHeader, readExamples, readTextLabelFile, splitFiles } from "../../sdk/data/index.js";
+import {
+  delimitedTable,
+  examplesFromTable,
+  looksLikeHeader,
+  readExamples,
+  readExamplesSync,
+  readTablesSync,
+  readTextLabelFile,
+  splitFiles,
+} from "../../sdk/data/index.js";
 
 // Fixtures written by scripts/fixtures/make-formats.mjs (hyparquet-writer, an independent writer).
 const FMT = fileURLToPath(new URL("../../datasets/fixtures/formats/", import.meta.url));
@@ -350,5 +359,33 @@ describe("readTextLabelFile (sync CSV/TSV) follows the same rules", () => {
   it("examplesFromTable on a table read once", () => {
     const t = delimitedTable(f("odd-headers.csv"));
     expect(examplesFromTable(t, { labelColumn: "note" }).labels).toEqual(["x", "y", "z"]);
+  });
+});
+
+describe("readExamplesSync: parquet read by a worker thread, same results", () => {
+  it("every format and a sharded Hub split give what readExamples gives", async () => {
+    for (const [path, opts] of [
+      [f("reviews.parquet"), {}],
+      [f("reviews-gzip.parquet"), {}],
+      [f("reviews.jsonl"), {}],
+      [f("hub"), { split: "train" }],
+      [f("glue/stsb"), {}],
+      [f("stsb.csv"), {}],
+    ] as const) {
+      expect(readExamplesSync(path, opts)).toEqual(await readExamples(path, opts));
+    }
+  });
+  it("several parquet files in one call keep their order; a broken one is named", () => {
+    const ts = readTablesSync([f("reviews-brotli.parquet"), f("reviews.csv"), f("glue-sst2.parquet")]);
+    expect(ts.map((t) => t.rows.length)).toEqual([6, 6, 5]);
+    expect(ts[2]!.classNames).toEqual({ label: ["negative", "positive"] });
+    const dir = tmp();
+    // A valid footer but garbage pages: the footer is read here, the pages in the worker.
+    const good = readFileSync(f("reviews-plain.parquet"));
+    const bad = Buffer.from(good);
+    bad.fill(0x7f, 4, 200);
+    writeFileSync(join(dir, "bad.parquet"), bad);
+    expect(() => readTablesSync([f("reviews.parquet"), join(dir, "bad.parquet")])).toThrow(DataError);
+    expect(() => readTablesSync([f("reviews.parquet"), join(dir, "bad.parquet")])).toThrow(/bad\.parquet is not a parquet file we can read/);
   });
 });

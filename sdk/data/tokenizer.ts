@@ -132,6 +132,23 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT")
       throw new CheckpointError(`${join(dir, "tokenizer_config.json")} is not valid JSON (${(e as Error).message}): fix or delete it.`, { cause: e });
   }
+  if (
+    typeof tokenizerJson !== "object" ||
+    tokenizerJson === null ||
+    Array.isArray(tokenizerJson) ||
+    typeof tokenizerJson.model !== "object" ||
+    tokenizerJson.model === null
+  )
+    throw new CheckpointError(
+      `${jsonPath} has no "model" object (the vocabulary and merges): it is not a tokenizers file; re-save the tokenizer with save_pretrained.`,
+    );
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new CheckpointError(`${join(dir, "tokenizer_config.json")} is ${JSON.stringify(config)}, not a JSON object: fix or delete it.`);
+  const mml = config.model_max_length;
+  if (mml !== undefined && mml !== null && !(typeof mml === "number" && Number.isInteger(mml) && mml > 0) && !(typeof mml === "number" && mml >= 1e9))
+    throw new CheckpointError(
+      `${join(dir, "tokenizer_config.json")}: model_max_length is ${JSON.stringify(mml)}, but it must be a positive integer: fix or delete it.`,
+    );
   let tok: HfTokenizer;
   try {
     tok = new HfTokenizer(tokenizerJson, config);
@@ -140,6 +157,11 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
       cause: e,
     });
   }
+  // An empty vocabulary "works": every text becomes unknown tokens, silently. Refuse it.
+  if (tok.get_vocab(false).size === 0)
+    throw new CheckpointError(
+      `${jsonPath} has an empty vocabulary (model.vocab holds no tokens besides the added special tokens): every text would encode to unknown tokens. Re-save the tokenizer with save_pretrained, or train one (autolora pretrain).`,
+    );
   return new WrappedTokenizer(tok, config);
 }
 

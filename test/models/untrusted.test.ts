@@ -3,18 +3,20 @@
  * their folder, loaded values are checked, every failure is an AutoLoraError naming the file, and
  * nothing leaks on any path.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AutoLoraError, CheckpointError } from "../../sdk/core/errors.js";
+import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
 import { loadPretrained, readSafetensors, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
 import { FIXTURES } from "./helpers.js";
 
 const BERT = resolve(FIXTURES, "tiny-bert-seqcls");
 const PEFT = resolve(FIXTURES, "peft-bert-seqcls");
+const R_TINY = resolve("datasets/models/roberta-tiny");
 
 let tmp: string;
 beforeAll(async () => {
@@ -164,5 +166,173 @@ describe("confinement: files a folder names stay inside it", () => {
       expect(e.message).toContain(index);
       expect(e.message).toMatch(pattern);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The bad-input corpus (test/fixtures/bad/, see its README): each case folder holds the broken
+// file(s) and a case.json; the rest of the checkpoint comes from its `base` folder, and weight
+// files are made here at test time from the base's (recipes in case.json `weights`).
+
+const CORPUS = resolve("test/fixtures/bad");
+
+interface BadCase {
+  what: string;
+  base: string;
+  omit?: string[];
+  weights?: {
+    omit?: boolean;
+    set?: { tensor: string; value: "NaN" | "Infinity" };
+    relabel?: { tensor: string; dtype: string };
+    shorten?: { tensor: string };
+    overlap?: { tensor: string; with: string };
+    index?: string;
+    sibling?: boolean;
+    symlinkOutside?: boolean;
+  };
+  expect: { error: string; message: string; file: string };
+}
+
+/** Raw safetensors bytes with the header edited by `edit` (offsets and dtypes as the file has them). */
+function editHeader(bytes: Uint8Array, edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void): Buffer {
+  const n = Number(Buffer.from(bytes).readBigUInt64LE(0));
+  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString("utf8"));
+  edit(header);
+  let json = JSON.stringify(header);
+  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += " ";
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([len, Buffer.from(json), Buffer.from(bytes.subarray(8 + n))]);
+}
+
+/** Lay out one case in a fresh folder: base files, the case's files over them, the weights recipe. */
+async function layCase(loader: string, name: string, c: BadCase, root: string): Promise<string> {
+  const dir = join(root, loader, name);
+  await mkdir(dir, { recursive: true });
+  const baseFiles = loader === "pretrained" ? ["config.json"] : loader === "peft" ? ["adapter_config.json"] : ["tokenizer.json", "tokenizer_config.json"];
+  for (const f of baseFiles) if (!c.omit?.includes(f)) await cp(resolve(c.base, f), join(dir, f));
+  for (const f of await readdir(join(CORPUS, loader, name))) if (f !== "case.json") await cp(join(CORPUS, loader, name, f), join(dir, f));
+  if (loader === "tokenizer") return dir;
+  const wName = loader === "peft" ? "adapter_model.safetensors" : "model.safetensors";
+  const w = c.weights ?? {};
+  if (w.omit || c.omit?.includes(wName)) return dir;
+  const original = await readFile(resolve(c.base, wName));
+  let bytes: Buffer = original;
+  if (w.set) {
+    const { tensors } = await readSafetensors(resolve(c.base, wName));
+    (tensors.get(w.set.tensor)!.data as Float32Array)[0] = Number(w.set.value);
+    bytes = Buffer.from(serializeSafetensors(tensors));
+  }
+  if (w.relabel) bytes = editHeader(bytes, (h) => void (h[w.relabel!.tensor]!.dtype = w.relabel!.dtype));
+  if (w.shorten) bytes = editHeader(bytes, (h) => void (h[w.shorten!.tensor]!.data_offsets[1] -= 4));
+  if (w.overlap) bytes = editHeader(bytes, (h) => void (h[w.overlap!.tensor]!.data_offsets = [...h[w.overlap!.with]!.data_offsets]));
+  if (w.symlinkOutside) {
+    const outside = join(root, "outside", loader, name);
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, wName), bytes);
+    await symlink(join(outside, wName), join(dir, wName));
+    return dir;
+  }
+  if (w.index) {
+    // Two shards: the first in the folder, the second under the name the case gives.
+    const { tensors } = await readSafetensors(resolve(c.base, wName));
+    const names = [...tensors.keys()].sort();
+    const weightMap: Record<string, string> = {};
+    const first = new Map<string, StoredTensor>();
+    for (const [i, n] of names.entries()) {
+      if (i < names.length / 2) {
+        first.set(n, tensors.get(n)!);
+        weightMap[n] = "model-00001-of-00002.safetensors";
+      } else weightMap[n] = w.index;
+    }
+    await writeFile(join(dir, "model-00001-of-00002.safetensors"), serializeSafetensors(first));
+    await writeFile(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: weightMap }));
+    if (w.sibling) {
+      await mkdir(join(dir, "..", "sibling"), { recursive: true });
+      await writeFile(join(dir, "..", "sibling", "model.safetensors"), original);
+    }
+    return dir;
+  }
+  await writeFile(join(dir, wName), bytes);
+  return dir;
+}
+
+async function corpus(): Promise<{ loader: string; name: string; c: BadCase }[]> {
+  const out: { loader: string; name: string; c: BadCase }[] = [];
+  for (const loader of ["pretrained", "peft", "tokenizer"]) {
+    for (const name of (await readdir(join(CORPUS, loader))).sort()) {
+      out.push({ loader, name, c: JSON.parse(await readFile(join(CORPUS, loader, name, "case.json"), "utf8")) as BadCase });
+    }
+  }
+  return out;
+}
+
+describe("the bad-input corpus: every loader, every case, an AutoLoraError naming the file; no leaks", () => {
+  it("each case fails with its error class and message, naming the file; good inputs load; tensor count returns to baseline", async () => {
+    const cases = await corpus();
+    expect(cases.length).toBeGreaterThanOrEqual(45);
+    const root = await realpath(await mkdtemp(join(tmpdir(), "autolora-bad-")));
+    const model = await loadPretrained(BERT); // the base model of every adapter case
+    const names = model.params.names();
+    const baseline = tf.memory().numTensors;
+    const run = (loader: string, dir: string): Promise<unknown> =>
+      loader === "pretrained" ? loadPretrained(dir) : loader === "peft" ? loadPeftAdapter(model, dir) : loadTokenizer(dir);
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (const { loader, name, c } of cases) {
+          const dir = await layCase(loader, name, c, join(root, String(round)));
+          const e = await failure(run(loader, dir));
+          const label = `${loader}/${name}: ${c.what}`;
+          expect(e, label).toBeInstanceOf(AutoLoraError);
+          expect(e.constructor.name, `${label}: ${e.message}`).toBe(c.expect.error);
+          expect(e.message, label).toContain(c.expect.message);
+          expect(e.message, label).toContain(c.expect.file ? join(dir, c.expect.file) : dir);
+          if (loader === "peft") expect(model.params.names(), label).toEqual(names);
+          expect(tf.memory().numTensors, `${label}: tensors left behind`).toBe(baseline);
+        }
+        // Good inputs through the same loaders, in the same loop.
+        (await loadPretrained(R_TINY)).dispose();
+        (await loadPretrained(BERT)).dispose();
+        (await loadPeftAdapter(model, PEFT)).detach();
+        await loadTokenizer(R_TINY);
+        expect(tf.memory().numTensors).toBe(baseline);
+      }
+    } finally {
+      model.dispose();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("options: allowNonFinite loads NaN weights as they are, strict: false loads and ignores unused layers", async () => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), "autolora-opts-")));
+    const all = await corpus();
+    const pick = (name: string) => all.find((x) => x.loader === "pretrained" && x.name === name)!;
+    const nan = await layCase("pretrained", "nan-weight", pick("nan-weight").c, root);
+    const m = await loadPretrained(nan, { allowNonFinite: true });
+    expect(Number.isNaN(m.params.get("bert.encoder.layer.0.attention.self.query.weight").dataSync()[0])).toBe(true);
+    m.dispose();
+    const fewer = await layCase("pretrained", "bert-one-layer", pick("bert-one-layer").c, root);
+    const one = await loadPretrained(fewer, { strict: false });
+    const full = await loadPretrained(BERT);
+    expect(one.params.names().filter((n) => n.includes(".layer.1."))).toEqual([]);
+    const w = "bert.encoder.layer.0.output.dense.weight";
+    expect(Array.from(one.params.get(w).dataSync())).toEqual(Array.from(full.params.get(w).dataSync()));
+    one.dispose();
+    full.dispose();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("every bundled checkpoint, fixture and adapter still loads with the strict defaults", async () => {
+    for (const dir of [
+      "datasets/models/roberta-tiny",
+      "datasets/models/gpt2-tiny",
+      ...["tiny-bert-seqcls", "tiny-bert-tokcls", "tiny-gpt2-lm", "tiny-roberta-regression"].map((d) => join(FIXTURES, d)),
+    ]) {
+      (await loadPretrained(dir)).dispose();
+      await loadTokenizer(dir);
+    }
+    const gpt = await loadPretrained(join(FIXTURES, "tiny-gpt2-lm"));
+    (await loadPeftAdapter(gpt, join(FIXTURES, "peft-gpt2-lm"))).detach();
+    gpt.dispose();
   });
 });

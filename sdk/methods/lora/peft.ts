@@ -9,7 +9,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
+import { AutoLoraError, CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
 import { resolveInside } from "../../models/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
@@ -277,7 +277,14 @@ export async function loadPeftAdapter(model: Model, dir: string, opts: LoadPeftO
   };
   // Patterns are compiled here first so that their errors name the file.
   if (typeof config.targetModules === "string" && !isAllLinear(config.targetModules)) compilePattern(config.targetModules, `${cfgPath}: target_modules`);
-  const targets = selectTargets(model, config.targetModules!, model.headModules);
+  let targets: ReturnType<typeof selectTargets>;
+  try {
+    targets = selectTargets(model, config.targetModules!, model.headModules);
+  } catch (e) {
+    // The same error, naming the file its target_modules came from.
+    if (e instanceof AutoLoraError) throw new (e.constructor as typeof AutoLoraError)(`${cfgPath}: ${e.message}`, { cause: e });
+    throw e;
+  }
   checkPatternKeys(
     config.rankPattern,
     targets.map((l) => l.name),

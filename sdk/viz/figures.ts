@@ -5,9 +5,9 @@
 import { ConfigError, DataError, UnknownNameError } from "../core/errors.js";
 import { ranksFromAlphas } from "../methods/autolora/model.js";
 import { compareModuleKinds, parseLayerName, shortLayerName } from "./names.js";
+import { type DisplayableFigure, displayable } from "./show.js";
 import type {
   AlphaSnapshotInput,
-  Figure,
   LayerAlphaInput,
   LayerRankInput,
   Layout,
@@ -148,7 +148,7 @@ export interface AlphaHeatmapOptions {
  * show(fig);
  * ```
  */
-export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOptions = {}): Figure {
+export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOptions = {}): DisplayableFigure {
   checkNonEmpty("alphas", alphas.length, "Pass session.alphas() of a session with an AutoLoRA adapter.");
   const names = alphas.map((l) => l.name);
   const labels = layerLabels(names);
@@ -221,7 +221,7 @@ export function alphaHeatmap(alphas: LayerAlphaInput[], options: AlphaHeatmapOpt
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
     },
   );
-  return { data, layout, config: { ...BASE_CONFIG } };
+  return displayable({ data, layout, config: { ...BASE_CONFIG } });
 }
 
 /** Options of {@link rankGrid}. */
@@ -243,7 +243,7 @@ export interface RankGridOptions {
  * await saveHtml(fig, "ranks.html");
  * ```
  */
-export function rankGrid(ranks: LayerRankInput[], options: RankGridOptions = {}): Figure {
+export function rankGrid(ranks: LayerRankInput[], options: RankGridOptions = {}): DisplayableFigure {
   checkNonEmpty("ranks", ranks.length, "Pass session.ranks().");
   for (const r of ranks) {
     checkFinite(r.rank, `rank of layer ${r.name}`);
@@ -305,7 +305,7 @@ export function rankGrid(ranks: LayerRankInput[], options: RankGridOptions = {})
     yaxis: { type: "category", autorange: "reversed", automargin: true, showgrid: false },
     height: Math.round(150 + 60 * rows.length),
   });
-  return { data, layout, config: { ...BASE_CONFIG } };
+  return displayable({ data, layout, config: { ...BASE_CONFIG } });
 }
 
 /** Options of {@link alphaTrajectories}. */
@@ -356,7 +356,7 @@ function dataRange(values: number[], lambda: number | null): { range: [number, n
  * show(fig);
  * ```
  */
-export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaTrajectoriesOptions = {}): Figure {
+export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaTrajectoriesOptions = {}): DisplayableFigure {
   const snaps = history
     .filter((h) => h.alphas !== undefined && h.alphas.length > 0)
     .slice()
@@ -424,7 +424,7 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
     }
     let lambda: number | null = null;
     if (options.threshold === "mean") {
-      const means = series.map((a) => (a && a.length ? a.reduce((s, v) => s + v, 0) / a.length : null));
+      const means = series.map((a) => (a?.length ? a.reduce((s, v) => s + v, 0) / a.length : null));
       data.push({
         type: "scatter",
         mode: "lines",
@@ -498,7 +498,7 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
   layout.shapes = shapes;
   layout.annotations = annotations;
   layout.legend = { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" };
-  return { data, layout, config: { ...BASE_CONFIG } };
+  return displayable({ data, layout, config: { ...BASE_CONFIG } });
 }
 
 function subscript(j: number): string {
@@ -543,7 +543,7 @@ const PHASE_NAME: Record<string, string> = { inner: "inner (L_tr)", outer: "oute
  * show(fig);
  * ```
  */
-export function lossCurves(rows: LossRowInput[], options: LossCurvesOptions = {}): Figure {
+export function lossCurves(rows: LossRowInput[], options: LossCurvesOptions = {}): DisplayableFigure {
   checkNonEmpty("loss rows", rows.length, "Run a few steps, then pass session.historyRows().");
   const smoothing = options.smoothing ?? 0;
   if (!(typeof smoothing === "number" && smoothing >= 0 && smoothing < 1)) {
@@ -608,7 +608,7 @@ export function lossCurves(rows: LossRowInput[], options: LossCurvesOptions = {}
     height: 420,
     legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
   });
-  return { data, layout, config: { ...BASE_CONFIG } };
+  return displayable({ data, layout, config: { ...BASE_CONFIG } });
 }
 
 /** Debiased exponential moving average (as TensorBoard smooths scalars); gaps stay gaps. */
@@ -642,7 +642,7 @@ export interface ThresholdSweepOptions {
  * show(thresholdSweep(rows, { selected: 0.125 }));
  * ```
  */
-export function thresholdSweep(rows: ThresholdSweepRowInput[], options: ThresholdSweepOptions = {}): Figure {
+export function thresholdSweep(rows: ThresholdSweepRowInput[], options: ThresholdSweepOptions = {}): DisplayableFigure {
   checkNonEmpty("threshold sweep rows", rows.length, "Pass one row per threshold λ you tried.");
   for (const r of rows) {
     checkFinite(r.threshold, "threshold");
@@ -709,5 +709,5 @@ export function thresholdSweep(rows: ThresholdSweepRowInput[], options: Threshol
     annotations,
     legend: { orientation: "h", x: 0, y: -0.2 },
   });
-  return { data, layout, config: { ...BASE_CONFIG } };
+  return displayable({ data, layout, config: { ...BASE_CONFIG } });
 }

@@ -9,9 +9,58 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { AutoLoraError, ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
+import { PLOTLY_LITE } from "./plotly-lite.generated.js";
 import type { Figure } from "./types.js";
 
 let bundle: string | null = null;
+
+/** The trace types the notebook bundle ({@link plotlyLiteScript}) draws; other figures get the full plotly.js. */
+export const LITE_TRACES: readonly string[] = PLOTLY_LITE.traces;
+
+/** Whether the notebook bundle draws every trace of these figures. */
+export function liteDraws(figs: Figure[]): boolean {
+  return figs.every((f) => f.data.every((t) => LITE_TRACES.includes(t.type ?? "scatter")));
+}
+
+/**
+ * A `<script>` that defines `window.Plotly` from plotly.js with fewer trace types (scatter, bar,
+ * box, heatmap, histogram, contour, pie: {@link LITE_TRACES}), shipped gzip-compressed and base64
+ * encoded (~0.5 MB instead of the 4.6 MB bundle) and unpacked in the page with the browser's
+ * `DecompressionStream`. This is what keeps a saved notebook under 1 MB: its first figure carries
+ * this script, later ones wait for `window.Plotly`. Does nothing where Plotly is already loaded.
+ *
+ * @example
+ * ```ts
+ * const html = `${plotlyLiteScript()}\n<div id="p"></div>`;
+ * ```
+ */
+export function plotlyLiteScript(): string {
+  return (
+    `<script type="text/javascript">/* plotly.js v${PLOTLY_LITE.version} (MIT) with traces ${PLOTLY_LITE.traces.join(", ")}: ` +
+    `gzip + base64, inlined once per notebook by autolora (scripts/notebooks/plotly-lite.mjs) */\n` +
+    `(function () {\n` +
+    `  if (window.Plotly || window.__autoloraPlotlyLoading) return;\n` +
+    `  var b64 = "${PLOTLY_LITE.gzipBase64}";\n` +
+    `  try {\n` +
+    `    var bin = atob(b64), bytes = new Uint8Array(bin.length);\n` +
+    `    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);\n` +
+    `    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));\n` +
+    `    window.__autoloraPlotlyLoading = new Response(stream).text().then(function (js) {\n` +
+    `      if (!window.Plotly) { (0, eval)(js); window.__autoloraPlotly = "lite"; }\n` +
+    `    });\n` +
+    `    window.__autoloraPlotlyLoading.catch(function (e) { window.__autoloraPlotlyError = String(e); });\n` +
+    `  } catch (e) { window.__autoloraPlotlyError = String(e); }\n` +
+    `})();</script>`
+  );
+}
+
+/**
+ * A `<script>` with the full plotly.js bundle (~4.6 MB), for figures with trace types the notebook
+ * bundle lacks. It replaces a notebook bundle loaded earlier in the page.
+ */
+export function plotlyFullScript(): string {
+  return `<script type="text/javascript">/* plotly.js-dist-min, inlined for a figure whose traces the small bundle lacks */\nif (!window.Plotly || window.__autoloraPlotly === "lite") {\nwindow.Plotly = undefined;\n${plotlyBundle()}\nwindow.__autoloraPlotly = "full";\n}\n</script>`;
+}
 
 /**
  * The plotly.js bundle's source (read once from `plotly.js-dist-min`, then cached).
@@ -78,8 +127,8 @@ export function figureSnippet(fig: Figure, id: string = newPlotId()): string {
     `    var el = document.getElementById(id);\n` +
     `    if (!el) return;\n` +
     `    if (window.Plotly) { window.Plotly.newPlot(el, fig.data, fig.layout, fig.config); return; }\n` +
-    `    if (++tries < 300) { setTimeout(draw, 50); return; }\n` +
-    `    el.textContent = "plotly.js is not loaded in this page (the output that inlined it was cleared or is not trusted). Re-run the cell, or call show(fig, { inlinePlotly: true }).";\n` +
+    `    if (++tries < 300 && !window.__autoloraPlotlyError) { setTimeout(draw, 50); return; }\n` +
+    `    el.textContent = window.__autoloraPlotlyError ? "plotly.js could not be unpacked in this browser (" + window.__autoloraPlotlyError + "). Save the figure with saveHtml(fig, 'fig.html') and open that." : "plotly.js is not loaded in this page (the output that inlined it was cleared or is not trusted). Re-run the cell, or call show(fig, { inlinePlotly: true }).";\n` +
     `  }\n` +
     `  draw();\n` +
     `})();</script>`
@@ -93,7 +142,8 @@ export interface HtmlOptions {
 }
 
 /**
- * A standalone HTML page (plotly.js inlined, no external URLs) that draws one or more figures.
+ * A standalone HTML page (plotly.js inlined, no external URLs) that draws one or more figures:
+ * the ~0.5 MB notebook bundle when it draws every trace, else the full plotly.js.
  *
  * @example
  * ```ts
@@ -113,7 +163,7 @@ export function toHtml(figs: Figure | Figure[], options: HtmlOptions = {}): stri
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(String(title))}</title>`,
     "<style>body{margin:16px;font-family:Helvetica,Arial,sans-serif;background:#fff}.autolora-plot{margin-bottom:24px}</style>",
-    `<script type="text/javascript">/* plotly.js-dist-min, inlined for offline use */\n${plotlyBundle()}\n</script>`,
+    liteDraws(list) ? plotlyLiteScript() : `<script type="text/javascript">/* plotly.js-dist-min, inlined for offline use */\n${plotlyBundle()}\n</script>`,
     "</head>",
     "<body>",
     ...list.map((f) => figureSnippet(f)),

@@ -23,10 +23,21 @@ export {
   type ThresholdSweepOptions,
   thresholdSweep,
 } from "./figures.js";
-export { type HtmlOptions, saveHtml, toHtml } from "./html.js";
+export { type HtmlOptions, LITE_TRACES, saveHtml, toHtml } from "./html.js";
 export { type CellValue, type Displayable, escapeHtml, htmlTable, MIME_BUNDLE, type MimeBundle, type TableOptions, textTable } from "./mime.js";
 export { type ParsedLayerName, parseLayerName, shortLayerName } from "./names.js";
-export { type DisplayBundle, displayBundle, inKernel, PLOTLY_MIME, type ShowOptions, show } from "./show.js";
+export {
+  type DisplayableFigure,
+  type DisplayBundle,
+  displayable,
+  displayBundle,
+  type InlinePlotly,
+  inKernel,
+  kernelBundle,
+  PLOTLY_MIME,
+  type ShowOptions,
+  show,
+} from "./show.js";
 export type {
   AlphaSnapshotInput,
   Figure,

@@ -3,7 +3,8 @@
  * @module
  */
 import { createRequire } from "node:module";
-import { figureSnippet, plotlyBundle, toHtml } from "./html.js";
+import { figureSnippet, liteDraws, plotlyFullScript, plotlyLiteScript, toHtml } from "./html.js";
+import { type Displayable, MIME_BUNDLE } from "./mime.js";
 import type { Figure } from "./types.js";
 
 /** The MIME type of plotly figures in Jupyter (rendered natively where jupyterlab-plotly is installed). */
@@ -19,9 +20,10 @@ export interface DisplayBundle {
 /** Options of {@link show}. */
 export interface ShowOptions {
   /**
-   * Inline the plotly.js bundle (~4.5 MB) into this output even if an earlier output of this kernel
-   * already did. Needed when that earlier output was cleared and the page reloaded.
-   * Default: only the first `show` of a kernel process inlines it; later ones reuse `window.Plotly`.
+   * Inline plotly.js into this output even if an earlier output of this kernel already did. Needed
+   * when that earlier output was cleared and the page reloaded. Default: only the first figure of
+   * a kernel process inlines it (the ~0.5 MB notebook bundle, or the full 4.6 MB one for trace
+   * types that bundle lacks); later ones reuse `window.Plotly`.
    */
   inlinePlotly?: boolean;
 }
@@ -32,7 +34,8 @@ type Sender = { send(bundle: DisplayBundle): void; kind: "bundle" | "html" };
 
 const INLINED = Symbol.for("autolora.viz.plotlyInlined");
 const NOTED = Symbol.for("autolora.viz.outsideKernelNoted");
-type Flags = { [INLINED]?: boolean; [NOTED]?: boolean };
+/** Which plotly.js this kernel process already put into an output (kept on globalThis: one per process, whatever copy of the SDK is loaded). */
+type Flags = { [INLINED]?: "lite" | "full"; [NOTED]?: boolean };
 
 /**
  * Whether this code runs inside a tslab Jupyter kernel (the AutoLoRA kernel, or plain tslab).
@@ -81,8 +84,13 @@ function plainText(fig: Figure): string {
   return `Figure: ${title} (${fig.data.length} traces: ${kinds})`;
 }
 
+/** Which plotly.js a bundle inlines: none, the notebook bundle (~0.5 MB), or the full one. */
+export type InlinePlotly = boolean | "lite" | "full";
+
 /**
- * The MIME bundle for one figure. `inlinePlotly` puts plotly.js into the HTML fallback.
+ * The MIME bundle for one figure. `inlinePlotly` puts plotly.js into the HTML fallback: `true`
+ * the smallest bundle that draws the figure (the notebook bundle unless it uses other trace
+ * types), or `"lite"` / `"full"`.
  *
  * @example
  * ```ts
@@ -90,11 +98,10 @@ function plainText(fig: Figure): string {
  * Object.keys(b); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
  * ```
  */
-export function displayBundle(fig: Figure, options: { inlinePlotly: boolean }): DisplayBundle {
+export function displayBundle(fig: Figure, options: { inlinePlotly: InlinePlotly }): DisplayBundle {
   const snippet = figureSnippet(fig);
-  const html = options.inlinePlotly
-    ? `<script type="text/javascript">/* plotly.js-dist-min, inlined once per kernel */\nif (!window.Plotly) {\n${plotlyBundle()}\n}\n</script>\n${snippet}`
-    : snippet;
+  const which = options.inlinePlotly === true ? (liteDraws([fig]) ? "lite" : "full") : options.inlinePlotly;
+  const html = which === "lite" ? `${plotlyLiteScript()}\n${snippet}` : which === "full" ? `${plotlyFullScript()}\n${snippet}` : snippet;
   return {
     [PLOTLY_MIME]: { data: fig.data, layout: fig.layout, config: { responsive: true, displaylogo: false, ...(fig.config ?? {}) } },
     "text/html": html,
@@ -103,9 +110,45 @@ export function displayBundle(fig: Figure, options: { inlinePlotly: boolean }): 
 }
 
 /**
+ * The bundle this kernel process sends for `fig` next: plotly.js inlined only when no earlier
+ * output of the process carried a bundle that draws it (or when `inlinePlotly` asks), and that
+ * remembered. What {@link show} sends, and what a figure returned as a cell's last expression
+ * displays.
+ */
+export function kernelBundle(fig: Figure, options: ShowOptions = {}): DisplayBundle {
+  const flags = globalThis as Flags;
+  const need = liteDraws([fig]) ? "lite" : "full";
+  const have = flags[INLINED];
+  const inline = options.inlinePlotly === true || have === undefined || (have === "lite" && need === "full") ? need : false;
+  const bundle = displayBundle(fig, { inlinePlotly: inline });
+  if (inline && have !== "full") flags[INLINED] = inline;
+  return bundle;
+}
+
+/** A figure that displays itself when it is a cell's last expression (see {@link displayable}). */
+export type DisplayableFigure = Figure & Displayable;
+
+/**
+ * Make `fig` display as a chart when it is the last expression of a notebook cell, exactly as
+ * `show(fig)` would show it (the AutoLoRA kernel calls its {@link MIME_BUNDLE} method). The method
+ * is non-enumerable, so `JSON.stringify(fig)` and spreads are unchanged. Every figure function of
+ * autolora returns figures made this way; use this for figures built by hand.
+ *
+ * @example
+ * ```ts
+ * const fig = displayable({ data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: { title: { text: "bars" } } });
+ * fig; // as the cell's last expression: the chart
+ * ```
+ */
+export function displayable<F extends Figure>(fig: F): F & Displayable {
+  Object.defineProperty(fig, MIME_BUNDLE, { value: () => kernelBundle(fig), enumerable: false, configurable: true, writable: true });
+  return fig as F & Displayable;
+}
+
+/**
  * Display a figure. In the Jupyter kernel it sends one output holding the plotly MIME type
  * (`application/vnd.plotly.v1+json`), an offline HTML fallback (plotly.js inlined by the first
- * `show` of the kernel process; later outputs reuse `window.Plotly`), and a text summary, and
+ * figure of the kernel process, see {@link kernelBundle}; later outputs reuse `window.Plotly`), and a text summary, and
  * returns undefined. Outside a kernel it displays nothing: it returns a standalone HTML page
  * (write it with `saveHtml` instead) and notes that once on stderr.
  *
@@ -127,8 +170,6 @@ export function show(fig: Figure, options: ShowOptions = {}): string | undefined
     }
     return toHtml(fig);
   }
-  const inline = options.inlinePlotly === true || !flags[INLINED];
-  sender.send(displayBundle(fig, { inlinePlotly: inline }));
-  if (inline) flags[INLINED] = true;
+  sender.send(kernelBundle(fig, options));
   return undefined;
 }

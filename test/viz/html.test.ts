@@ -5,7 +5,21 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { plotlyBundle } from "../../sdk/viz/html.js";
-import { alphaHeatmap, displayBundle, type Figure, PLOTLY_MIME, rankGrid, saveHtml, show, toHtml } from "../../sdk/viz/index.js";
+import {
+  alphaHeatmap,
+  displayable,
+  displayBundle,
+  type Figure,
+  kernelBundle,
+  lossCurves,
+  MIME_BUNDLE,
+  PLOTLY_MIME,
+  rankGrid,
+  saveHtml,
+  show,
+  toHtml,
+} from "../../sdk/viz/index.js";
+import { PLOTLY_LITE } from "../../sdk/viz/plotly-lite.generated.js";
 import { alphasAt, ranksFrom } from "./samples.js";
 
 let dir: string;
@@ -22,7 +36,8 @@ afterAll(async () => {
  * strings like `<a href="https://openstreetmap.org">` that are only used by map traces.
  */
 function externalRefs(html: string): string[] {
-  const bundle = plotlyBundle();
+  // the full bundle, or the notebook bundle (base64: no markup in it)
+  const bundle = html.includes(PLOTLY_LITE.gzipBase64) ? PLOTLY_LITE.gzipBase64 : plotlyBundle();
   expect(html).toContain(bundle);
   const markup = html.replace(bundle, "");
   return [...markup.matchAll(/\b(?:src|href)\s*=\s*["']?\s*((?:https?:)?\/\/[^"'\s>]*)/gi)].map((m) => m[1]!);
@@ -121,11 +136,75 @@ describe("show", () => {
     }
     const html = sent.map((s) => String(s.data["text/html"]));
     expect(html[0]).toContain("plotly.js v3.0.1");
+    expect(html[0]).toContain(PLOTLY_LITE.gzipBase64); // the notebook bundle, not the 4.6 MB one
     expect(html[1]).not.toContain("plotly.js v3.0.1");
     expect(html[1]).toContain("window.Plotly.newPlot");
     expect(html[2]).toContain("plotly.js v3.0.1");
-    expect(html[0]!.length).toBeGreaterThan(1_000_000);
+    expect(html[0]!.length).toBeGreaterThan(400_000);
+    expect(html[0]!.length).toBeLessThan(700_000);
     expect(html[1]!.length).toBeLessThan(20_000);
+  });
+
+  it("inlines the full plotly.js once for a trace type the notebook bundle lacks, then nothing", () => {
+    reset();
+    const lite = rankGrid([{ name: "x.layer.0.query", rank: 2 }]);
+    const surface: Figure = {
+      data: [
+        {
+          type: "surface",
+          z: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      ],
+      layout: { title: { text: "3d" } },
+    };
+    const html = [lite, surface, lite, surface].map((f) => String(kernelBundle(f)["text/html"]));
+    expect(html[0]).toContain(PLOTLY_LITE.gzipBase64);
+    expect(html[1]).toContain(plotlyBundle());
+    expect(html[1]).toContain('window.__autoloraPlotly === "lite"'); // replaces the small bundle in the page
+    expect(html[2]!.length).toBeLessThan(20_000);
+    expect(html[3]!.length).toBeLessThan(20_000);
+  });
+});
+
+describe("a figure as a cell's last expression", () => {
+  const g = globalThis as Record<symbol, unknown>;
+  const reset = () => delete g[Symbol.for("autolora.viz.plotlyInlined")];
+  afterEach(reset);
+
+  it("carries a non-enumerable MIME bundle method: JSON and keys unchanged", () => {
+    const fig = lossCurves([
+      { step: 1, phase: "inner", loss: 0.7 },
+      { step: 2, phase: "inner", loss: 0.6 },
+    ]);
+    expect(typeof fig[MIME_BUNDLE]).toBe("function");
+    expect(Object.getOwnPropertyDescriptor(fig, MIME_BUNDLE)?.enumerable).toBe(false);
+    expect(Object.keys(fig)).toEqual(["data", "layout", "config"]);
+    expect(JSON.stringify(fig)).toBe(JSON.stringify({ data: fig.data, layout: fig.layout, config: fig.config }));
+    expect(Object.getOwnPropertySymbols({ ...fig })).toEqual([]);
+  });
+
+  it("displays what show(fig) sends, inlining plotly.js only for the first figure of the process", () => {
+    reset();
+    const a = alphaHeatmap(alphasAt(3));
+    const b = rankGrid(ranksFrom(alphasAt(3)));
+    const first = a[MIME_BUNDLE]();
+    const second = b[MIME_BUNDLE]();
+    expect(Object.keys(first).sort()).toEqual([PLOTLY_MIME, "text/html", "text/plain"].sort());
+    expect(first[PLOTLY_MIME]).toEqual(displayBundle(a, { inlinePlotly: false })[PLOTLY_MIME]);
+    expect(first["text/plain"]).toBe(displayBundle(a, { inlinePlotly: false })["text/plain"]);
+    expect(String(first["text/html"])).toContain(PLOTLY_LITE.gzipBase64);
+    expect(String(second["text/html"])).not.toContain(PLOTLY_LITE.gzipBase64);
+    expect(String(second["text/html"])).toContain("window.Plotly.newPlot");
+  });
+
+  it("displayable() gives a hand-made figure the same method", () => {
+    reset();
+    const fig = displayable({ data: [{ type: "bar", x: ["a"], y: [1] }], layout: { title: { text: "bars" } } });
+    expect(fig[MIME_BUNDLE]()["text/plain"]).toBe("Figure: bars (1 traces: bar)");
+    expect(JSON.parse(JSON.stringify(fig))).toEqual({ data: [{ type: "bar", x: ["a"], y: [1] }], layout: { title: { text: "bars" } } });
   });
 
   it("displayBundle's plotly JSON is plain data", () => {

@@ -12,6 +12,11 @@
  * The environment variable `AUTOLORA_BACKEND` overrides the argument; `AUTOLORA_DAWN_OPTIONS` (space
  * separated, e.g. `enable-dawn-features=skip_validation,disable_robustness`) is passed to Dawn's
  * `create()` when the webgpu backend starts.
+ *
+ * A machine without Vulkan stays quiet: the webgpu loader looks for the Vulkan loader and a driver
+ * manifest before it starts Dawn (whose native warnings cannot be silenced once it runs), and
+ * `auto` asks a short-lived child process whether there is a hardware adapter before starting Dawn
+ * here. `AUTOLORA_VULKAN_PROBE=0` skips the first look.
  * @module
  */
 import { spawn } from "node:child_process";
@@ -192,7 +197,9 @@ function probeAdapterInChild(): Promise<string | undefined> {
     let out = "";
     let settled = false;
     const done = (v: string | undefined) => {
-      if (!settled) (settled = true), resolve(v);
+      if (settled) return;
+      settled = true;
+      resolve(v);
     };
     let child: ReturnType<typeof spawn>;
     try {
@@ -230,7 +237,7 @@ const loadWebgpu: Loader = async (auto) => {
   }
   vulkanVerdict ??= { missing: vulkanMissing() };
   if (vulkanVerdict.missing) {
-    throw new Error(`${vulkanVerdict.missing}; Dawn (the webgpu package) needs Vulkan on Linux: install libvulkan1 and your GPU's Vulkan driver`);
+    throw new Error(`${vulkanVerdict.missing}; Dawn (the \`webgpu\` package) reaches the GPU through Vulkan on Linux`);
   }
   if (auto) {
     autoVerdict ??= probeAdapterInChild();
@@ -245,7 +252,11 @@ const loadWebgpu: Loader = async (auto) => {
   // measuring what Dawn's validation and robustness cost; empty by default.
   const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? "").split(/\s+/).filter(Boolean));
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new Error("Dawn found no GPU adapter (no GPU, or no Vulkan loader/driver: libvulkan1 + ICD)");
+  if (!adapter) {
+    // Remembered: starting Dawn again would only print its warnings again.
+    vulkanVerdict = { missing: "Dawn found no GPU adapter (no GPU, or no Vulkan driver for it)" };
+    throw new Error(vulkanVerdict.missing);
+  }
   if (auto && isSoftwareAdapter(adapter)) {
     throw new Error(`the only adapter is a software one (${describeWebgpu(adapter)}), slower than wasm; ask for 'webgpu' by name to use it anyway`);
   }

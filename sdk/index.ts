@@ -33,6 +33,7 @@ export * from "./methods/autolora/index.js";
 export * from "./methods/dylora/index.js";
 export * from "./methods/full/index.js";
 export * from "./methods/lora/index.js";
+export * from "./methods/patterns.js";
 export * from "./methods/targets.js";
 export * from "./metrics/index.js";
 export * from "./models/index.js";

@@ -10,6 +10,7 @@
  * @module
  */
 
+export * from "./confine.js";
 export * from "./decoder.js";
 export * from "./encoder.js";
 export * from "./generate.js";

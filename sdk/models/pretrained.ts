@@ -351,8 +351,16 @@ function candidateNames(name: string, prefix: string): string[] {
 /**
  * Load a Hugging Face checkpoint folder (`config.json` + `model.safetensors`) as a model with
  * HF parameter names. Base and masked-LM checkpoints load too; a head the checkpoint lacks is
- * initialised from `seed`. Errors are {@link CheckpointError} (missing or unreadable files),
- * {@link UnknownNameError} (architecture / model type) and {@link ShapeMismatchError}.
+ * initialised from `seed`.
+ *
+ * The folder is untrusted input, checked before the model is used: every file it names (config,
+ * weights, the shards of `model.safetensors.index.json`) must resolve inside it, symlinks
+ * followed (the Hub cache's `snapshots/<rev>` → `blobs/` links are allowed); every `config.json`
+ * field the model reads is type-checked; weights must be float dtypes and finite (unless
+ * `allowNonFinite`); and body weights the config does not use are refused (unless `strict: false`).
+ * Errors are {@link CheckpointError} (missing, unreadable, corrupt or out-of-folder files, bad
+ * values), {@link ConfigError} (a config field of the wrong type or range), {@link UnknownNameError}
+ * (architecture / model type) and {@link ShapeMismatchError}; a failed load leaves no tensors behind.
  *
  * @example
  * ```ts

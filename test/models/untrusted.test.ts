@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AutoLoraError, CheckpointError } from "../../sdk/core/errors.js";
+import { AutoLoraError, CheckpointError, ConfigError } from "../../sdk/core/errors.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
-import { loadPretrained, readSafetensors, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
+import { createModel, loadPretrained, readSafetensors, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
 import { FIXTURES } from "./helpers.js";
 
 const BERT = resolve(FIXTURES, "tiny-bert-seqcls");
@@ -334,5 +334,20 @@ describe("the bad-input corpus: every loader, every case, an AutoLoraError namin
     const gpt = await loadPretrained(join(FIXTURES, "tiny-gpt2-lm"));
     (await loadPeftAdapter(gpt, join(FIXTURES, "peft-gpt2-lm"))).detach();
     gpt.dispose();
+  });
+});
+
+describe("createModel checks its config like config.json", () => {
+  it("a field of the wrong type is a ConfigError naming it, before any tensor is made", () => {
+    const before = tf.memory().numTensors;
+    const base = { model_type: "bert" as const, vocab_size: 64, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 };
+    expect(() => createModel({ ...base, layer_norm_eps: "abc" as unknown as number })).toThrow(ConfigError);
+    expect(() => createModel({ ...base, layer_norm_eps: "abc" as unknown as number })).toThrow(/createModel config: layer_norm_eps is "abc"/);
+    expect(() => createModel({ ...base, hidden_dropout_prob: -0.1 })).toThrow(/hidden_dropout_prob is -0\.1, but it must be a number in \[0, 1\)/);
+    expect(tf.memory().numTensors).toBe(before);
+    const ok = createModel(base);
+    expect(ok.params.get("bert.embeddings.word_embeddings.weight").shape).toEqual([64, 8]);
+    ok.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

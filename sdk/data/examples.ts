@@ -80,6 +80,8 @@ export interface ExampleData {
   file: string;
   /** Every file read, in order. */
   files: string[];
+  /** Class names the file itself declares for the label column (a Hub parquet file's `ClassLabel`), if any. */
+  fileLabels?: string[];
   /** The columns used. */
   textColumn: string;
   pairColumn?: string;
@@ -315,6 +317,7 @@ export function examplesFromTable(t: Table, options: ReadExamplesOptions = {}): 
     file: t.files[0]!,
     files: [...t.files],
     textColumn: t.columns[ti]!,
+    ...(t.classNames[t.columns[li]!] ? { fileLabels: [...t.classNames[t.columns[li]!]!] } : {}),
     ...(pi >= 0 ? { pairColumn: t.columns[pi]! } : {}),
     labelColumn: t.columns[li]!,
   };
@@ -396,13 +399,14 @@ function splitsOffered(dir: string): string[] {
  *
  * If none finds the split, `dev`, `validation`, `valid` and `val` stand for one another. Shards are
  * read in name order; files of two formats for one split are refused. Hidden entries are skipped.
+ * `{ searchConfigs: false }` leaves rule 4 out.
  *
  * @example
  * ```ts
  * splitFiles("datasets/fixtures/formats/hub", "validation"); // [".../hub/data/validation-00000-of-00001.parquet"]
  * ```
  */
-export function splitFiles(dir: string, split = "train", config?: string): string[] {
+export function splitFiles(dir: string, split = "train", config?: string, options: { searchConfigs?: boolean } = {}): string[] {
   if (!existsSync(dir)) throw new DataError(`Missing data folder: expected ${dir}.`);
   let base = dir;
   if (config !== undefined) {
@@ -413,7 +417,7 @@ export function splitFiles(dir: string, split = "train", config?: string): strin
   }
   const found = (s: string): string[] => {
     const here = splitHere(base, s);
-    if (here.length) return here;
+    if (here.length || options.searchConfigs === false) return here;
     const configs = listDir(base)
       .dirs.filter((d) => d !== "data" && d.toLowerCase() !== s.toLowerCase())
       .map((d) => [d, splitHere(join(base, d), s)] as const)

@@ -1,6 +1,7 @@
 /**
  * GLUE readers for the TSV files of the official GLUE download (`glue_data/<Task>/{train,dev}.tsv`,
- * MNLI: `dev_matched.tsv`, `dev_mismatched.tsv`). Rows are split on tabs with no quote handling
+ * MNLI: `dev_matched.tsv`, `dev_mismatched.tsv`); a Hub download of `nyu-mll/glue` (parquet, one
+ * folder per config) is read through `readExamples`' rules with each spec's `hub` columns. Rows are split on tabs with no quote handling
  * (GLUE's own readers use `csv.QUOTE_NONE`). Label ids follow the Hugging Face `glue` dataset.
  * @module
  */
@@ -28,6 +29,8 @@ export interface GlueSpec {
   labelKind: "id" | "name" | "float";
   metrics: string[];
   description: string;
+  /** The same task in the Hub's `nyu-mll/glue` dataset: config folder, columns, dev split name. */
+  hub: { config: string; text: string; textPair?: string; dev: string };
 }
 
 /** Specs of the GLUE tasks (label order as in HF `datasets`' `glue`). */
@@ -42,6 +45,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "id",
     metrics: ["mcc", "accuracy"],
     description: "GLUE CoLA: grammatical acceptability (no header: source, label, original label, sentence)",
+    hub: { config: "cola", text: "sentence", dev: "validation" },
   },
   sst2: {
     folder: "SST-2",
@@ -53,6 +57,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "id",
     metrics: ["accuracy"],
     description: "GLUE SST-2: sentence sentiment",
+    hub: { config: "sst2", text: "sentence", dev: "validation" },
   },
   mrpc: {
     folder: "MRPC",
@@ -65,6 +70,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "id",
     metrics: ["f1", "accuracy"],
     description: "GLUE MRPC: paraphrase (Quality, #1 ID, #2 ID, #1 String, #2 String)",
+    hub: { config: "mrpc", text: "sentence1", textPair: "sentence2", dev: "validation" },
   },
   qqp: {
     folder: "QQP",
@@ -77,6 +83,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "id",
     metrics: ["accuracy", "f1"],
     description: "GLUE QQP: duplicate questions",
+    hub: { config: "qqp", text: "question1", textPair: "question2", dev: "validation" },
   },
   mnli: {
     folder: "MNLI",
@@ -89,6 +96,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "name",
     metrics: ["accuracy"],
     description: "GLUE MNLI, dev = matched",
+    hub: { config: "mnli", text: "premise", textPair: "hypothesis", dev: "validation_matched" },
   },
   "mnli-mm": {
     folder: "MNLI",
@@ -101,6 +109,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "name",
     metrics: ["accuracy"],
     description: "GLUE MNLI, dev = mismatched",
+    hub: { config: "mnli", text: "premise", textPair: "hypothesis", dev: "validation_mismatched" },
   },
   qnli: {
     folder: "QNLI",
@@ -113,6 +122,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "name",
     metrics: ["accuracy"],
     description: "GLUE QNLI: does the sentence answer the question",
+    hub: { config: "qnli", text: "question", textPair: "sentence", dev: "validation" },
   },
   rte: {
     folder: "RTE",
@@ -125,6 +135,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "name",
     metrics: ["accuracy"],
     description: "GLUE RTE: textual entailment",
+    hub: { config: "rte", text: "sentence1", textPair: "sentence2", dev: "validation" },
   },
   stsb: {
     folder: "STS-B",
@@ -137,6 +148,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "float",
     metrics: ["pearson", "spearman"],
     description: "GLUE STS-B: similarity score 0–5 (regression)",
+    hub: { config: "stsb", text: "sentence1", textPair: "sentence2", dev: "validation" },
   },
   wnli: {
     folder: "WNLI",
@@ -149,6 +161,7 @@ export const GLUE: Record<GlueTaskName, GlueSpec> = {
     labelKind: "id",
     metrics: ["accuracy"],
     description: "GLUE WNLI: Winograd NLI",
+    hub: { config: "wnli", text: "sentence1", textPair: "sentence2", dev: "validation" },
   },
 };
 

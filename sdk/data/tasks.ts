@@ -1,6 +1,7 @@
 /**
  * The task registry: `task(name, { dir })` gives a task's splits (read on first access), label
- * names, metrics and head. File tasks (GLUE, JNLPBA, E2E, WebNLG) read from `dir`; offline tasks
+ * names, metrics and head. File tasks (GLUE, JNLPBA, E2E, WebNLG) read from `dir` (GLUE: its TSV
+ * folders or a Hub download of `nyu-mll/glue` in parquet); offline tasks
  * (spam, sotu-party, sotu-era, cmudict, moby-sentiment) read from bundled npm data packages.
  * @module
  */
@@ -8,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DataError, UnknownNameError } from "../core/errors.js";
 import { readConllFile, type TaggedSentence } from "./conll.js";
+import { examplesFromFiles, splitFiles } from "./examples.js";
 import { readE2EFile, readWebNLG } from "./generation.js";
 import { GLUE, type GlueTaskName, readGlueFile } from "./glue.js";
 import { cmudictSplits, mobySentimentSplits, type OfflineSplits, SENTIMENT_TAGS, SOTU_ERAS, sotuSplits, spamSplits } from "./offline.js";
@@ -15,7 +17,10 @@ import type { Example, Task, TaskHead, TaskSplits } from "./types.js";
 
 /** Options of {@link task}. */
 export interface TaskOptions {
-  /** Folder of a file task's data (e.g. `glue_data/RTE`, or `glue_data` itself for GLUE tasks). */
+  /**
+   * Folder of a file task's data (e.g. `glue_data/RTE`, or `glue_data` itself for GLUE tasks; for
+   * GLUE also a Hub download of `nyu-mll/glue`, its root or one config folder such as `glue/rte`).
+   */
   dir?: string;
   /** Offline tasks: seed of the subsample and split; default 0. */
   seed?: number;
@@ -83,14 +88,61 @@ function needDir(name: string, options: TaskOptions): string {
   return options.dir;
 }
 
+/**
+ * A GLUE task's train and dev readers: GLUE's own TSV files when they are there, else a Hub
+ * download of `nyu-mll/glue` (`dir/<config>/<split>-….parquet`, or `dir` itself being the config
+ * folder). Neither: one DataError naming both layouts.
+ */
+function glueSources(name: GlueTaskName, dir: string): { train: Loader; dev: Loader; where: { train: string; dev: string } } {
+  const spec = GLUE[name];
+  let tsvError: DataError;
+  try {
+    const train = locate(name, "train", dir, [spec.files.train], spec.folder);
+    const dev = locate(name, "dev", dir, [spec.files.dev], spec.folder);
+    return { train: () => readGlueFile(train, spec), dev: () => readGlueFile(dev, spec), where: { train, dev } };
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    tsvError = e;
+  }
+  const base = existsSync(join(dir, spec.hub.config)) ? join(dir, spec.hub.config) : dir;
+  let files: { train: string[]; dev: string[] };
+  try {
+    files = {
+      train: splitFiles(base, "train", undefined, { searchConfigs: false }),
+      dev: splitFiles(base, spec.hub.dev, undefined, { searchConfigs: false }),
+    };
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    throw new DataError(
+      `Task "${name}": ${dir} holds neither GLUE's TSV files nor a Hub download of glue/${spec.hub.config}. ` +
+        `TSV: ${tsvError.message.replace(/^Task "[^"]*": /, "")} Hub: ${e.message}`,
+    );
+  }
+  const read = (paths: string[]) => (): Example[] => {
+    const d = examplesFromFiles(paths, {
+      textColumn: spec.hub.text,
+      pairColumn: spec.hub.textPair ?? null,
+      labelColumn: "label",
+      ...(spec.labels ? { labels: spec.labels } : { taskType: "regression" as const }),
+    });
+    if (d.fileLabels && spec.labels && d.fileLabels.join("\u0000") !== spec.labels.join("\u0000")) {
+      throw new DataError(
+        `Task "${name}": ${d.file} declares the classes ${d.fileLabels.join(", ")}, not ${name}'s ${spec.labels.join(", ")}; is it the right GLUE config?`,
+      );
+    }
+    return d.examples;
+  };
+  const where = (paths: string[]) => (paths.length === 1 ? paths[0]! : `${paths[0]} (+${paths.length - 1} shards)`);
+  return { train: read(files.train), dev: read(files.dev), where: { train: where(files.train), dev: where(files.dev) } };
+}
+
 function glueTask(name: GlueTaskName, options: TaskOptions): Task {
   const spec = GLUE[name];
   const dir = needDir(name, options);
-  const train = locate(name, "train", dir, [spec.files.train], spec.folder);
-  const dev = locate(name, "dev", dir, [spec.files.dev], spec.folder);
+  const src = glueSources(name, dir);
   return {
     name,
-    splits: lazySplits(name, { train: () => readGlueFile(train, spec), dev: () => readGlueFile(dev, spec) }, { train, dev }),
+    splits: lazySplits(name, { train: src.train, dev: src.dev }, src.where),
     labels: spec.labels ? [...spec.labels] : null,
     metrics: [...spec.metrics],
     head: "sequence-classification",
@@ -269,6 +321,7 @@ export function taskNames(): string[] {
  * ```ts
  * const rte = task("rte", { dir: "glue_data/RTE" });
  * rte.splits.train.length; rte.labels; // ["entailment", "not_entailment"]
+ * const sst2 = task("sst2", { dir: "datasets/fixtures/formats/glue" }); // a Hub download: sst2/train-00000-of-00001.parquet, …
  * const spam = task("spam", { seed: 0 }); // offline, from an npm data package
  * ```
  */

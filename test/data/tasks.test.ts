@@ -56,6 +56,26 @@ describe("task registry: file tasks", () => {
       expect(t.splits.train.length).toBeGreaterThan(0);
     }
   });
+  it("GLUE tasks from a Hub download of nyu-mll/glue (parquet, one folder per config)", () => {
+    const hub = join(FIX, "formats/glue");
+    const sst2 = task("sst2", { dir: hub });
+    expect(sst2.splits.train.map((e) => e.label)).toEqual([0, 0, 1, 0, 1]);
+    expect(sst2.splits.train[0]).toEqual({ text: "hide new secretions from the parental units ", label: 0 });
+    expect(sst2.splits.dev.map((e) => e.label)).toEqual([1, 0]);
+    expect(sst2.splits.test).toBeUndefined(); // the Hub's test split has label -1: not a split here
+    const rte = task("rte", { dir: join(hub, "rte") }); // the config folder itself
+    expect(rte.splits.train[1]).toEqual({ text: "The river flooded the valley last spring.", textPair: "The valley has never flooded.", label: 1 });
+    expect(rte.labels).toEqual(["entailment", "not_entailment"]);
+    // Another config's files: the ClassLabel names in the file give it away.
+    expect(() => task("cola", { dir: join(hub, "sst2") }).splits.train).toThrow(/declares the classes negative, positive, not cola's unacceptable, acceptable/);
+    // Neither layout: one message naming both.
+    expect(() => task("qqp", { dir: hub })).toThrow(
+      /holds neither GLUE's TSV files nor a Hub download of glue\/qqp\. TSV: missing train split; .* Hub: .*has no train split/,
+    );
+    const stsb = task("stsb", { dir: hub });
+    expect(stsb.splits.dev.map((e) => e.label)).toEqual([3.8, 0.2]); // float32 scores read back as written
+    expect(stsb.splits.dev[0]!.textPair).toBe("A man is playing a bamboo flute.");
+  });
   it("a missing split names the exact path expected", () => {
     const dir = mkdtempSync(join(tmpdir(), "rte-"));
     writeFileSync(join(dir, "train.tsv"), "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n");

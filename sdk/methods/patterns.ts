@@ -483,9 +483,33 @@ export function targetMatches(name: string, targets: string | readonly string[],
  */
 export function patternKey(keys: Iterable<string>, name: string, what = "rank_pattern"): string | undefined {
   for (const key of keys) {
-    if (compilePattern(`(.*\\.)?(${key})$`, `${what} key ${JSON.stringify(key)} (as PEFT's (.*\\.)?(key)$)`).match(name)) return key;
+    if (
+      plainKey(key)
+        ? plainKeyMatches(key, name)
+        : compilePattern(`(.*\\.)?(${key})$`, `${what} key ${JSON.stringify(key)} (as PEFT's (.*\\.)?(key)$)`).match(name)
+    )
+      return key;
   }
   return undefined;
+}
+
+/** A key whose only metacharacter is `.` (the usual case: a module name or its tail). */
+const plainKey = (key: string) => key.length > 0 && !/[\\^$*+?{}[\]()|]/.test(key);
+
+/**
+ * `re.match(rf"(.*\.)?({key})$", name)` for a plain key, without the NFA (a session's retrain
+ * passes one key per module, so this runs keys × modules times): the key has a fixed length, so
+ * it must match the name's tail, `.` matching any character but a newline, and the character
+ * before that tail must be a dot (or there is none). Python's `$` also matches before a final
+ * newline; names have none, and such a name takes the NFA path.
+ */
+function plainKeyMatches(key: string, name: string): boolean {
+  const k = Array.from(key);
+  const n = Array.from(name);
+  if (n.includes("\n")) return compilePattern(`(.*\\.)?(${key})$`).match(name);
+  const at = n.length - k.length;
+  if (at < 0 || (at > 0 && n[at - 1] !== ".")) return false;
+  return k.every((c, i) => (c === "." ? n[at + i] !== "\n" : c === n[at + i]));
 }
 
 /**

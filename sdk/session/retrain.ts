@@ -17,7 +17,7 @@ import { trainModel } from "../train/loop.js";
 import type { Task } from "../core/interrupt.js";
 import { collate } from "./data.js";
 import type { Session } from "./session.js";
-import { evaluateExamples, notePause, sessionInternals } from "./session.js";
+import { evaluateExamples, note, sessionInternals } from "./session.js";
 import type { RetrainOptions } from "./types.js";
 
 /** What {@link Session.retrain} returns. */
@@ -142,7 +142,7 @@ async function retrainModel(
       signal: ac.signal,
     });
     if (result.aborted)
-      notePause(
+      note(
         `retrain() paused after step ${result.steps} of ${result.total}; the session is unchanged; the result holds the model trained so far (aborted: true)`,
       );
     const split = session.splits.dev.length ? "dev" : "val";

@@ -268,6 +268,7 @@ export class Session {
   /** Why the session is unusable (disposed, or replaced by another session on its model). */
   #dead: string | undefined;
   #busy: Busy | undefined;
+  #collapseNoted = false;
   /**
    * Head weights as the session found them: retraining starts from these, not the searched head,
    * and `dispose()` puts them back. Device copies (no host read at construction: webgpu cannot
@@ -499,7 +500,7 @@ export class Session {
         try {
           for (let i = 0; i < total; i++) {
             if (task.stopRequested) {
-              notePause(`run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`);
+              note(`run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`);
               return { steps: i, aborted: true, reason: task.stopReason };
             }
             current = i + 1;
@@ -796,7 +797,23 @@ export class Session {
     this.#outerCount++;
     const alphas = await this.refreshAlphas();
     this.#rows.push({ step: this.#innerCount, phase: "outer", loss, alphas });
+    this.#noteCollapse(alphas);
     return { phase: "outer", loss, innerStep: this.#innerCount, outerStep: this.#outerCount, ms: performance.now() - t0 };
+  }
+
+  /**
+   * Under softmax, α that is one-hot within the first few outer steps means β took steps far too
+   * large (the search then ends with rank 1 everywhere): said once per session, on stderr.
+   */
+  #noteCollapse(alphas: LayerAlpha[]): void {
+    if (this.#collapseNoted || this.#config.selection !== "softmax" || this.#outerCount > COLLAPSE_WITHIN) return;
+    const hit = alphas.find((a) => Math.max(...a.alpha) > COLLAPSE_ALPHA);
+    if (!hit) return;
+    this.#collapseNoted = true;
+    note(
+      `outer step ${this.#outerCount}: α of ${hit.name} is already one-hot (max α ${Math.max(...hit.alpha).toPrecision(6)} > ${COLLAPSE_ALPHA}); ` +
+        `outerLr ${this.#config.outerLr} is probably too large (lower it with session.setLearningRates): every layer would end with rank 1.`,
+    );
   }
 
   async #evaluate(split: "train" | "val" | "dev"): Promise<{ loss: number; metrics: Record<string, number> }> {
@@ -873,10 +890,14 @@ function busyMessage(busy: Busy, wanted: string): string {
   return `cannot start ${wanted}: ${what}: ${how}.`;
 }
 
-/** One line on stderr when a long operation pauses (the notebook shows it under the cell). */
-export function notePause(line: string): void {
+/** One line on stderr (the notebook shows it under the cell): a pause, a warning. */
+export function note(line: string): void {
   if (typeof process !== "undefined" && process.stderr?.write) process.stderr.write(`${line}\n`);
 }
+
+/** α collapse (see `#noteCollapse`): a layer's max α above this within the first outer steps. */
+const COLLAPSE_ALPHA = 0.999;
+const COLLAPSE_WITHIN = 5;
 
 /** `ranks` with a (non-enumerable) notebook display as a table; still a plain `LayerRank[]`. */
 function displayableRanks(ranks: LayerRank[], alphas: LayerAlpha[]): LayerRank[] {

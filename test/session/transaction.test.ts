@@ -3,7 +3,7 @@
 // history unchanged — and the session goes on bit-identically once the rate is lowered.
 
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError, NonFiniteError } from "../../sdk/core/errors.js";
 import { AdamW } from "../../sdk/train/adamw.js";
 import { fingerprintState, makeSession } from "./helpers.js";
@@ -73,5 +73,25 @@ describe("a bad update is not kept", () => {
     a.dispose();
     b.dispose();
     tf.dispose([...va.values(), ...vb.values(), ...g.values(), ...huge.values()]);
+  });
+
+  it("α collapsing to one-hot within the first outer steps is reported once (softmax)", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    try {
+      const hot = await makeSession({ outerLr: 50, hypergradient: "first-order" });
+      for (let i = 0; i < 3; i++) await hot.step();
+      const max = Math.max(...hot.alphas().flatMap((a) => a.alpha));
+      const calm = await makeSession({ hypergradient: "first-order" });
+      await calm.step();
+      const notes = lines.filter((l) => l.includes("is already one-hot"));
+      expect(max).toBeGreaterThan(0.999);
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(/^outer step \d: α of \S+ is already one-hot \(max α (0\.999\d*|1\.0+) > 0\.999\); outerLr 50 is probably too large/);
+      hot.dispose();
+      calm.dispose();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -3,7 +3,9 @@
  * in this folder:
  * - `targetModules` as a list: a module matches when its name equals an entry or ends with
  *   `.` + the entry (`"query"` matches `bert.encoder.layer.0.attention.self.query`);
- * - `targetModules` as a string: a regular expression that must match the whole name;
+ * - `targetModules` as a string: a regular expression that must match the whole name, or
+ *   `"all-linear"`: every linear layer but the model's head;
+ * - no `targetModules`: PEFT's default for the architecture ({@link defaultTargetModules});
  * - `rankPattern` / `alphaPattern` keys: a key matches a module whose name is the key or ends with
  *   `.` + the key (PEFT's `(.*\.)?key$`).
  * @module

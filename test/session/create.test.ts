@@ -122,7 +122,7 @@ describe("default target modules (PEFT's mapping) and all-linear", () => {
 });
 
 describe("dispose()", () => {
-  it("frees the session's tensors and gives the model back as it was: load → create → retrain → dispose leaks nothing", async () => {
+  it("frees the session's tensors and gives the model back as it was: load → create → retrain / evaluate (good and bad) → dispose leaks nothing", async () => {
     const cycle = async () => {
       const { model, tokenizer } = await tinySetup();
       const ids = [[2, 40, 50, 60, 3]];
@@ -132,6 +132,12 @@ describe("dispose()", () => {
       await s.step();
       const r = await s.retrain({ epochs: 1 });
       r.model.dispose();
+      // failures on the way leak nothing either
+      await expect(s.retrain({ ranks: [{ name: "nope", rank: 1 }] })).rejects.toThrow(/not a target layer/);
+      await expect(s.retrain({ epochs: 0 })).rejects.toThrow(ConfigError);
+      await expect(s.evaluate("dev")).rejects.toThrow(/the dev split is empty/);
+      await expect(s.evaluate("bogus" as "val")).rejects.toThrow(ConfigError);
+      await s.evaluate("val");
       s.dispose();
       expect(model.params.list().length).toBe(n); // adapter gone
       expect(await model.predict({ inputIds: ids })).toEqual(first); // head restored

@@ -15,7 +15,7 @@ export type Selection = "softmax" | "sigmoid" | "unconstrained";
 
 /** Options of {@link attachAutoLoRA}. */
 export interface AutoLoraConfig {
-  /** Layers to adapt (PEFT suffix matching). Default `["query", "value"]`. */
+  /** Layers to adapt (PEFT suffix matching). Default: PEFT's for the architecture (`["query", "value"]` for BERT/RoBERTa, `["c_attn"]` for GPT-2); `"all-linear"` for every linear layer but the head. */
   targetModules?: TargetModules;
   /** k, the number of rank-1 components per layer (the largest rank a layer can get). Default 8. */
   maxRank?: number;

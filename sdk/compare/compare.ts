@@ -529,8 +529,10 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
     const cells = o.methods.flatMap((m) => Array.from({ length: o.seeds }, (_, i) => ({ method: m, seed: firstSeed + i })));
     for (const [i, { method, seed }] of cells.entries()) {
       if (task.stopRequested) break;
-      const progress = (p: RunProgress) =>
+      const progress = (p: RunProgress) => {
         o.onProgress?.({ done: i, runs: cells.length, method, seed, note: p.note, fraction: (i + Math.min(1, Math.max(0, p.fraction))) / cells.length });
+        if (task.stopRequested) stop.abort(); // at once, not at the next poll: the run stops at its next step boundary
+      };
       progress({ note: `${method} seed ${seed}`, fraction: 0 });
       try {
         results.push(await RUNNERS.get(method)!.run({ ...base, seed, onProgress: progress }));

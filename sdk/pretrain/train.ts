@@ -201,6 +201,9 @@ export async function runPretraining(params: readonly Param[], lossOf: (step: nu
       } finally {
         tf.dispose([value, ...Object.values(grads.a), ...Object.values(grads.b)]);
       }
+      // A macrotask turn per step: on cpu/wasm every await above resolves as a microtask, and
+      // without this a Ctrl-C (a signal event) would never be seen until the loop ended.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     optA.dispose();

@@ -1,0 +1,143 @@
+// Ctrl-C is a pause: `compare` and `pretrain` register with the process-wide task register, stop
+// at a step or run boundary when `interruptAll()` asks, and keep what was completed; the CLI turns
+// the first SIGINT into that request (one line, exit 130 with the partial results written as
+// partial) and a second SIGINT into an immediate exit 130.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compare } from "../../sdk/compare/index.js";
+import { interruptAll, taskRegister } from "../../sdk/core/interrupt.js";
+import { task } from "../../sdk/data/index.js";
+import { buildCorpus, saveCorpus } from "../../sdk/pretrain/corpus.js";
+
+const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
+const BIN = resolve("dist/cli/main.js");
+const tmp = mkdtempSync(join(tmpdir(), "cli-int-"));
+
+/** Start the built CLI; send SIGINT once stderr matches `when`, and a second one when it then matches `again`. */
+function interrupted(args: string[], when: RegExp, again?: RegExp): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let sent = 0;
+    const killer = setTimeout(() => child.kill("SIGKILL"), 100_000);
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (sent === 0 && when.test(stderr)) {
+        sent = 1;
+        child.kill("SIGINT");
+      } else if (sent === 1 && again?.test(stderr)) {
+        sent = 2;
+        child.kill("SIGINT");
+      }
+    });
+    child.on("error", fail);
+    child.on("close", (code) => {
+      clearTimeout(killer);
+      done({ code, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) spawnSync("npm", ["run", "build"], { stdio: "inherit" });
+  await tf.setBackend("cpu");
+}, 120_000);
+
+describe("interrupt = pause", () => {
+  it("compare stops in the second run when interruptAll() asks, and returns the completed run only", async () => {
+    const notes: string[] = [];
+    const before = taskRegister().tasks.size;
+    const out = await compare({
+      modelDir: TINY,
+      task: task("spam"),
+      methods: ["lora"],
+      seeds: 3,
+      maxTrain: 32,
+      maxDev: 8,
+      batchSize: 8,
+      onProgress: (p) => {
+        notes.push(`${p.done} ${p.note}`);
+        // In the second run, after its first training step: the run in progress is dropped.
+        if (p.done === 1 && /step 1\//.test(p.note)) expect(interruptAll()).toBeGreaterThanOrEqual(1);
+      },
+    });
+    expect(out.interrupted).toEqual({ completedRuns: 1, plannedRuns: 3 });
+    expect(out.summaries).toHaveLength(1);
+    expect(out.summaries[0]!.runs.map((r) => r.seed)).toEqual([0]);
+    // The second run stopped at its next step boundary: no step 2 of 4 after the request.
+    expect(notes.filter((n) => n.startsWith("1 lora step"))).toEqual([expect.stringMatching(/^1 lora step 1\/4/)]);
+    expect(notes.some((n) => n.startsWith("2 "))).toBe(false);
+    expect(taskRegister().tasks.size).toBe(before); // ended, not left registered
+  });
+
+  it("CLI pretrain: one Ctrl-C writes the model trained so far, marked interrupted, exit 130", async () => {
+    const out = join(tmp, "gpt2");
+    // A corpus of three chapters, so that the tokenizer is trained in a moment.
+    const corpusFile = join(tmp, "corpus.json.gz");
+    const full = buildCorpus({ sources: ["moby-dick"] });
+    await saveCorpus({ ...full, documents: full.documents.slice(0, 3) }, corpusFile);
+    const args = [
+      "pretrain",
+      "clm",
+      "--out",
+      out,
+      "--sources",
+      "moby-dick",
+      "--corpus",
+      corpusFile,
+      "--vocab-size",
+      "300",
+      "--hidden",
+      "16",
+      "--layers",
+      "1",
+      "--heads",
+      "2",
+    ];
+    const r = await interrupted(
+      [...args, "--block-size", "16", "--steps", "100000", "--batch-size", "2", "--eval-blocks", "2", "--log-every", "1", "--backend", "cpu"],
+      /step 2\/100000/,
+    );
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain("interrupted: stopping after the current step (Ctrl-C again to quit now)");
+    const rec = JSON.parse(readFileSync(join(out, "pretrain.json"), "utf8"));
+    expect(rec.interrupted.plannedSteps).toBe(100000);
+    expect(rec.interrupted.stepsDone).toBe(rec.steps);
+    expect(rec.steps).toBeGreaterThanOrEqual(2);
+    expect(rec.steps).toBeLessThan(100000);
+    expect(rec.curve.at(-1).step).toBe(rec.steps); // the last (partial) window is logged too
+    expect(readFileSync(join(out, "README.md"), "utf8")).toContain(`**Interrupted**: training stopped after ${rec.steps} of 100000 steps`);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(true);
+  });
+
+  it("CLI search: one Ctrl-C keeps the ranks found so far in results.json (no adapter), exit 130", async () => {
+    const out = join(tmp, "search");
+    const r = await interrupted(
+      ["search", "--model", TINY, "--max-train", "32", "--steps", "100000", "--batch-size", "8", "--backend", "cpu", "--out", out],
+      /search \[/,
+    );
+    expect(r.code, r.stderr).toBe(130);
+    const res = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(res.interrupted).toBe("search");
+    expect(res.stepsAsked).toBe(100000);
+    expect(res.steps).toBeGreaterThanOrEqual(1);
+    expect(res.steps).toBeLessThan(100000);
+    expect(res.ranks).toHaveLength(4);
+    expect(existsSync(join(out, "adapter"))).toBe(false);
+  });
+
+  it("CLI: a second Ctrl-C quits at once with 130", async () => {
+    const out = join(tmp, "twice");
+    // The bundled roberta-tiny: a step (seconds) is long enough for the second Ctrl-C to land inside it.
+    const args = ["search", "--max-train", "32", "--steps", "100000", "--batch-size", "16", "--backend", "wasm", "--out", out];
+    const r = await interrupted(args, /search \[/, /interrupted: stopping/);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain("interrupted again: quitting now");
+    expect(existsSync(join(out, "results.json"))).toBe(false); // quit before anything was written
+  });
+});

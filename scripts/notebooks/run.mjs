@@ -26,13 +26,15 @@
  * folder. Any cell error (a failed assertion in a notebook is a thrown Error) fails that notebook;
  * cells tagged `raises-exception` may fail. HTML goes through `nbconvert --to html` with
  * scripts/notebooks/templates/autolora (the lab template without require.js, so the plotly.js the
- * kernel's show() inlined draws offline).
+ * kernel's first figure inlined draws offline). Nothing here adds plotly.js: the kernel puts it
+ * (the ~0.5 MB bundle of sdk/viz/plotly-lite.generated.ts) into a notebook's first figure only, so
+ * a saved tutorial stays under 1 MB and its HTML page carries plotly.js once.
  *
  * Exit status: 0 all passed; 1 a notebook failed; 2 bad usage or no build; 3 no Jupyter (the
  * message says what to install). Prints a table of timings and writes OUT/timings.json.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -160,8 +162,13 @@ async function executeOne(nbPath, opts, jupyterPath) {
   nb.metadata.autolora = { executed: `${new Date().toISOString().slice(0, 10)}, ${seconds.toFixed(0)} s, Node ${process.version}${opts.backend ? `, AUTOLORA_BACKEND=${opts.backend}` : ""}` };
   writeFileSync(out, `${JSON.stringify(nb, null, 1)}\n`);
   const cells = nb.cells.filter((c) => c.cell_type === "code").length;
-  const figures = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.["application/vnd.plotly.v1+json"]).length;
-  return { name, ok: true, seconds, cells, figures, output: out };
+  // show(fig) sends display_data; a figure as a cell's last expression is an execute_result
+  const figures = nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => (o.output_type === "display_data" || o.output_type === "execute_result") && o.data?.["application/vnd.plotly.v1+json"]).length;
+  // plotly.js travels once per notebook (the kernel's first figure inlines it): a saved tutorial stays small
+  const bytes = statSync(out).size;
+  return { name, ok: true, seconds, cells, figures, bytes, output: out };
 }
 
 /** Render executed notebooks (OUT/<name>.ipynb) to HTML in htmlDir, plus an index page. */
@@ -209,7 +216,7 @@ function table(rows) {
   const w = [Math.max(8, ...rows.map((r) => r.name.length)), 7, 9];
   const line = (a, b, c, d) => `${a.padEnd(w[0])}  ${b.padStart(w[1])}  ${c.padStart(w[2])}  ${d}`;
   console.log(line("notebook", "seconds", "status", "details"));
-  for (const r of rows) console.log(line(r.name, r.seconds.toFixed(1), r.ok ? "ok" : "FAILED", r.ok ? `${r.cells} code cells, ${r.figures} figures` : ""));
+  for (const r of rows) console.log(line(r.name, r.seconds.toFixed(1), r.ok ? "ok" : "FAILED", r.ok ? `${r.cells} code cells, ${r.figures} figures, ${(r.bytes / 1e6).toFixed(2)} MB` : ""));
   const total = rows.reduce((s, r) => s + r.seconds, 0);
   console.log(line("total", total.toFixed(1), "", ""));
 }
@@ -250,7 +257,7 @@ async function main() {
   results.sort((a, b) => a.name.localeCompare(b.name));
   console.log("");
   table(results);
-  writeFileSync(join(opts.out, "timings.json"), `${JSON.stringify(results.map(({ name, ok, seconds, cells, figures, error }) => ({ name, ok, seconds: Number(seconds.toFixed(2)), cells, figures, error })), null, 2)}\n`);
+  writeFileSync(join(opts.out, "timings.json"), `${JSON.stringify(results.map(({ name, ok, seconds, cells, figures, bytes, error }) => ({ name, ok, seconds: Number(seconds.toFixed(2)), cells, figures, bytes, error })), null, 2)}\n`);
   const failed = results.filter((r) => !r.ok);
   if (opts.html) {
     const ok = results.filter((r) => r.ok).map((r) => r.name);

@@ -125,8 +125,40 @@ export function checkCharts(stats: ChartStats[], expected: number, where: string
   });
 }
 
-/** Number of plotly outputs in an executed notebook (what the HTML must draw). */
+/** One output of an executed notebook. */
+export interface NotebookOutput {
+  output_type: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * The plotly outputs of an executed notebook: `display_data` from `show(fig)` and `execute_result`
+ * from a figure that is a cell's last expression (what the HTML must draw).
+ */
+export function figureOutputs(nbFile: string): NotebookOutput[] {
+  const nb = JSON.parse(readFileSync(nbFile, "utf8")) as { cells: { outputs?: NotebookOutput[] }[] };
+  return nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => (o.output_type === "display_data" || o.output_type === "execute_result") && o.data?.["application/vnd.plotly.v1+json"]);
+}
+
+/** Number of plotly outputs in an executed notebook. */
 export function figuresIn(nbFile: string): number {
-  const nb = JSON.parse(readFileSync(nbFile, "utf8")) as { cells: { outputs?: { output_type: string; data?: Record<string, unknown> }[] }[] };
-  return nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.["application/vnd.plotly.v1+json"]).length;
+  return figureOutputs(nbFile).length;
+}
+
+/** The largest saved tutorial we accept: plotly.js travels once per notebook (~0.5 MB), the rest is outputs. */
+export const MAX_NOTEBOOK_BYTES = 1_000_000;
+
+/**
+ * Checks that an executed notebook is small and carries plotly.js once: `size` ≤ 1 MB, exactly one
+ * output (the first figure) holds the inlined bundle, every figure's HTML draws with window.Plotly.
+ */
+export function checkNotebookSize(nbFile: string, size: number, where: string): void {
+  expect(size, `${where}: ${size} bytes on disk`).toBeLessThanOrEqual(MAX_NOTEBOOK_BYTES);
+  const html = figureOutputs(nbFile).map((o) => String(([] as string[]).concat(o.data!["text/html"] as string | string[]).join("")));
+  expect(html.length, `${where}: figures`).toBeGreaterThan(0);
+  const carriers = html.map((h, i) => (/plotly\.js v\d/.test(h) ? i : -1)).filter((i) => i >= 0);
+  expect(carriers, `${where}: outputs that inline plotly.js`).toEqual([0]);
+  for (const h of html) expect(h).toContain("window.Plotly.newPlot");
 }

@@ -4,20 +4,24 @@
  * headless Debian chromium (playwright-core) with every non-file request blocked, and each plotly
  * chart must have drawn a non-empty SVG.
  *
- *  1. a small notebook made here (figures from fixed values, no model: a few seconds), always;
- *  2. every docs/tutorials/*.html that `npm run docs` rendered, when there are any (the tutorials
- *     themselves are rendered and checked the same way by test/notebooks/notebooks.test.ts).
+ *  1. a small notebook made here (figures from fixed values, no model: a few seconds), always: the
+ *     saved .ipynb is ≤ 1 MB with plotly.js in its first figure only, and a figure that is a cell's
+ *     last expression (no show()) displays too;
+ *  2. every rendered tutorial: docs/tutorials/*.html when `npm run docs` made them; else the
+ *     executed copies in tmp/notebooks/ (`npm run notebooks`) are rendered here; else it says which
+ *     command would make them (the tutorials themselves are executed, rendered and checked the
+ *     same way by test/notebooks/notebooks.test.ts).
  *
  * Skips with a message when /usr/bin/chromium or Jupyter (/usr/bin/python3 with nbconvert) is
  * absent. Leaves screenshots in $TMPDIR/autolora-docs-*.png.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { CHROMIUM, checkCharts, figuresIn, hasChromium, inspect, runAsync } from "./browser.js";
+import { CHROMIUM, checkCharts, checkNotebookSize, figuresIn, hasChromium, inspect, runAsync } from "./browser.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const RUNNER = join(ROOT, "scripts", "notebooks", "run.mjs");
@@ -33,13 +37,25 @@ else if (!hasJupyter)
   );
 else if (!hasBuild) console.warn("[docs render test] skipped: dist/index.js missing (run `npm run build`)");
 
-const rendered = existsSync(TUTORIALS)
-  ? readdirSync(TUTORIALS)
-      .filter((f) => /^\d.*\.html$/.test(f))
+const EXECUTED = join(ROOT, "tmp", "notebooks");
+const listHtml = (dir: string) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^\d.*\.html$/.test(f))
+        .sort()
+    : [];
+const executed = existsSync(EXECUTED)
+  ? readdirSync(EXECUTED)
+      .filter((f) => /^\d.*\.ipynb$/.test(f))
       .sort()
   : [];
-// (The tutorials themselves are executed, rendered and opened in chromium by test/notebooks; this
-// second check covers what `npm run docs` left in docs/tutorials/, when it ran.)
+const rendered = listHtml(TUTORIALS);
+if (rendered.length === 0 && executed.length === 0) {
+  console.warn(
+    "[docs render test] no rendered tutorials (docs/tutorials/*.html) and no executed copies (tmp/notebooks/*.ipynb): " +
+      "only the built-in notebook is checked. Render them with `npm run build && npm run docs:tutorials` (or `npm run notebooks`).",
+  );
+}
 
 let tmp: string | undefined;
 afterAll(() => {
@@ -60,6 +76,8 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
       'show(lossCurves([...Array(20).keys()].flatMap((t) => [{ step: t, phase: "inner", loss: 0.7 - t / 50 }, { step: t, phase: "outer", loss: 0.72 - t / 60 }]), { title: "losses" }));',
       'show(thresholdSweep([0.1, 0.125, 0.15].map((t, i) => ({ threshold: t, totalRank: 40 - 10 * i, trainableParams: 20000 - 3000 * i })), { selected: 0.125, title: "sweep" }));',
       'show({ data: [{ type: "bar", x: ["a", "b"], y: [0.7, 0.72] }], layout: { title: { text: "bars" } } });',
+      // a figure as the cell's last expression displays like show(fig) (the kernel's execute_result)
+      'rankGrid([{ name: "roberta.encoder.layer.0.attention.self.query", rank: 3 }], { title: "last expression" })',
     ];
     const nb = {
       nbformat: 4,
@@ -76,30 +94,45 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
     const html = join(tmp, "html");
     const r = await runAsync(process.execPath, [RUNNER, "--out", out, "--html", html, "--timeout", "120", nbFile], { cwd: ROOT, timeoutMs: 240_000 });
     expect(r.status, r.output).toBe(0);
-    expect(figuresIn(join(out, "99-render-check.ipynb"))).toBe(6);
+    const saved = join(out, "99-render-check.ipynb");
+    expect(figuresIn(saved)).toBe(7);
+    checkNotebookSize(saved, statSync(saved).size, "99-render-check");
     const page = join(html, "99-render-check.html");
     const htmlText = readFileSync(page, "utf8");
-    expect(htmlText).toContain("plotly.js v3.0.1"); // inlined, not fetched
+    expect(htmlText.match(/plotly\.js v3\.0\.1/g)).toHaveLength(1); // inlined once, not fetched
     expect(htmlText).not.toMatch(/<script[^>]+require(\.min)?\.js/); // no require.js (it would capture plotly's UMD bundle)
     expect(existsSync(join(html, "index.html"))).toBe(true);
 
     const shot = join(tmpdir(), "autolora-docs-render-check.png");
-    const { stats, errors } = await inspect(page, 6, shot);
+    const { stats, errors } = await inspect(page, 7, shot);
     console.log(`[docs render test] screenshot: ${shot}`);
-    checkCharts(stats, 6, "99-render-check");
-    expect(stats.map((s) => s.title)).toEqual(["α", "ranks", "trajectories", "losses", "sweep", "bars"]);
+    checkCharts(stats, 7, "99-render-check");
+    expect(stats.map((s) => s.title)).toEqual(["α", "ranks", "trajectories", "losses", "sweep", "bars", "last expression"]);
     expect(errors).toEqual([]);
   }, 300_000);
 
-  it.skipIf(rendered.length === 0)(
-    "every docs/tutorials/*.html draws all its charts",
+  it.skipIf(rendered.length === 0 && executed.length === 0)(
+    `every rendered tutorial draws all its charts (${rendered.length ? "docs/tutorials" : "tmp/notebooks rendered here"})`,
     async () => {
-      for (const f of rendered) {
-        const file = join(TUTORIALS, f);
+      // Pages `npm run docs` left, else the executed copies rendered now (nbconvert, our template).
+      let dir = TUTORIALS;
+      let pages = rendered;
+      if (pages.length === 0) {
+        tmp ??= mkdtempSync(join(tmpdir(), "autolora-docs-render-"));
+        dir = join(tmp, "tutorials");
+        const names = executed.map((f) => f.replace(/\.ipynb$/, ""));
+        const r = await runAsync(process.execPath, [RUNNER, "--render-only", "--out", EXECUTED, "--html", dir, ...names], { cwd: ROOT, timeoutMs: 240_000 });
+        expect(r.status, r.output).toBe(0);
+        pages = listHtml(dir);
+        expect(pages).toEqual(names.map((n) => `${n}.html`));
+      }
+      for (const f of pages) {
+        const file = join(dir, f);
         // The executed notebook (tmp/notebooks) says how many charts to expect; else count the divs.
-        const executed = join(ROOT, "tmp", "notebooks", f.replace(/\.html$/, ".ipynb"));
+        const executedCopy = join(EXECUTED, f.replace(/\.html$/, ".ipynb"));
         const divs = (readFileSync(file, "utf8").match(/class="autolora-plot"/g) ?? []).length;
-        const expected = existsSync(executed) ? figuresIn(executed) : divs;
+        const expected = existsSync(executedCopy) ? figuresIn(executedCopy) : divs;
+        if (existsSync(executedCopy)) checkNotebookSize(executedCopy, statSync(executedCopy).size, f);
         expect(divs, `${f}: chart divs`).toBe(expected);
         const shot = join(tmpdir(), `autolora-docs-${f.replace(/\.html$/, "")}.png`);
         const { stats, errors, offPage } = await inspect(file, expected, shot);

@@ -10,6 +10,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { CheckpointError, ConfigError, DataError } from "../core/errors.js";
+import { resolveInside } from "../core/confine.js";
 
 /** One encoded text (or pair): ids with special tokens, their token strings, types and mask. */
 export interface Encoded {
@@ -113,9 +114,12 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
     throw new CheckpointError(`no folder ${dir}: give the folder that holds tokenizer.json (tokenizer.save_pretrained(dir) writes it).`);
   }
   const jsonPath = join(dir, "tokenizer.json");
+  // Both files must resolve inside the folder (a symlink to elsewhere is refused; the Hub cache's blobs are fine).
+  const realJson = await resolveInside(dir, "tokenizer.json", dir);
+  const realConfig = await resolveInside(dir, "tokenizer_config.json", dir);
   let tokenizerJson: Record<string, unknown>;
   try {
-    tokenizerJson = JSON.parse(await readFile(jsonPath, "utf8"));
+    tokenizerJson = JSON.parse(await readFile(realJson, "utf8"));
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
     throw new CheckpointError(
@@ -127,7 +131,7 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
   }
   let config: TokenizerConfigJson = {};
   try {
-    config = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"));
+    config = JSON.parse(await readFile(realConfig, "utf8"));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT")
       throw new CheckpointError(`${join(dir, "tokenizer_config.json")} is not valid JSON (${(e as Error).message}): fix or delete it.`, { cause: e });

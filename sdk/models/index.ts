@@ -10,7 +10,6 @@
  * @module
  */
 
-export * from "./confine.js";
 export * from "./decoder.js";
 export * from "./encoder.js";
 export * from "./generate.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
-import { resolveInside } from "./confine.js";
+import { resolveInside } from "../core/confine.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";

@@ -150,6 +150,15 @@ describe("confinement: files a folder names stay inside it", () => {
     model.dispose();
   });
 
+  it("a tokenizer.json that links outside its folder is refused", async () => {
+    const dir = join(tmp, "tokenizer-link");
+    await mkdir(dir, { recursive: true });
+    await symlink(join(R_TINY, "tokenizer.json"), join(dir, "tokenizer.json"));
+    const e = await failure(loadTokenizer(dir));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toMatch(/"tokenizer\.json", which is a symlink to .*outside that folder/);
+  });
+
   it("an index that is not an object, or that disagrees with its shards, is a CheckpointError", async () => {
     const dir = await sharded("shards-bad-index");
     const index = join(dir, "model.safetensors.index.json");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { AutoLoraError, CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
-import { resolveInside } from "../../models/confine.js";
+import { resolveInside } from "../../core/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../../models/safetensors.js";
 import { checkPatternKeys, compilePattern } from "../patterns.js";

@@ -472,7 +472,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
 function isBodyWeight(name: string, prefix: string, headModules: readonly string[]): boolean {
   if (headModules.some((m) => name === m || name.startsWith(`${m}.`))) return true;
   const bare = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
-  if (/(^|\.)position_ids$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
+  if (/(^|\.)(position_ids|token_type_ids)$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
   return /^(embeddings|encoder|wte|wpe|h|ln_f)\./.test(bare);
 }
 

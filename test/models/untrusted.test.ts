@@ -327,8 +327,28 @@ describe("the bad-input corpus: every loader, every case, an AutoLoraError namin
     const w = "bert.encoder.layer.0.output.dense.weight";
     expect(Array.from(one.params.get(w).dataSync())).toEqual(Array.from(full.params.get(w).dataSync()));
     one.dispose();
+    const adapterCase = all.find((x) => x.loader === "peft" && x.name === "nan-weight")!;
+    const nanAdapter = await layCase("peft", "nan-weight", adapterCase.c, root);
+    const h = await loadPeftAdapter(full, nanAdapter, { allowNonFinite: true });
+    expect(Number.isNaN(full.params.get("bert.encoder.layer.0.attention.self.value.lora_B.weight").dataSync()[0])).toBe(true);
+    h.detach();
     full.dispose();
     await rm(root, { recursive: true, force: true });
+  });
+
+  it("strict ignores HF's buffers and heads the model does not build, but not a stray body weight", async () => {
+    const dir = join(tmp, "buffers");
+    await mkdir(dir, { recursive: true });
+    await cp(join(BERT, "config.json"), join(dir, "config.json"));
+    const { tensors } = await readSafetensors(join(BERT, "model.safetensors"));
+    tensors.set("bert.embeddings.position_ids", { shape: [1, 64], data: Int32Array.from({ length: 64 }, (_, i) => i) });
+    tensors.set("cls.predictions.bias", { shape: [320], data: new Float32Array(320) });
+    await writeFile(join(dir, "model.safetensors"), serializeSafetensors(tensors));
+    (await loadPretrained(dir)).dispose();
+    tensors.set("bert.encoder.layer.0.attention.self.extra.weight", { shape: [2], data: new Float32Array(2) });
+    await writeFile(join(dir, "model.safetensors"), serializeSafetensors(tensors));
+    const e = await failure(loadPretrained(dir));
+    expect(e.message).toMatch(/holds 1 weight that the model built from config\.json does not use: bert\.encoder\.layer\.0\.attention\.self\.extra\.weight/);
   });
 
   it("every bundled checkpoint, fixture and adapter still loads with the strict defaults", async () => {

@@ -4,10 +4,11 @@
 // exit 2 with one line and no stack, nothing written.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../sdk/cli/main.js";
@@ -18,9 +19,9 @@ const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 const BIN = resolve("dist/cli/main.js");
 const tmp = mkdtempSync(join(tmpdir(), "cli-"));
 
-/** Run the built bin; `bin` may be a symlink to it. */
-function cli(args: string[], bin = BIN) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 10_000, env: { ...process.env, AUTOLORA_BACKEND: "" } });
+/** Run the built bin; `bin` may be a symlink to it; `node` options go before it. */
+function cli(args: string[], bin = BIN, node: string[] = []) {
+  const r = spawnSync(process.execPath, [...node, bin, ...args], { encoding: "utf8", timeout: 10_000, env: { ...process.env, AUTOLORA_BACKEND: "" } });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -237,6 +238,32 @@ describe("autolora CLI", () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.stdout).toBe("");
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("an error after the wasm backend loaded: our line and exit code, not Node's exit 7 and a line of minified source", () => {
+    // Weights that do not parse: refused by the loader, after the backend is up.
+    const bad = join(tmp, "bad-weights");
+    mkdirSync(bad, { recursive: true });
+    for (const f of ["config.json", "tokenizer.json"]) copyFileSync(join(TINY, f), join(bad, f));
+    writeFileSync(join(bad, "model.safetensors"), "not safetensors");
+    const out = join(tmp, "bad-weights-out");
+    const r = cli(["search", "--model", bad, "--max-train", "8", "--backend", "wasm", "--out", out]);
+    expect(r.code, r.stderr).toBe(2);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines.filter((l) => l.startsWith("error: "))).toEqual([expect.stringMatching(/model\.safetensors/)]);
+    expect(r.stderr).not.toMatch(/^\s+at |\^\^\^/m);
+    expect(existsSync(out)).toBe(false);
+    // A rejection nobody awaits, once tfjs' wasm module has added its own rethrowing handlers.
+    const errors = pathToFileURL(resolve("dist/core/errors.js")).href;
+    const stray = (make: string) =>
+      `data:text/javascript,import { DataError } from ${JSON.stringify(errors)}; const t = setInterval(() => { if (process.listeners("unhandledRejection").length > 1) { clearInterval(t); Promise.reject(${make}); } }, 20); t.unref();`;
+    const args = ["search", "--model", TINY, "--max-train", "8", "--steps", "1000", "--backend", "wasm", "--out", join(tmp, "stray-out")];
+    const user = cli(args, BIN, ["--import", stray(`new DataError("a stray mistake")`)]);
+    expect(user.code, user.stderr).toBe(2);
+    expect(user.stderr.trimEnd().split("\n").at(-1)).toBe("error: a stray mistake");
+    const bug = cli(args, BIN, ["--import", stray(`new TypeError("a stray bug")`)]);
+    expect(bug.code, bug.stderr).toBe(1);
+    expect(bug.stderr).toContain("internal error (please report): TypeError: a stray bug");
   });
 
   it("runs through a symlink, as npm's node_modules/.bin and npx do", () => {

@@ -110,6 +110,19 @@ describe("autolora CLI", () => {
     expect(existsSync(join(tmp, "cols-bad"))).toBe(false);
   });
 
+  it("search reads a Hub folder (validation split as dev) and a regression JSONL (pair columns, --task-type)", async () => {
+    const hub = join(tmp, "hub-out");
+    const common = ["--model", TINY, "--steps", "1", "--batch-size", "4", "--backend", "wasm"];
+    expect(await main(["search", ...common, "--train", "datasets/fixtures/formats/hub", "--out", hub])).toBe(0);
+    const h = JSON.parse(await readFile(join(hub, "results.json"), "utf8"));
+    expect(h.metric.split).toBe("dev"); // the folder's validation split, not D_val
+    const sts = join(tmp, "stsb-out");
+    expect(await main(["search", ...common, "--train", "datasets/fixtures/formats/stsb.jsonl", "--task-type", "regression", "--out", sts])).toBe(0);
+    const r = JSON.parse(await readFile(join(sts, "results.json"), "utf8"));
+    expect(Object.keys(r.metric.metrics)).toEqual(["pearson", "spearman"]);
+    expect(r.task).toMatch(/stsb\.jsonl/);
+  });
+
   it("compare writes Markdown, JSON (with per-layer ranks) and an offline plotly page", async () => {
     const out = mkdtempSync(join(tmpdir(), "cmp-"));
     const code = await main([

@@ -412,7 +412,8 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
         mode: "lines",
         name: `α${subscript(j)}`,
         legendgroup: `c${j}`,
-        showlegend: i === 0,
+        // with ranks, the first panel's lines are bold or thin: the legend gets its own entries
+        showlegend: i === 0 && options.ranks === undefined,
         x: steps,
         y,
         line: { color: PALETTE[j % PALETTE.length]!, width: bold ? 1.8 : 1 },
@@ -489,6 +490,22 @@ export function alphaTrajectories(history: AlphaSnapshotInput[], options: AlphaT
       layout.yaxis = { title: { text: keptSet ? `α (rank ${kept[i]!.rank})` : "α" }, ...yaxis };
     }
   });
+  if (options.ranks !== undefined) {
+    const k = Math.max(0, ...last.map((l) => l.alpha.length));
+    for (let j = 0; j < k; j++) {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name: `α${subscript(j)}`,
+        legendgroup: `c${j}`,
+        showlegend: true,
+        x: [null],
+        y: [null],
+        line: { color: PALETTE[j % PALETTE.length]!, width: 1.8 },
+        hoverinfo: "skip",
+      });
+    }
+  }
   if (chosen.length > 1) {
     layout.grid = { rows: gridRows, columns, pattern: "independent", xgap: 0.12, ygap: 0.3 };
     layout.height = 120 + 210 * gridRows;

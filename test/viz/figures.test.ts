@@ -343,6 +343,10 @@ describe("alphaTrajectories reads: the y axis spans the data, λ is a labelled l
       expect(widths.filter((w) => w > 1.5)).toHaveLength(ranks[i]!.rank);
       l.alpha.forEach((a, j) => expect(widths[j]! > 1.5).toBe(a >= 0.126));
     });
+    // one legend entry per component, drawn bold whatever panel 0 keeps
+    const legend = fig.data.filter((t) => t.showlegend);
+    expect(legend.map((t) => t.name)).toEqual(["α₀", "α₁", "α₂", "α₃", "α₄", "α₅", "α₆", "α₇"]);
+    expect(legend.every((t) => (t.line as { width: number }).width === 1.8 && (t.x as unknown[])[0] === null)).toBe(true);
   });
 
   it("labels a λ far from the data off the axis instead of squashing the lines", () => {

@@ -8,8 +8,14 @@
  * - `alphas()`, `ranks({ threshold })`, `retrain(...)`, `evaluate(split)`, `history()`,
  *   `save(dir)` / `Session.load(dir, ...)`.
  *
- * Every step is all-or-nothing: gradients are computed and checked (finite loss, valid batch)
- * before anything changes, and the data cursor and random generator are restored if it fails.
+ * Every step is all-or-nothing: gradients, the new weights and the optimiser moments are
+ * computed and checked (finite loss, valid batch, finite and bounded update) before anything
+ * changes, and the data cursor and random generator are restored if it fails.
+ *
+ * Notebook control: one lock per session (a call while another operation runs is refused, never
+ * interleaved); `run()` and `retrain()` register with sdk/core/interrupt.ts, so a kernel
+ * interrupt, `session.stop()` or an `AbortSignal` pauses them between two steps, never inside
+ * one, and the session is then exactly the one those steps make.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -156,7 +162,14 @@ interface Busy {
   progress?: () => string;
   /** The long operation `stop()` asks to pause (run, retrain). */
   task?: Task;
+  /** True while `run()` calls `onStep`: the state is consistent, `save()` and `evaluate()` may run. */
+  boundary?: boolean;
+  /** The `save()` / `evaluate()` started at that boundary; `run()` waits for it before the next step. */
+  nested?: { busy: Busy; done: Promise<unknown> };
 }
+
+/** What may run inside `run()`'s `onStep` (at a step boundary), e.g. a checkpoint every 100 steps. */
+const AT_BOUNDARY = new Set(["save()", "evaluate()"]);
 
 /** Everything the session's future depends on besides the device tensors (copies). */
 interface Snapshot {
@@ -471,13 +484,15 @@ export class Session {
    * boundary when asked: a kernel interrupt (or Ctrl-C in the CLI), {@link Session.stop} from
    * another cell, or `signal`. A paused run resolves (it does not reject) with `aborted: true`
    * and the steps taken, and writes one line to stderr; the session then equals one that was
-   * asked for exactly those steps, and `run()` again continues from there.
+   * asked for exactly those steps, and `run()` again continues from there. `onStep` runs at a
+   * step boundary: it may call `save()` or `evaluate()` (the run waits for them), not a step.
    * @throws {@link ConfigError} for `steps` / `epochs` / `evalEvery` out of range (before any work).
    *
    * @example
    * ```ts
    * const ac = new AbortController();
    * await session.run({ steps: 4, evalEvery: 2, onStep: ({ step, outer }) => console.log(step, outer.loss), signal: ac.signal });
+   * await session.run({ steps: 4, onStep: ({ step }) => step % 2 === 0 && session.save("runs/search") }); // a checkpoint every 2 steps
    * ```
    */
   async run(opts: RunOptions = {}): Promise<RunResult> {
@@ -506,7 +521,15 @@ export class Session {
             current = i + 1;
             const { inner, outer } = await this.#step();
             if (o.evalEvery && (i + 1) % o.evalEvery === 0) await this.#evaluate("val");
-            await o.onStep?.({ step: i + 1, total, inner, outer });
+            const me = this.#busy!;
+            me.boundary = true;
+            try {
+              await o.onStep?.({ step: i + 1, total, inner, outer });
+            } finally {
+              me.boundary = false;
+              // a save() / evaluate() that onStep started without awaiting it completes first
+              while (me.nested) await me.nested.done;
+            }
             await new Promise((r) => setImmediate(r)); // let an interrupt, stop() or a notebook's UI in
           }
           return { steps: total, aborted: false };
@@ -723,7 +746,21 @@ export class Session {
    */
   #locked<T>(name: string, fn: () => Promise<T>, progress?: () => string): Promise<T> {
     this.#assertLive();
-    if (this.#busy) return Promise.reject(new ConfigError(busyMessage(this.#busy, name)));
+    const holder = this.#busy;
+    if (holder) {
+      // Inside run()'s onStep the state is consistent: a save or an evaluation may run there
+      // (one at a time); run() waits for it before its next step.
+      if (!(holder.boundary && AT_BOUNDARY.has(name) && !holder.nested))
+        return Promise.reject(new ConfigError(busyMessage(holder.nested?.busy ?? holder, name)));
+      const me: Busy = { name };
+      const p = Promise.resolve().then(fn);
+      const nested = { busy: me, done: p.then(noop, noop) };
+      holder.nested = nested;
+      void nested.done.then(() => {
+        if (holder.nested === nested) holder.nested = undefined;
+      });
+      return p;
+    }
     const me: Busy = { name, progress };
     this.#busy = me;
     let p: Promise<T>;
@@ -882,6 +919,8 @@ export class Session {
     };
   }
 }
+
+function noop(): void {}
 
 /** The refusal of `wanted` while `busy` holds the lock. */
 function busyMessage(busy: Busy, wanted: string): string {

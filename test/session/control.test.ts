@@ -25,11 +25,7 @@ describe("pausing run() and retrain()", () => {
     expect([a.innerSteps, a.outerSteps, a.historyRows().length]).toEqual([2, 2, 4]);
     const b = await makeSession();
     expect((await b.run({ steps: 2 })).aborted).toBe(false);
-    expect(await fingerprintState(a)).toEqual(await fingerprintState(b));
-    // and it goes on identically
-    await a.run({ steps: 1 });
-    await b.step();
-    expect(await fingerprintState(a)).toEqual(await fingerprintState(b));
+    expect(await fingerprintState(a)).toEqual(await fingerprintState(b)); // (going on identically: the interrupt test)
     expect(a.stop()).toBe(false); // nothing running
     a.dispose();
     b.dispose();
@@ -83,39 +79,79 @@ describe("pausing run() and retrain()", () => {
 });
 
 describe("one lock for the session", () => {
-  it("refuses every call while run() holds it, naming what runs; works again after", async () => {
+  it("refuses every call made during a step of run(), naming what runs; works again after", async () => {
     const s = await makeSession();
     const dir = await mkdtemp(join(tmpdir(), "session-lock-"));
     let refusals: string[] = [];
-    const pending = s.run({
+    let probed: Promise<void> | undefined;
+    const r = await s.run({
       steps: 40,
-      onStep: async ({ step }) => {
+      onStep: ({ step }) => {
         if (step !== 1) return;
-        expect(s.busy).toBe("run()");
-        const errors = await Promise.all(
-          [s.save(dir), s.innerStep(), s.outerStep(), s.step(), s.evaluate(), s.retrain()].map((p) =>
-            p.then(
-              () => undefined,
-              (e) => e,
-            ),
-          ),
+        // a timer fires once onStep has returned: during the next step (or the pause between steps)
+        probed = new Promise((done) =>
+          setTimeout(async () => {
+            expect(s.busy).toBe("run()");
+            const calls = [s.save(dir), s.innerStep(), s.outerStep(), s.step(), s.evaluate(), s.retrain()];
+            refusals = (await Promise.all(
+              calls.map((p) =>
+                p.then(
+                  () => "resolved",
+                  (e) => (e instanceof ConfigError ? e.message : String(e)),
+                ),
+              ),
+            )) as string[];
+            expect(() => s.dispose()).toThrow(/run\(\) is still running/);
+            expect(() => s.setLearningRates({ innerLr: 1e-3 })).toThrow(ConfigError);
+            s.stop();
+            done();
+          }, 0),
         );
-        refusals = errors.map((e) => (e instanceof ConfigError ? e.message : String(e)));
-        expect(() => s.dispose()).toThrow(/run\(\) is still running/);
-        expect(() => s.setLearningRates({ innerLr: 1e-3 })).toThrow(ConfigError);
-        s.stop();
       },
     });
-    const r = await pending;
+    await probed;
     expect(refusals).toHaveLength(6);
     for (const m of refusals)
       expect(m).toMatch(
         /^cannot start \w+\(\): run\(\) is still running \(step \d+ of 40\): call session\.stop\(\) or interrupt the kernel, then try again\.$/,
       );
+    expect(r.aborted).toBe(true);
     expect([s.innerSteps, s.outerSteps]).toEqual([r.steps, r.steps]); // nothing interleaved
     expect(s.busy).toBeUndefined();
     await s.save(dir);
     await s.step();
+    s.dispose();
+  });
+
+  it("onStep runs at a step boundary: save() and evaluate() work there (awaited or not), a step does not", async () => {
+    const s = await makeSession();
+    const d1 = await mkdtemp(join(tmpdir(), "session-boundary-"));
+    const d2 = await mkdtemp(join(tmpdir(), "session-boundary-"));
+    let stepError: unknown;
+    await s.run({
+      steps: 3,
+      onStep: async ({ step }) => {
+        if (step === 1) return s.save(d1);
+        if (step === 2) {
+          void s.save(d2); // not awaited: run() waits for it before step 3
+          stepError = await s.innerStep().catch((e) => e);
+          await expect(s.evaluate()).rejects.toThrow(/cannot start evaluate\(\): save\(\) is still running/);
+        }
+        if (step === 3) await s.evaluate();
+      },
+    });
+    expect(stepError).toBeInstanceOf(ConfigError);
+    expect(s.historyRows().map((r) => r.phase)).toEqual(["inner", "outer", "inner", "outer", "inner", "outer", "eval"]);
+    const { model, tokenizer } = await tinySetup();
+    for (const [dir, n] of [
+      [d1, 1],
+      [d2, 2],
+    ] as const) {
+      const back = await Session.load(dir, { model, tokenizer, data: toyData });
+      expect([back.innerSteps, back.outerSteps, back.historyRows().length]).toEqual([n, n, 2 * n]);
+      back.dispose();
+    }
+    model.dispose();
     s.dispose();
   });
 

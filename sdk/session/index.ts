@@ -2,5 +2,5 @@
  * The AutoLoRA session: stepwise bilevel rank search, thresholds, retraining, checkpoints.
  * @module
  */
-export { evaluateExamples, resolveSessionConfig, Session, type SplitCursor } from "./session.js";
+export { DEFAULT_MAX_LENGTH, evaluateExamples, modelRoom, type RunResult, resolveSessionConfig, Session, type SplitCursor } from "./session.js";
 export * from "./types.js";

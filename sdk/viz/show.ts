@@ -114,6 +114,12 @@ export function displayBundle(fig: Figure, options: { inlinePlotly: InlinePlotly
  * output of the process carried a bundle that draws it (or when `inlinePlotly` asks), and that
  * remembered. What {@link show} sends, and what a figure returned as a cell's last expression
  * displays.
+ *
+ * @example
+ * ```ts
+ * const b = kernelBundle(rankGrid(session.ranks()));
+ * b["text/plain"]; // "Figure: Ranks per layer (total …) (1 traces: heatmap)"
+ * ```
  */
 export function kernelBundle(fig: Figure, options: ShowOptions = {}): DisplayBundle {
   const flags = globalThis as Flags;

@@ -19,7 +19,7 @@
 
 export * from "./backend/index.js";
 export * from "./compare/index.js";
-export { resolveInside } from "./core/confine.js";
+export { resolveInside, saveFailure } from "./core/confine.js";
 export * from "./core/errors.js";
 export { beginTask, interruptAll, type Task, type TaskRegister, taskRegister } from "./core/interrupt.js";
 export { writeFileAtomic } from "./core/fs.js";

@@ -66,3 +66,30 @@ function isHubBlob(root: string, real: string): boolean {
   const blobs = resolve(dirname(snapshots), "blobs");
   return dirname(real) === blobs;
 }
+
+const SAVE_FIXES: Record<string, string> = {
+  EACCES: "the folder is not writable: choose another folder or fix its permissions",
+  EPERM: "the folder is not writable: choose another folder or fix its permissions",
+  EROFS: "the file system is read-only: choose a folder on a writable disk",
+  ENOTDIR: "a part of the path is a file, not a folder: choose another folder",
+  EISDIR: "a folder is in the way of the file: remove it or choose another folder",
+  ENOSPC: "the disk is full: free some space or choose a folder on another disk",
+  EDQUOT: "the disk quota is used up: free some space or choose a folder on another disk",
+};
+
+/**
+ * The error to throw when writing under `path` failed: a {@link CheckpointError} naming the path,
+ * the system's code and the fix for the usual causes (read-only folder, a file where a folder
+ * should be, a full disk), the error itself otherwise.
+ *
+ * @example
+ * ```ts
+ * try { await writeFileAtomic("out/model/config.json", "{}"); } catch (e) { throw saveFailure(e, "out/model"); }
+ * ```
+ */
+export function saveFailure(e: unknown, path: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const fix = code === undefined ? undefined : SAVE_FIXES[code];
+  if (fix === undefined || e instanceof CheckpointError) return e;
+  return new CheckpointError(`cannot write ${path} (${code}): ${fix}.`, { cause: e });
+}

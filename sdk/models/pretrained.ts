@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
-import { resolveInside } from "../core/confine.js";
+import { resolveInside, saveFailure } from "../core/confine.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
@@ -502,6 +502,10 @@ export async function saveModel(model: PretrainedModel, dir: string): Promise<vo
   for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
     tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
   }
-  await writeSafetensors(join(dir, "model.safetensors"), tensors);
-  await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  try {
+    await writeSafetensors(join(dir, "model.safetensors"), tensors);
+    await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  } catch (e) {
+    throw saveFailure(e, dir);
+  }
 }

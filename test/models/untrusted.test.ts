@@ -10,8 +10,8 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AutoLoraError, CheckpointError, ConfigError } from "../../sdk/core/errors.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
-import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
-import { createModel, loadPretrained, readSafetensors, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
+import { attachLoRA, loadPeftAdapter, savePeftAdapter } from "../../sdk/methods/lora/index.js";
+import { createModel, loadPretrained, readSafetensors, saveModel, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
 import { FIXTURES } from "./helpers.js";
 
 const BERT = resolve(FIXTURES, "tiny-bert-seqcls");
@@ -378,5 +378,21 @@ describe("createModel checks its config like config.json", () => {
     expect(ok.params.get("bert.embeddings.word_embeddings.weight").shape).toEqual([64, 8]);
     ok.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("saving where it cannot be written is a CheckpointError naming the path and the fix", () => {
+  it("saveModel and savePeftAdapter under a file (ENOTDIR)", async () => {
+    const model = await loadPretrained(BERT);
+    const file = join(tmp, "a-file");
+    await writeFile(file, "x");
+    const e = await failure(saveModel(model, join(file, "model")));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toContain(`cannot write ${join(file, "model")} (ENOTDIR): a part of the path is a file, not a folder`);
+    attachLoRA(model, { r: 2 });
+    const e2 = await failure(savePeftAdapter(model, join(file, "adapter")));
+    expect(e2).toBeInstanceOf(CheckpointError);
+    expect(e2.message).toContain(`cannot write ${join(file, "adapter")} (ENOTDIR)`);
+    model.dispose();
   });
 });

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { AutoLoraError, CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
-import { resolveInside } from "../../core/confine.js";
+import { resolveInside, saveFailure } from "../../core/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../../models/safetensors.js";
 import { checkPatternKeys, compilePattern } from "../patterns.js";
@@ -97,8 +97,12 @@ export async function savePeftAdapter(model: Model, dir: string, extra: { baseMo
   }
   for (const p of model.params.list((q) => lora.modulesToSave.some((m) => q.name.startsWith(`${m}.`)))) put(`${PREFIX}${p.name}`, p.name);
   for (const [key, v] of toRead) tensors.set(key, { shape: [...v.shape], data: (await v.data()) as Float32Array });
-  await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors);
-  await writeFileAtomic(join(dir, "adapter_config.json"), `${JSON.stringify(json, null, 2)}\n`);
+  try {
+    await writeSafetensors(join(dir, "adapter_model.safetensors"), tensors);
+    await writeFileAtomic(join(dir, "adapter_config.json"), `${JSON.stringify(json, null, 2)}\n`);
+  } catch (e) {
+    throw saveFailure(e, dir);
+  }
 }
 
 /** Options of {@link loadPeftAdapter}. */

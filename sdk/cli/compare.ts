@@ -100,6 +100,9 @@ async function runCompare(v: CompareFlags, ctx: CommandContext, argv: readonly s
   const maxLength = maxLengthFor(v.maxLength, modelConfig);
   const dir = checkOutDir(v.out);
   const task = await readData(v);
+  if (task.splits.dev.length === 0) {
+    throw new UsageError(`compare scores every method on a dev set and ${task.name} has none: pass --dev (or a --train folder with a validation split).`);
+  }
 
   const backend = await useBackend(v.backend ?? "auto");
   log(`backend: ${backend.name} (${backend.device})`);

@@ -21,8 +21,8 @@ import { compareCommand } from "./compare.js";
 import { pretrainSubcommand } from "./pretrain.js";
 import { type CommandContext, searchCommand } from "./search.js";
 
-export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 export { EXIT } from "./args.js";
+export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 
 const SUBCOMMANDS = ["search", "compare", "pretrain", "help"];
 

@@ -21,6 +21,7 @@ import type { SessionOptions } from "../session/types.js";
 import {
   backendOption,
   checkOutDir,
+  csvList,
   EXIT,
   modelMaxLength,
   newCommand,
@@ -28,7 +29,6 @@ import {
   positiveInt,
   positiveNumber,
   thresholdValue,
-  UsageError,
 } from "./args.js";
 import { addDataOptions, checkData, type DataFlags, readData } from "./data.js";
 import { ProgressBar } from "./progress.js";
@@ -99,9 +99,7 @@ export function searchCommand(ctx: CommandContext): Command {
     .option("--batch-size <n>", "examples per step (default: preset's)", positiveInt)
     .option("--max-length <n>", `tokens per example (default: ${CLI_MAX_LENGTH}, or the model's maximum if smaller)`, positiveInt)
     .option("--seed <n>", "seed of everything random", nonNegativeInt, 0)
-    .option("--target-modules <a,b>", "layers to adapt: module-name suffixes, or all-linear (default: the architecture's)", (v: string) =>
-      v.split(",").map((s) => s.trim()),
-    )
+    .option("--target-modules <a,b>", "layers to adapt: module-name suffixes, or all-linear (default: the architecture's)", csvList)
     .option("--threshold <x>", "λ for the ranks: softmax (0, 1], sigmoid (0, 1), unconstrained any number, or 'mean' (default: 1/k, 0.5, mean)", thresholdValue)
     .option("--retrain-epochs <n>", "epochs of the retraining", positiveInt, 1)
     .option("--warm-start", "retrain from the surviving components instead of a fresh LoRA", false)
@@ -117,7 +115,6 @@ async function runSearch(v: SearchFlags, ctx: CommandContext): Promise<number> {
   const { log, signal } = ctx;
   // Everything checked before any work: data flags and files, the session's options, λ, --out.
   const { modelDir, modelConfig } = checkData(v);
-  if (v.targetModules?.some((t) => t === "")) throw new UsageError("--target-modules has an empty entry.");
   const maxLength = maxLengthFor(v.maxLength, modelConfig);
   const sessionOpts: Omit<SessionOptions, "model" | "tokenizer" | "data"> = {
     ...(v.preset ? { preset: v.preset } : {}),
@@ -210,7 +207,7 @@ async function runSearch(v: SearchFlags, ctx: CommandContext): Promise<number> {
     });
     rbar.done();
     try {
-      if (signal.aborted) {
+      if (signal.aborted || result.aborted) {
         await writeFileAtomic(join(out, "results.json"), `${JSON.stringify({ ...base, steps, interrupted: "retrain" }, null, 2)}\n`);
         log(`interrupted during retraining: wrote ${join(out, "results.json")} with the ranks found (no adapter: its training did not finish).`);
         return EXIT.interrupted;

@@ -296,6 +296,7 @@ export function autoloraRunner(
             onProgress: ({ step, total }) => ctx.onProgress?.({ note: `${name} retrain ${step}/${total}`, fraction: 0.6 + (0.4 * step) / Math.max(1, total) }),
           });
           try {
+            if ((r as { aborted?: boolean }).aborted) throw new RunInterrupted(name);
             checkInterrupted(ctx, name);
             const metricName = ctx.task.metrics[0] ?? "loss";
             const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;

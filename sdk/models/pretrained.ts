@@ -91,6 +91,20 @@ export const PRESET_CONFIGS: Readonly<Record<"bert-base-uncased" | "roberta-base
   gpt2: { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: 50257, bos_token_id: 50256, eos_token_id: 50256 },
 };
 
+const HEADS: readonly HeadKind[] = ["sequence-classification", "token-classification", "causal-lm"];
+
+/** Refuse options of the wrong type before any work (a typo'd head, a NaN seed, strict: "no"). */
+function checkLoadOptions(opts: LoadOptions, where: string): void {
+  if (typeof opts !== "object" || opts === null) throw new ConfigError(`${where}: options must be an object, got ${JSON.stringify(opts)}.`);
+  if (opts.head !== undefined && !HEADS.includes(opts.head))
+    throw new ConfigError(`${where}: head ${JSON.stringify(opts.head)} is not one of ${HEADS.map((h) => `"${h}"`).join(", ")}.`);
+  if (opts.seed !== undefined && !(typeof opts.seed === "number" && Number.isFinite(opts.seed)))
+    throw new ConfigError(`${where}: seed must be a finite number, got ${JSON.stringify(opts.seed)}.`);
+  for (const k of ["strict", "allowNonFinite"] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== "boolean") throw new ConfigError(`${where}: ${k} must be true or false, got ${JSON.stringify(opts[k])}.`);
+  }
+}
+
 /** HF's fresh init of one parameter, from the seeded generator. */
 function freshValues(spec: ParamSpec, rng: Rng, std: number): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
@@ -262,6 +276,7 @@ function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: Hea
  * ```
  */
 export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {
+  checkLoadOptions(opts, "createModel");
   const vocab = { bert: 30522, roberta: 50265, gpt2: 50257 } as const;
   const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
   checkModelType(full, "createModel");
@@ -370,6 +385,9 @@ function candidateNames(name: string, prefix: string): string[] {
  * ```
  */
 export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<PretrainedModel> {
+  checkLoadOptions(opts, "loadPretrained");
+  if (typeof dir !== "string" || dir.length === 0)
+    throw new ConfigError(`loadPretrained: dir must be the path of a checkpoint folder, got ${JSON.stringify(dir)}.`);
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new CheckpointError(`no folder ${dir}: give the path of a checkpoint folder written by save_pretrained (config.json + model.safetensors).`);
   if (!info.isDirectory())

@@ -379,6 +379,13 @@ describe("createModel checks its config like config.json", () => {
     ok.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it("loader options of the wrong type are ConfigErrors naming the option", async () => {
+    await expect(loadPretrained(BERT, { seed: Number.NaN })).rejects.toThrow(/loadPretrained: seed must be a finite number/);
+    await expect(loadPretrained(BERT, { strict: "no" as unknown as boolean })).rejects.toThrow(/loadPretrained: strict must be true or false, got "no"/);
+    await expect(loadPretrained(BERT, { head: "qa" as "causal-lm" })).rejects.toThrow(ConfigError);
+    expect(() => createModel({ model_type: "bert", vocab_size: 8 }, { allowNonFinite: 1 as unknown as boolean })).toThrow(/createModel: allowNonFinite/);
+  });
 });
 
 describe("saving where it cannot be written is a CheckpointError naming the path and the fix", () => {

@@ -354,17 +354,24 @@ export function parquetTablesSync(paths: string[]): Table[] {
   }
 }
 
-const SYNC_READ_TIMEOUT_MS = 600_000;
+const SYNC_READ_TIMEOUT_MS = 300_000;
 
-/** The worker of {@link parquetTablesSync}: CommonJS (eval), hyparquet imported by file URL. */
-const PARQUET_WORKER = `
-const { workerData } = require("node:worker_threads");
-const { readFileSync } = require("node:fs");
-const { flag, port, paths, urls } = workerData;
+/**
+ * @internal The worker of {@link parquetTablesSync} (exported for its test). Only dynamic `import()`, which works whether the worker
+ * runs its eval code as CommonJS or as a module (it inherits `--input-type=module` from
+ * `node --input-type=module -e`), and every failure is caught and sent, so the flag is always set.
+ */
+export const PARQUET_WORKER = `
 (async () => {
+  let flag;
+  let port;
   let msg;
   let index = 0;
   try {
+    const { workerData } = await import("node:worker_threads");
+    ({ flag, port } = workerData);
+    const { paths, urls } = workerData;
+    const { readFileSync } = await import("node:fs");
     const { parquetReadObjects } = await import(urls[0]);
     const { compressors } = await import(urls[1]);
     const tables = [];
@@ -377,6 +384,7 @@ const { flag, port, paths, urls } = workerData;
   } catch (e) {
     msg = { error: String((e && e.message) || e), index };
   }
+  if (!flag) return;
   port.postMessage(msg);
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);

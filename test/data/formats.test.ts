@@ -1,7 +1,9 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
 import { parquetMetadata } from "hyparquet";
 import { describe, expect, it } from "vitest";
@@ -16,6 +18,7 @@ import {
   readTextLabelFile,
   splitFiles,
 } from "../../sdk/data/index.js";
+import { PARQUET_WORKER } from "../../sdk/data/tables.js";
 
 // Fixtures written by scripts/fixtures/make-formats.mjs (hyparquet-writer, an independent writer).
 const FMT = fileURLToPath(new URL("../../datasets/fixtures/formats/", import.meta.url));
@@ -387,5 +390,24 @@ describe("readExamplesSync: parquet read by a worker thread, same results", () =
     writeFileSync(join(dir, "bad.parquet"), bad);
     expect(() => readTablesSync([f("reviews.parquet"), join(dir, "bad.parquet")])).toThrow(DataError);
     expect(() => readTablesSync([f("reviews.parquet"), join(dir, "bad.parquet")])).toThrow(/bad\.parquet is not a parquet file we can read/);
+  });
+});
+
+describe("the sync reader's worker", () => {
+  // `node --input-type=module -e …` hands its flag to workers, which then run eval code as a module:
+  // the worker must answer (and never leave the caller waiting) either way.
+  it.each([[[]], [["--input-type=module"]]])("answers when run with execArgv %j", (execArgv) => {
+    const require = createRequire(import.meta.url);
+    const urls = ["hyparquet", "hyparquet-compressors"].map((m) => pathToFileURL(require.resolve(m)).href);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const paths = [f("reviews.parquet"), "/nope.parquet"];
+    const w = new Worker(PARQUET_WORKER, { eval: true, execArgv, workerData: { flag, port: port2, paths, urls }, transferList: [port2] });
+    expect(Atomics.wait(flag, 0, 0, 60_000)).toBe("ok");
+    const msg = receiveMessageOnPort(port1)!.message as { error: string; index: number };
+    expect(msg.index).toBe(1); // the first file was read, the second one is missing
+    expect(msg.error).toMatch(/ENOENT/);
+    port1.close();
+    void w.terminate();
   });
 });

@@ -57,7 +57,7 @@ class Parser {
   private readonly s: string[];
 
   constructor(
-    private readonly source: string,
+    source: string,
     private readonly fail: (why: string) => ConfigError,
   ) {
     this.s = Array.from(source);

@@ -11,10 +11,10 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { resolveInside, saveFailure } from "../core/confine.js";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
-import { resolveInside, saveFailure } from "../core/confine.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AutoLoraError, CheckpointError, ConfigError } from "../../sdk/core/errors.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { attachLoRA, loadPeftAdapter, savePeftAdapter } from "../../sdk/methods/lora/index.js";
-import { createModel, loadPretrained, readSafetensors, saveModel, type StoredTensor, serializeSafetensors } from "../../sdk/models/index.js";
+import { createModel, loadPretrained, readSafetensors, type StoredTensor, saveModel, serializeSafetensors } from "../../sdk/models/index.js";
 import { FIXTURES } from "./helpers.js";
 
 const BERT = resolve(FIXTURES, "tiny-bert-seqcls");
@@ -232,9 +232,19 @@ async function layCase(loader: string, name: string, c: BadCase, root: string): 
     (tensors.get(w.set.tensor)!.data as Float32Array)[0] = Number(w.set.value);
     bytes = Buffer.from(serializeSafetensors(tensors));
   }
-  if (w.relabel) bytes = editHeader(bytes, (h) => void (h[w.relabel!.tensor]!.dtype = w.relabel!.dtype));
-  if (w.shorten) bytes = editHeader(bytes, (h) => void (h[w.shorten!.tensor]!.data_offsets[1] -= 4));
-  if (w.overlap) bytes = editHeader(bytes, (h) => void (h[w.overlap!.tensor]!.data_offsets = [...h[w.overlap!.with]!.data_offsets]));
+  const { relabel, shorten, overlap } = w;
+  if (relabel)
+    bytes = editHeader(bytes, (h) => {
+      h[relabel.tensor]!.dtype = relabel.dtype;
+    });
+  if (shorten)
+    bytes = editHeader(bytes, (h) => {
+      h[shorten.tensor]!.data_offsets[1] -= 4;
+    });
+  if (overlap)
+    bytes = editHeader(bytes, (h) => {
+      h[overlap.tensor]!.data_offsets = [...h[overlap.with]!.data_offsets];
+    });
   if (w.symlinkOutside) {
     const outside = join(root, "outside", loader, name);
     await mkdir(outside, { recursive: true });

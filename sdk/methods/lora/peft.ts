@@ -9,9 +9,9 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { resolveInside, saveFailure } from "../../core/confine.js";
 import { AutoLoraError, CheckpointError, ConfigError, ShapeMismatchError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/fs.js";
-import { resolveInside, saveFailure } from "../../core/confine.js";
 import type { HeadKind, Model } from "../../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../../models/safetensors.js";
 import { checkPatternKeys, compilePattern } from "../patterns.js";

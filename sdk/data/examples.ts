@@ -261,7 +261,9 @@ function mapLabels(t: Table, li: number, o: ReadExamplesOptions): { values: numb
   const names = o.labels ?? hub;
   if (names) {
     const values = raw.map((v, i) => {
-      const k = typeof v === "string" ? names.indexOf(v) : Number.isInteger(v) && v >= 0 && v < names.length ? v : names.indexOf(String(v));
+      // A name first (train's classes may be numbers written as names: "0.5", "2"), then a class id.
+      const byName = names.indexOf(String(v));
+      const k = byName >= 0 || typeof v === "string" ? byName : Number.isInteger(v) && v >= 0 && v < names.length ? v : -1;
       if (k < 0) {
         throw new DataError(
           `${t.where(i)}: label ${shown(t, i, li)} is not one of ${names.join(", ")} (nor a class id 0..${names.length - 1}); fix the row or pass the full label list.`,

@@ -306,6 +306,13 @@ describe("label rules", () => {
   it("a given label list maps names and ids, refusing others with the row", async () => {
     const d = await readExamples(f("hub-flat"), { split: "dev", labels: ["pos", "neg"] });
     expect(d.examples.map((e) => e.label)).toEqual([0, 1]);
+    // Numbers that are class names (a train split read with classification of fractions) match by name first.
+    const dir = tmp();
+    writeFileSync(join(dir, "n.csv"), "text,label\na,2\nb,0.5\nc,7\n");
+    const tr = await readExamples(join(dir, "n.csv"), { taskType: "classification" });
+    expect(tr.labels).toEqual(["0.5", "2", "7"]);
+    const again = await readExamples(join(dir, "n.csv"), { labels: tr.labels! });
+    expect(again.examples.map((x) => x.label)).toEqual([1, 0, 2]); // "2" is class 1, not id 2
     const e = await refusal(readExamples(f("text-category.csv"), { labels: ["animals"] }));
     expect(e.message).toMatch(/text-category\.csv, row 3: label "finance" is not one of animals/);
   });

@@ -413,3 +413,15 @@ describe("saving where it cannot be written is a CheckpointError naming the path
     model.dispose();
   });
 });
+
+describe("loadPeftAdapter checks its arguments first", () => {
+  it("bad options, or a model that already has an adapter, are ConfigErrors before any file is read", async () => {
+    const model = await loadPretrained(BERT);
+    await expect(loadPeftAdapter(model, PEFT, { seed: Number.NaN })).rejects.toThrow(/loadPeftAdapter: seed must be a finite number/);
+    await expect(loadPeftAdapter(model, PEFT, { allowNonFinite: "yes" as unknown as boolean })).rejects.toThrow(/allowNonFinite must be true or false/);
+    const h = await loadPeftAdapter(model, PEFT);
+    await expect(loadPeftAdapter(model, "/nonexistent")).rejects.toThrow(/already has a LoRA adapter/);
+    h.detach();
+    model.dispose();
+  });
+});

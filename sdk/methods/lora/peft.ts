@@ -245,6 +245,13 @@ function checkWeights(t: StoredTensor, key: string, file: string, allowNonFinite
  * ```
  */
 export async function loadPeftAdapter(model: Model, dir: string, opts: LoadPeftOptions = {}): Promise<LoraHandle> {
+  if (typeof dir !== "string" || dir.length === 0)
+    throw new ConfigError(`loadPeftAdapter: dir must be the path of an adapter folder, got ${JSON.stringify(dir)}.`);
+  if (opts.seed !== undefined && !(typeof opts.seed === "number" && Number.isFinite(opts.seed)))
+    throw new ConfigError(`loadPeftAdapter: seed must be a finite number, got ${JSON.stringify(opts.seed)}.`);
+  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== "boolean")
+    throw new ConfigError(`loadPeftAdapter: allowNonFinite must be true or false, got ${JSON.stringify(opts.allowNonFinite)}.`);
+  if (loraOf(model)) throw new ConfigError("loadPeftAdapter: this model already has a LoRA adapter: call loraOf(model).detach() first, or load a fresh model.");
   const cfgPath = join(dir, "adapter_config.json");
   const wPath = join(dir, "adapter_model.safetensors");
   for (const p of [cfgPath, wPath]) {

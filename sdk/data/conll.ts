@@ -52,7 +52,8 @@ export function parseConll(text: string, source = "CoNLL text"): TaggedSentence[
  *
  * @example
  * ```ts
- * const sents = readConllFile("JNLPBA/train.tsv");
+ * const sents = readConllFile("datasets/fixtures/conll/jnlpba/train.tsv");
+ * sents[0].words[0]; // "IL-2"
  * ```
  */
 export function readConllFile(path: string): TaggedSentence[] {

@@ -13,7 +13,7 @@ import { DataError } from "../core/errors.js";
  *
  * @example
  * ```ts
- * const text = readTextFile("glue/SST-2/train.tsv");
+ * const text = readTextFile("datasets/fixtures/glue/SST-2/train.tsv");
  * ```
  */
 export function readTextFile(path: string, what = "data file"): string {

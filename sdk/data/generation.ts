@@ -16,8 +16,8 @@ import type { Example } from "./types.js";
  *
  * @example
  * ```ts
- * const dev = readE2EFile("e2e/devset.csv");
- * dev[0].text;       // "name[The Eagle], eatType[coffee shop], ..."
+ * const dev = readE2EFile("datasets/fixtures/e2e/devset.csv");
+ * dev[0].text;       // "name[Alimentum], area[city centre], familyFriendly[no]"
  * dev[0].references; // every human reference for that MR
  * ```
  */
@@ -70,6 +70,7 @@ export interface WebNLGEntry {
  *
  * @example
  * ```ts
+ * const xml = '<benchmark><entries><entry><modifiedtripleset><mtriple>Aarhus_Airport | cityServed | "Aarhus, Denmark"</mtriple></modifiedtripleset><lex>It serves Aarhus.</lex></entry></entries></benchmark>';
  * parseWebNLG(xml)[0].triples; // [["Aarhus_Airport", "cityServed", "\"Aarhus, Denmark\""]]
  * ```
  */
@@ -138,8 +139,8 @@ function xmlFiles(path: string): string[] {
  *
  * @example
  * ```ts
- * const train = readWebNLG("webnlg/train.xml");
- * train[0].text;       // "Aarhus Airport : cityServed : Aarhus, Denmark"
+ * const train = readWebNLG("datasets/fixtures/webnlg/train.xml");
+ * train[0].text;       // "Aarhus : leaderName : Jacob Bundsgaard"
  * train[0].references; // the lex texts
  * ```
  */

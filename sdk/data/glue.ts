@@ -181,7 +181,7 @@ function column(header: string[] | null, col: string | number, path: string): nu
  *
  * @example
  * ```ts
- * const dev = readGlueFile("glue_data/RTE/dev.tsv", GLUE.rte); // [{ text, textPair, label: 0 | 1 }, ...]
+ * const dev = readGlueFile("datasets/fixtures/glue/RTE/dev.tsv", GLUE.rte); // [{ text, textPair, label: 0 | 1 }, ...]
  * ```
  */
 export function readGlueFile(path: string, spec: GlueSpec): Example[] {

@@ -16,7 +16,8 @@ function toRng(rng: Rng | number): Rng {
  *
  * @example
  * ```ts
- * const [a, b] = split(examples, 0.7, 42); // 70 % / 30 %, same every time
+ * const examples = Array.from({ length: 10 }, (_, i) => ({ text: `t${i}`, label: i % 2 }));
+ * const [a, b] = split(examples, 0.7, 42); // 7 / 3 examples, the same every time
  * ```
  */
 export function split<T>(examples: readonly T[], fraction: number, rng: Rng | number): [T[], T[]] {
@@ -39,7 +40,7 @@ export interface TrainValOptions {
  *
  * @example
  * ```ts
- * const { train, val } = trainValSplit(task("rte", { dir }).splits.train, { trainFraction: 0.5, seed: 0 });
+ * const { train, val } = trainValSplit(task("rte", { dir: "datasets/fixtures/glue/RTE" }).splits.train, { trainFraction: 0.5, seed: 0 });
  * ```
  */
 export function trainValSplit<T>(examples: readonly T[], options: TrainValOptions = {}): { train: T[]; val: T[] } {
@@ -52,7 +53,8 @@ export function trainValSplit<T>(examples: readonly T[], options: TrainValOption
  *
  * @example
  * ```ts
- * const [train, dev, test] = splitFractions(items, [0.8, 0.1, 0.1], 1);
+ * const items = Array.from({ length: 20 }, (_, i) => i);
+ * const [train, dev, test] = splitFractions(items, [0.8, 0.1, 0.1], 1); // 16, 2 and 2 items
  * ```
  */
 export function splitFractions<T>(examples: readonly T[], fractions: readonly number[], rng: Rng | number): T[][] {
@@ -78,7 +80,8 @@ export function splitFractions<T>(examples: readonly T[], fractions: readonly nu
  *
  * @example
  * ```ts
- * const full = concat(train, val);
+ * const { train, val } = trainValSplit([1, 2, 3, 4], { seed: 0 });
+ * const full = concat(train, val); // the four items again
  * ```
  */
 export function concat<T>(...parts: ReadonlyArray<readonly T[]>): T[] {
@@ -91,7 +94,7 @@ export function concat<T>(...parts: ReadonlyArray<readonly T[]>): T[] {
  *
  * @example
  * ```ts
- * const trainPairs = expandReferences(task("e2e", { dir }).splits.train);
+ * const trainPairs = expandReferences(task("e2e", { dir: "datasets/fixtures/e2e" }).splits.train); // one example per reference
  * ```
  */
 export function expandReferences(examples: readonly Example[]): Example[] {

@@ -319,7 +319,7 @@ export function taskNames(): string[] {
  *
  * @example
  * ```ts
- * const rte = task("rte", { dir: "glue_data/RTE" });
+ * const rte = task("rte", { dir: "datasets/fixtures/glue/RTE" }); // GLUE's TSV download (or its glue_data root)
  * rte.splits.train.length; rte.labels; // ["entailment", "not_entailment"]
  * const sst2 = task("sst2", { dir: "datasets/fixtures/formats/glue" }); // a Hub download: sst2/train-00000-of-00001.parquet, …
  * const spam = task("spam", { seed: 0 }); // offline, from an npm data package
@@ -337,8 +337,10 @@ export function task(name: string, options: TaskOptions = {}): Task {
  *
  * @example
  * ```ts
- * registerTask("reviews", () => ({ name: "reviews", splits: { train, dev }, labels: ["neg", "pos"],
- *   metrics: ["accuracy"], head: "sequence-classification", numLabels: 2, description: "my reviews" }));
+ * const { examples, labels } = readTextLabelFile("datasets/fixtures/formats/reviews.csv");
+ * registerTask("reviews", () => ({ name: "reviews", splits: { train: examples.slice(0, 4), dev: examples.slice(4) }, labels,
+ *   metrics: ["accuracy"], head: "sequence-classification", numLabels: labels!.length, description: "my reviews" }));
+ * task("reviews").splits.dev.length; // 2
  * ```
  */
 export function registerTask(name: string, factory: (options: TaskOptions) => Task): void {

@@ -9,8 +9,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { CheckpointError, ConfigError, DataError } from "../core/errors.js";
 import { resolveInside } from "../core/confine.js";
+import { CheckpointError, ConfigError, DataError } from "../core/errors.js";
 
 /** One encoded text (or pair): ids with special tokens, their token strings, types and mask. */
 export interface Encoded {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /*
- * The AutoLoRA (TypeScript) Jupyter kernel: tslab, plus one thing tslab cannot do on its own.
+ * The AutoLoRA (TypeScript) Jupyter kernel: tslab, plus what tslab cannot do on its own.
  *
  * tslab compiles every cell to CommonJS with TypeScript's `node10` module resolution, which knows
  * neither package self-references (`import … from "autolora"` inside this repo) nor `exports`
@@ -9,9 +9,15 @@
  *  1. runtime: lets `require("autolora")` / `require("autolora/…")` fall back to the package's
  *     own `exports` (the `import`/`default` target, loaded with Node's require(esm), Node ≥ 20.19);
  *  2. types: shows TypeScript a virtual `node_modules/autolora` that points at the package root,
- *     so `package.json#types` (dist/index.d.ts) type-checks the cell.
+ *     so `package.json#types` (dist/index.d.ts) type-checks the cell; and gives packages that
+ *     declare types only in `exports` (danfojs) a `types` field;
+ *  3. completion hides internal members; inspect renders TSDoc as text (kernels/language.cjs);
+ *  4. protocol: errors as `error` messages, a cell's last expression as an `execute_result`
+ *     (kernels/display.cjs), and a kernel interrupt as a pause of the running SDK operation at a
+ *     step boundary (sdk/core/interrupt.ts), falling back to tslab's own interrupt.
  *
- * Both only apply when normal resolution finds no `autolora` (a real installed copy wins).
+ * 1 and the virtual package only apply when normal resolution finds no `autolora` (a real
+ * installed copy wins).
  * The package root is the nearest ancestor of the kernel's working directory whose package.json is
  * named `autolora` (the notebook lives inside the repo), else `AUTOLORA_ROOT`, else the package
  * this launcher ships in.
@@ -190,42 +196,169 @@ if (root) {
   };
 }
 
-// ---- 3. Jupyter protocol fixes on top of tslab 1.0.x -------------------------------------------
+// ---- 2b. types of packages that declare them only in `exports` (danfojs) --------------------
+// node10 resolution reads `types`/`typings`/`main` and ignores `exports`, so `import * as dfd from
+// "danfojs"` fails to type-check. Show TypeScript such a package.json with `types` taken from its
+// `exports` (the runtime side is fine: Node's require follows `exports`).
+/** The `types` target of a package's `exports` (the "." entry; node/require conditions first). */
+function typesFromExports(value) {
+  if (typeof value === "string" || value === null || typeof value !== "object") return null;
+  if (Array.isArray(value)) return value.map(typesFromExports).find(Boolean) || null;
+  if ("." in value) return typesFromExports(value["."]);
+  if (typeof value.types === "string") return value.types;
+  for (const cond of ["node", "require", "default", "import"]) {
+    const t = cond in value ? typesFromExports(value[cond]) : null;
+    if (t) return t;
+  }
+  return null;
+}
+{
+  const sys = tslabRequire("@tslab/typescript-for-tslab").sys;
+  const readFile = sys.readFile;
+  const pkgJson = /[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+[\\/]package\.json$/;
+  sys.readFile = function (p, ...rest) {
+    const text = readFile.call(this, p, ...rest);
+    if (typeof text !== "string" || !pkgJson.test(p)) return text;
+    try {
+      const pj = JSON.parse(text);
+      if (pj.types || pj.typings || !pj.exports) return text;
+      const types = typesFromExports(pj.exports);
+      return types ? JSON.stringify({ ...pj, types }) : text;
+    } catch {
+      return text;
+    }
+  };
+}
+
+// ---- 3. completion without internals (kernels/language.cjs) ------------------------------------
+// Must run before tslab's converter loads TypeScript's module object (it keeps its own reference).
+const language = require("./language.cjs");
+const tsPath = tslabRequire.resolve("@tslab/typescript-for-tslab");
+tslabRequire(tsPath);
+language.installCompletionFilter(tsPath);
+
+// ---- 4. Jupyter protocol fixes on top of tslab 1.0.x -------------------------------------------
 // tslab prints a failed cell's error (a TypeScript diagnostic or a thrown exception) to stderr and
 // replies `status: "error"` without ename/evalue/traceback, so frontends show no error output and
 // the reply fails the protocol schema. It also omits `status` from kernel_info/shutdown replies,
-// answers comm_info_request with a `complete_reply`, sends no execute_input, and ignores
-// stop_on_error: false. We capture what tslab's executor reports as
-// the cell's error and turn it into a proper `error` message; everything else stays tslab's.
+// answers comm_info_request with a `complete_reply`, sends no execute_input, prints a cell's last
+// expression to stdout instead of sending an `execute_result`, and ignores stop_on_error: false.
+// We capture what tslab's executor reports as the cell's error and result (it reports both
+// through the `console` object it is given) and turn them into proper messages; the rest stays
+// tslab's.
 const util = require("node:util");
+const { resultBundle } = require("./display.cjs");
 const tslabJupyter = tslabRequire("./jupyter.js");
 const tslabExecutor = tslabRequire("./executor.js");
 const tsVersion = tslabRequire("@tslab/typescript-for-tslab").version;
 
-let cellErrors = null; // array while a cell executes, else null
+/**
+ * What the executing cell has reported so far: `errors`, its last expression (`result`), and how
+ * a kernel interrupt was handled (`pausing`, `rejected`). tslab runs cells one at a time (its
+ * execQueue), so one cell is current at any moment; null between cells.
+ */
+let current = null;
+const newCellState = () => ({ errors: [], result: undefined, hasResult: false, pausing: null, rejected: null });
+const cellStates = new WeakMap(); // execute request content → its state
+
+const INTERRUPTED = "Interrupted asynchronously"; // tslab's rejection of an interrupted cell
+
 function recordError(args) {
-  if (cellErrors === null) {
+  if (current === null) {
     process.stderr.write(`${util.format(...args)}\n`);
     return;
   }
+  const errors = current.errors;
   if (args[0] === "%s%d:%d - %s") {
     // printDiagnostics(fileName, line, col, message)
     const text = util.format(...args);
-    cellErrors.push({ ename: "TypeScriptError", evalue: text, traceback: text.split("\n") });
+    errors.push({ ename: "TypeScriptError", evalue: text, traceback: text.split("\n") });
+  } else if (args.length === 1 && args[0] instanceof Error && args[0].message === INTERRUPTED && current.rejected) {
+    const evalue = current.rejected;
+    errors.push({ ename: "KeyboardInterrupt", evalue, traceback: [`KeyboardInterrupt: ${evalue}`] });
   } else if (args.length === 1 && args[0] instanceof Error) {
     const e = args[0];
     // Drop the frames below the cell (node:vm, tslab, this launcher).
     const lines = String(e.stack || e).split("\n");
     const cut = lines.findIndex((l) => /^\s+at .*(node:vm|[\\/]tslab[\\/]dist[\\/]|launch\.cjs|sigintHandlersWrap)/.test(l));
-    cellErrors.push({ ename: e.name || "Error", evalue: e.message, traceback: cut > 0 ? lines.slice(0, cut) : lines });
+    errors.push({ ename: e.name || "Error", evalue: e.message, traceback: cut > 0 ? lines.slice(0, cut) : lines });
   } else {
     const text = util.format(...args);
-    cellErrors.push({ ename: "Error", evalue: text.split("\n")[0], traceback: text.split("\n") });
+    errors.push({ ename: "Error", evalue: text.split("\n")[0], traceback: text.split("\n") });
   }
 }
 
+/** tslab's executor prints a cell's last expression with `console.log(value)`: keep it for the execute_result. */
+function recordResult(cons, args) {
+  if (current === null || args.length !== 1) return cons.log(...args);
+  current.result = args[0];
+  current.hasResult = true;
+}
+
+// ---- interrupt = pause at a step boundary ----------------------------------------------------------
+// On SIGINT tslab rejects the awaited cell promise ("Interrupted asynchronously") and leaves the
+// work running in the background. When a long SDK operation (run, retrain, compare, pretrain) is
+// registered in sdk/core/interrupt.ts' process-wide register, we ask it to pause instead and do
+// not reject: it stops after the step in progress and the cell ends normally (run() resolves with
+// `{ aborted: true }`). With nothing registered, tslab's rejection stays (so a cell awaiting a
+// promise that never settles can still be interrupted). A second interrupt while a pause is
+// pending also rejects: the cell stops waiting, the operation still stops at its step boundary.
+//
+// tslab runs a cell's synchronous code through vm.runInThisContext with breakOnSigint: a SIGINT
+// then terminates that code wherever it is (no `finally` runs) and Node holds our SIGINT listener
+// back meanwhile. For a cell with top-level await that window held the synchronous start of
+// `await session.run()` (its first step's forward and backward passes): an interrupt there cut
+// the step and left the session locked. So an async cell starts with `await null`: its body runs
+// just after the vm call returns, outside breakOnSigint, and every interrupt reaches the listener
+// below. A cell without top-level await (a synchronous `while (true) {}`) keeps breakOnSigint.
+const TASKS = Symbol.for("autolora.tasks");
+const ASYNC_CELL = "(async function(exports, require) { ";
+{
+  const vm = require("node:vm");
+  const runInThisContext = vm.runInThisContext;
+  vm.runInThisContext = function (code, options, ...rest) {
+    if (typeof code === "string" && code.startsWith(ASYNC_CELL) && options && options.breakOnSigint) {
+      return runInThisContext.call(this, `${ASYNC_CELL}await null; ${code.slice(ASYNC_CELL.length)}`, options, ...rest);
+    }
+    return runInThisContext.call(this, code, options, ...rest);
+  };
+}
+
+function askTasksToPause() {
+  const reg = globalThis[TASKS];
+  if (!reg || typeof reg.interrupt !== "function") return { count: 0, names: [] };
+  try {
+    const names = reg.tasks instanceof Set ? [...reg.tasks].map((t) => String(t.name)) : [];
+    return { count: Number(reg.interrupt()) || 0, names };
+  } catch (err) {
+    process.stderr.write(`[autolora-ts] asking running operations to pause failed: ${err && err.message}\n`);
+    return { count: 0, names: [] };
+  }
+}
+
+function wrapInterrupt(executor) {
+  const tslabInterrupt = executor.interrupt;
+  executor.interrupt = () => {
+    const cell = current;
+    if (cell && cell.pausing) {
+      cell.rejected = `interrupted again: the cell stopped waiting; ${cell.pausing} still pauses after the step in progress and leaves the session consistent.`;
+      return tslabInterrupt();
+    }
+    const { count, names } = askTasksToPause();
+    if (count > 0 && cell) {
+      cell.pausing = names.length > 0 ? `${names[0]}()` : "the running operation";
+      process.stdout.write(`[interrupt] asking ${cell.pausing} to pause after the step in progress (interrupt again to stop waiting)\n`);
+      return undefined;
+    }
+    if (cell) cell.rejected = "the cell stopped waiting for its promise (no autolora operation was running; work the cell started may go on).";
+    return tslabInterrupt();
+  };
+  return executor;
+}
+
 const createExecutor = tslabExecutor.createExecutor;
-tslabExecutor.createExecutor = (rootDir, convs, cons) => createExecutor(rootDir, convs, { log: cons.log, error: (...args) => recordError(args) });
+tslabExecutor.createExecutor = (rootDir, convs, cons) =>
+  wrapInterrupt(createExecutor(rootDir, convs, { log: (...args) => recordResult(cons, args), error: (...args) => recordError(args) }));
 
 const Handler = tslabJupyter.JupyterHandlerImpl.prototype;
 const handleKernel = Handler.handleKernel;
@@ -242,6 +375,22 @@ Handler.handleKernel = function () {
 const handleShutdown = Handler.handleShutdown;
 Handler.handleShutdown = function (req) {
   return { ...handleShutdown.call(this, req), status: "ok", restart: Boolean(req && req.restart) };
+};
+// The cell's state is current while tslab's queue runs this request (not while it waits its turn).
+const handleExecuteImpl = Handler.handleExecuteImpl;
+Handler.handleExecuteImpl = async function (req, ...rest) {
+  const state = cellStates.get(req) || newCellState();
+  current = state;
+  try {
+    return await handleExecuteImpl.call(this, req, ...rest);
+  } finally {
+    if (current === state) current = null;
+  }
+};
+Handler.handleInspect = function (req) {
+  const info = this.executor.inspect(req.code, req.cursor_pos);
+  if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
+  return { status: "ok", found: true, data: { "text/plain": language.renderQuickInfo(info) }, metadata: {} };
 };
 
 const Server = tslabJupyter.ZmqServer.prototype;
@@ -263,15 +412,13 @@ Server.handleExecute = async function (sock, msg) {
   const writeStream = (name, text) => publish("stream", { name, text });
   const writeDisplayData = (data, update) => publish(update ? "update_display_data" : "display_data", data);
   const handler = this.handler;
-  if (!msg.content.silent) publish("execute_input", { code: msg.content.code, execution_count: (handler.execCount || 0) + 1 });
-  const errors = [];
-  cellErrors = errors;
-  let content;
-  try {
-    content = await handler.handleExecute({ ...msg.content, code: expandShorthand(msg.content.code) }, writeStream, writeDisplayData);
-  } finally {
-    cellErrors = null;
-  }
+  const silent = Boolean(msg.content.silent);
+  if (!silent) publish("execute_input", { code: msg.content.code, execution_count: (handler.execCount || 0) + 1 });
+  const req = { ...msg.content, code: expandShorthand(msg.content.code) };
+  const state = newCellState();
+  cellStates.set(req, state);
+  let content = await handler.handleExecute(req, writeStream, writeDisplayData);
+  const errors = state.errors;
   if (content.status === "error") {
     const first = errors[0] || { ename: "Error", evalue: "execution failed", traceback: [] };
     const err = {
@@ -284,9 +431,16 @@ Server.handleExecute = async function (sock, msg) {
     // tslab cancels every request that arrives in the next 200 ms after an error (so "run all"
     // stops). Honour stop_on_error: false (nbclient's raises-exception / allow_errors cells).
     if (msg.content.stop_on_error === false && handler.execQueue) handler.execQueue.reset();
-  } else if (errors.length > 0) {
+  } else {
     for (const e of errors) writeStream("stderr", `${e.traceback.join("\n")}\n`);
+    if (content.status === "ok" && state.hasResult && !silent) {
+      const data = resultBundle(state.result, (e) =>
+        writeStream("stderr", `[autolora-ts] the value's display failed, shown as text: ${(e && e.message) || e}\n`),
+      );
+      if (data) publish("execute_result", { execution_count: content.execution_count, data, metadata: {} });
+    }
   }
+  if (content.status === "ok") content = { ...content, payload: [], user_expressions: {} };
   const reply = msg.createReply();
   reply.header.msg_type = "execute_reply";
   reply.content = content;

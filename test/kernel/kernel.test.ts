@@ -9,6 +9,10 @@
  * same `exports` layout as ours (import-only, dist/), whose dist/ is sdk/viz compiled here, so the
  * test does not depend on the rest of the SDK building. When the repo's own dist/index.js exists,
  * the import is also checked from inside the repo.
+ *
+ * test_notebook_ux.py (jupyter_client) checks what a notebook user meets: execute_result display,
+ * completion and inspect, and interrupt = pause (against the fixture, whose dist/ also has
+ * sdk/core/interrupt; the real Session run/interrupt/save checks need the repo's dist/).
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -184,10 +188,12 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
       ...["--outDir", join(fixture, "dist"), "--rootDir", join(ROOT, "sdk"), "--module", "NodeNext", "--moduleResolution", "NodeNext"],
       ...["--target", "ES2022", "--declaration", "--skipLibCheck", "--strict", "--types", "node", "--esModuleInterop"],
       join(ROOT, "sdk", "viz", "index.ts"),
+      join(ROOT, "sdk", "core", "interrupt.ts"),
     ]);
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
-    writeFileSync(join(fixture, "dist", "index.js"), 'export * from "./viz/index.js";\nexport function greet(name) { return `hello ${name}`; }\n');
-    writeFileSync(join(fixture, "dist", "index.d.ts"), 'export * from "./viz/index.js";\nexport declare function greet(name: string): string;\n');
+    const reexports = 'export * from "./viz/index.js";\nexport { beginTask, taskRegister } from "./core/interrupt.js";\n';
+    writeFileSync(join(fixture, "dist", "index.js"), `${reexports}export function greet(name) { return \`hello \${name}\`; }\n`);
+    writeFileSync(join(fixture, "dist", "index.d.ts"), `${reexports}export declare function greet(name: string): string;\n`);
     mkdirSync(join(fixture, "notebooks"));
   });
   afterAll(() => {
@@ -303,6 +309,35 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     console.log(`[kernel tests] in-repo start-up: ${JSON.stringify(m)}`);
     expect(m.import_autolora_status, String(m.import_autolora_output)).toBe("ok");
   });
+
+  /** Run test/kernel/test_notebook_ux.py's `cls` (unittest) with the kernel in `cwd`; prints its summary. */
+  function uxSuite(cls: string, cwd: string, timeout: number): void {
+    const r = run(PY, ["-m", "unittest", "-v", `test_notebook_ux.${cls}`], {
+      cwd: join(ROOT, "test", "kernel"),
+      env: { JUPYTER_PATH: jupyterPath, AUTOLORA_KERNEL_NAME: KERNEL, AUTOLORA_KERNEL_CWD: cwd, PYTHONDONTWRITEBYTECODE: "1" },
+      timeout,
+    });
+    const summary = r.stderr.split("\n").filter((l) => /\.\.\. |^Ran |^OK|^FAILED/.test(l));
+    console.log(`[kernel tests] ${cls}:\n${summary.join("\n")}`);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^OK/m);
+  }
+
+  it("displays a cell's last expression as an execute_result; completion hides internals; inspect resolves {@link}", () => {
+    uxSuite("DisplayTests", join(fixture, "notebooks"), 120_000);
+  }, 130_000);
+
+  it("turns a kernel interrupt into a pause of a registered long operation (else rejects the cell)", () => {
+    uxSuite("InterruptTests", join(fixture, "notebooks"), 150_000);
+  }, 160_000);
+
+  it.skipIf(!existsSync(join(ROOT, "dist", "index.js")))(
+    "pauses a real session.run() on an interrupt, bit-identical to an uninterrupted run; save() during run() is consistent",
+    () => {
+      uxSuite("SessionInterruptTests", join(ROOT, "notebooks"), 300_000);
+    },
+    310_000,
+  );
 
   it.skipIf(!hasKernelTest)("passes the jupyter_kernel_test conformance suite (test/kernel/test_kernel.py)", () => {
     const r = run(PY, ["-m", "unittest", "-v", "test_kernel"], {

@@ -55,6 +55,7 @@ export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): 
   const spans: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
+      if (raw !== null && (typeof raw !== "object" || Array.isArray(raw))) throw bad("its __metadata__ is not an object");
       metadata = (raw ?? {}) as Record<string, string>;
       continue;
     }

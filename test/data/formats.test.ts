@@ -186,6 +186,30 @@ describe("column rules", () => {
     const swapped = await readExamples(f("stsb.csv"), { textColumn: "sentence2", pairColumn: "sentence1" });
     expect(swapped.examples[0]).toEqual({ text: "An air plane is taking off.", textPair: "A plane is taking off.", label: 5 });
   });
+  it("an explicit text column brings its known partner; header/delimiter options; JSON booleans are classes", async () => {
+    const d = await readExamples(f("stsb.csv"), { textColumn: "sentence1" });
+    expect(d.pairColumn).toBe("sentence2");
+    const dir = tmp();
+    writeFileSync(join(dir, "semi.txt.csv"), "label;text\npos;a, b\nneg;c\n");
+    const semi = await readExamples(join(dir, "semi.txt.csv"), { delimiter: ";" });
+    expect(semi.examples).toEqual([
+      { text: "a, b", label: 1 },
+      { text: "c", label: 0 },
+    ]);
+    writeFileSync(join(dir, "nohead.csv"), "text,label\nhello,pos\n"); // a first row that only looks like a header
+    const raw = await readExamples(join(dir, "nohead.csv"), { header: false });
+    expect(raw.examples).toEqual([
+      { text: "text", label: 0 },
+      { text: "hello", label: 1 },
+    ]);
+    expect(raw.labels).toEqual(["label", "pos"]);
+    writeFileSync(join(dir, "b.ndjson"), '{"text":"a","label":true}\n{"text":"b","label":false}\n');
+    const bools = await readExamples(join(dir, "b.ndjson"));
+    expect([bools.labels, bools.examples.map((e) => e.label)]).toEqual([
+      ["false", "true"],
+      [1, 0],
+    ]);
+  });
   it("headerless TSV of two columns is (text, label); wider ones need column numbers", async () => {
     const d = await readExamples(f("headerless.tsv"));
     expect(d.columns).toEqual(["0", "1"]);

@@ -128,7 +128,15 @@ describe("dispose()", () => {
       const ids = [[2, 40, 50, 60, 3]];
       const first = await model.predict({ inputIds: ids });
       const n = model.params.list().length;
-      const s = await Session.create({ model, tokenizer, data: { train: toyExamples(16, 6) }, batchSize: 8, innerLr: 1e-2, seed: 1 });
+      const s = await Session.create({
+        model,
+        tokenizer,
+        data: { train: toyExamples(16, 6) },
+        batchSize: 8,
+        innerLr: 1e-2,
+        seed: 1,
+        hypergradient: "first-order",
+      });
       await s.step();
       const r = await s.retrain({ epochs: 1 });
       r.model.dispose();

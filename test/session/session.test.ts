@@ -84,9 +84,9 @@ describe("Session", () => {
     un.dispose();
   });
 
-  it("save after 2 steps, load, 2 more = 4 straight steps, bit for bit", async () => {
+  it("save after 2 steps, load, 1 more = 3 straight steps, bit for bit", async () => {
     const straight = await make();
-    for (let i = 0; i < 4; i++) await straight.step();
+    for (let i = 0; i < 3; i++) await straight.step();
     const want = await fingerprintState(straight);
     straight.dispose();
 
@@ -98,9 +98,9 @@ describe("Session", () => {
     const { model, tokenizer } = await tinySetup();
     const resumed = await Session.load(dir, { model, tokenizer, data });
     expect(resumed.innerSteps).toBe(2);
-    for (let i = 0; i < 2; i++) await resumed.step();
+    await resumed.step();
     expect(await fingerprintState(resumed)).toEqual(want);
-    expect(resumed.historyRows().length).toBe(8);
+    expect(resumed.historyRows().length).toBe(6);
     resumed.dispose();
   });
 
@@ -172,7 +172,7 @@ describe("Session", () => {
   it("same seed, same α and ranks; another seed, other α", async () => {
     const run = async (seed: number) => {
       const s = await make({ seed });
-      for (let i = 0; i < 3; i++) await s.step();
+      for (let i = 0; i < 2; i++) await s.step();
       const out = { alphas: s.alphas(), ranks: s.ranks() };
       s.dispose();
       return out;
@@ -205,7 +205,7 @@ describe("Session", () => {
   it("every hypergradient estimator and selection rule steps", async () => {
     for (const hypergradient of ["exact", "darts", "first-order"] as const) {
       for (const selection of ["softmax", "sigmoid", "unconstrained"] as const) {
-        const s = await make({ hypergradient, selection });
+        const s = await make({ hypergradient, selection, batchSize: 2 });
         await s.step();
         const a = s.alphas()[1]!.alpha;
         expect(a.every(Number.isFinite)).toBe(true);
@@ -293,11 +293,11 @@ describe("Session", () => {
     model.dispose();
   });
 
-  it("leaks no tensors over 60 steps", async () => {
-    const s = await make({ batchSize: 2, maxLength: 16 });
-    for (let i = 0; i < 3; i++) await s.step();
+  it("leaks no tensors over 16 steps", async () => {
+    const s = await make({ maxLength: 16 });
+    for (let i = 0; i < 2; i++) await s.step();
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 30; i++) await s.step(); // 60 steps: 30 inner + 30 outer, past an epoch of D_tr
+    for (let i = 0; i < 8; i++) await s.step(); // 16 steps: 8 inner + 8 outer, past an epoch of D_tr (6 batches)
     expect(tf.memory().numTensors).toBe(before);
     s.dispose();
   });

@@ -4,9 +4,11 @@
  * `nbconvert --execute`, any cell error fails). The notebooks check their own results with
  * assertions in code cells (a thrown Error fails the cell), so passing here means those held.
  *
- * Each executed tutorial is also rendered to HTML (run.mjs `--html`, as `npm run docs` does) and
- * opened offline in headless Debian chromium, where every plotly chart must have drawn (skipped,
- * with the rest still run, when /usr/bin/chromium is absent). Screenshots: $TMPDIR/autolora-tutorial-*.png.
+ * Each executed tutorial, as saved, must be ≤ 1 MB with plotly.js inlined once (by its first
+ * figure). The saved .ipynb is then reopened: rendered to HTML by nbconvert (run.mjs
+ * `--render-only --html`, as `npm run docs` does) and opened offline in headless Debian chromium,
+ * where every plotly chart must have drawn (skipped with a warning, the rest still run, when
+ * /usr/bin/chromium is absent). Screenshots: $TMPDIR/autolora-tutorial-*.png.
  *
  * Static checks (always run): the committed notebooks are stored without outputs, use the
  * autolora-ts kernel, and have markdown and assertions.
@@ -16,12 +18,12 @@
  * built. The notebooks use the wasm backend; together they take about 3 minutes on one core.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkCharts, figuresIn, hasChromium, inspect, runAsync } from "../docs/browser.js";
+import { CHROMIUM, checkCharts, checkNotebookSize, figureOutputs, figuresIn, hasChromium, inspect, runAsync } from "../docs/browser.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const RUNNER = join(ROOT, "scripts", "notebooks", "run.mjs");
@@ -37,6 +39,7 @@ if (!hasJupyter)
     `[notebook tests] execution skipped: ${PY} has no jupyter_client/nbclient/nbconvert (Debian: apt-get install -y jupyter-notebook python3-nbclient python3-nbconvert)`,
   );
 else if (!hasBuild) console.warn("[notebook tests] execution skipped: dist/index.js missing (run `npm run build`)");
+else if (!hasChromium) console.warn(`[notebook tests] charts not checked in a browser: ${CHROMIUM} not found (Debian: apt-get install -y chromium)`);
 
 interface Cell {
   cell_type: string;
@@ -83,30 +86,34 @@ describe.skipIf(!hasJupyter || !hasBuild)("notebooks run top to bottom with the 
     "%s",
     async (f) => {
       const t0 = performance.now();
-      // rendered to HTML too (as `npm run docs` does) when chromium is here to open it
-      const html = join(out, "html");
-      const args = [RUNNER, "--out", out, ...(hasChromium ? ["--html", html] : []), f];
-      const r = await runAsync(process.execPath, args, { cwd: ROOT, env: { ...process.env, AUTOLORA_BACKEND: "" }, timeoutMs: 590_000 });
+      const r = await runAsync(process.execPath, [RUNNER, "--out", out, f], { cwd: ROOT, env: { ...process.env, AUTOLORA_BACKEND: "" }, timeoutMs: 590_000 });
       timings[f] = Number(((performance.now() - t0) / 1000).toFixed(1));
       expect(r.status, r.output).toBe(0);
-      const nb = read(join(out, f));
+      const saved = join(out, f);
+      const nb = read(saved);
       const code = nb.cells.filter((c) => c.cell_type === "code");
       // every code cell ran, none failed
       for (const c of code) {
         expect(c.execution_count, src(c).slice(0, 80)).toBeGreaterThan(0);
         expect((c.outputs ?? []).filter((o) => o.output_type === "error")).toEqual([]);
       }
-      // and the plots are there (plotly MIME + offline HTML)
-      const figs = code.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.["application/vnd.plotly.v1+json"]);
-      expect(figs.length).toBeGreaterThan(0);
-      for (const o of figs) expect(String(o.data!["text/html"])).toContain("autolora-plot");
-      // the rendered tutorial, opened offline in headless chromium: every chart drew, no page error
+      // the plots are there (plotly MIME + offline HTML), and the saved notebook is small: plotly.js once
+      expect(figureOutputs(saved).length).toBeGreaterThan(0);
+      const size = statSync(saved).size;
+      checkNotebookSize(saved, size, f);
+      // reopened: the saved .ipynb rendered to HTML by nbconvert, opened offline in headless
+      // chromium: every chart drew, no page error
       if (hasChromium) {
+        const html = join(out, "html");
+        const rr = await runAsync(process.execPath, [RUNNER, "--out", out, "--render-only", "--html", html, f], { cwd: ROOT, timeoutMs: 120_000 });
+        expect(rr.status, rr.output).toBe(0);
         const page = join(html, f.replace(/\.ipynb$/, ".html"));
-        const expected = figuresIn(join(out, f));
+        const expected = figuresIn(saved);
         const shot = join(tmpdir(), `autolora-tutorial-${f.replace(/\.ipynb$/, "")}.png`);
         const { stats, errors, offPage } = await inspect(page, expected, shot);
-        console.log(`[notebook tests] ${f}: ${stats.length} charts drawn in chromium; blocked requests: ${offPage.length}; screenshot ${shot}`);
+        console.log(
+          `[notebook tests] ${f}: ${(size / 1e6).toFixed(2)} MB saved; ${stats.length} charts drawn in chromium; blocked requests: ${offPage.length}; screenshot ${shot}`,
+        );
         checkCharts(stats, expected, f);
         expect(
           errors.filter((e) => !/MathJax/i.test(e)),

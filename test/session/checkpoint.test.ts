@@ -29,7 +29,10 @@ beforeAll(async () => {
   s.model.dispose();
 });
 
-async function copyOfSaved(): Promise<{ dir: string; jsonPath: string; json: Record<string, any> }> {
+// biome-ignore lint/suspicious/noExplicitAny: a hand-edited session.json
+type Json = Record<string, any>;
+
+async function copyOfSaved(): Promise<{ dir: string; jsonPath: string; json: Json }> {
   const dir = await mkdtemp(join(tmpdir(), "session-copy-"));
   await cp(saved, dir, { recursive: true });
   const sub = (await readFile(join(dir, "LATEST"), "utf8")).trim();
@@ -38,29 +41,78 @@ async function copyOfSaved(): Promise<{ dir: string; jsonPath: string; json: Rec
 }
 
 describe("Session.load checks the checkpoint's own consistency", () => {
-  const corruptions: [string, (j: Record<string, any>) => unknown, RegExp][] = [
-    ["innerCount ahead of the history", (j) => (j.innerCount += 1), /innerCount is 3 but the history has 2 inner rows/],
+  const corruptions: [string, (j: Json) => void, RegExp][] = [
+    [
+      "innerCount ahead of the history",
+      (j) => {
+        j.innerCount += 1;
+      },
+      /innerCount is 3 but the history has 2 inner rows/,
+    ],
     [
       "an outer row too many (a save that raced a step)",
-      (j) => (j.rows.push({ ...j.rows.at(-1) }), (j.outerCount += 1)),
+      (j) => {
+        j.rows.push({ ...j.rows.at(-1) });
+        j.outerCount += 1;
+      },
       /outer optimiser has taken 2 steps .* session took 3/,
     ],
     [
       "optimiser step counts from a later step",
-      (j) => Object.values(j.optimizers.inner.steps).forEach((s: any) => (s.step = 35)),
+      (j) => {
+        for (const st of Object.values(j.optimizers.inner.steps) as Json[]) st.step = 35;
+      },
       /inner optimiser has taken 35 steps/,
     ],
-    ["a cursor past its split", (j) => (j.cursors.train.cursor = 999), /the train cursor 999 is outside 0\.\.24/],
+    [
+      "a cursor past its split",
+      (j) => {
+        j.cursors.train.cursor = 999;
+      },
+      /the train cursor 999 is outside 0\.\.24/,
+    ],
     [
       "a data order that repeats an index",
-      (j) => (j.cursors.val.order[0] = j.cursors.val.order[1]),
+      (j) => {
+        j.cursors.val.order[0] = j.cursors.val.order[1];
+      },
       /the val data order is not a permutation of its 24 examples/,
     ],
-    ["splits that overlap", (j) => (j.splitIndices.val[0] = j.splitIndices.train[0]), /splitIndices do not split the 48 examples/],
-    ["a generator state of 3 words", (j) => (j.rng = [1, 2, 3]), /generator state must be 4 unsigned 32-bit words/],
-    ["no history", (j) => delete j.rows, /"rows"/],
-    ["no optimiser state", (j) => delete j.optimizers, /"optimizers" is missing/],
-    ["a config this model cannot run", (j) => (j.config.maxLength = 100000), /holds a config this model cannot run: maxLength 100000/],
+    [
+      "splits that overlap",
+      (j) => {
+        j.splitIndices.val[0] = j.splitIndices.train[0];
+      },
+      /splitIndices do not split the 48 examples/,
+    ],
+    [
+      "a generator state of 3 words",
+      (j) => {
+        j.rng = [1, 2, 3];
+      },
+      /generator state must be 4 unsigned 32-bit words/,
+    ],
+    [
+      "no history",
+      (j) => {
+        delete j.rows;
+      },
+      /"rows"/,
+    ],
+    [
+      "no optimiser state",
+      (j) => {
+        delete j.optimizers;
+      },
+      /"optimizers" is missing/,
+    ],
+    [
+      "a config this model cannot run",
+      (j) => {
+        j.config.maxLength = 100000;
+      },
+      /holds a config this model cannot run: maxLength 100000/,
+    ],
   ];
   it.each(corruptions)("refuses %s with a CheckpointError, before building anything", async (_what, corrupt, message) => {
     const { dir, jsonPath, json } = await copyOfSaved();

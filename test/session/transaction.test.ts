@@ -77,7 +77,10 @@ describe("a bad update is not kept", () => {
 
   it("α collapsing to one-hot within the first outer steps is reported once (softmax)", async () => {
     const lines: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
     try {
       const hot = await makeSession({ outerLr: 50, hypergradient: "first-order" });
       for (let i = 0; i < 3; i++) await hot.step();

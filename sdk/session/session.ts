@@ -25,7 +25,7 @@ import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
 import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
-import { ALL_LINEAR, defaultTargetModules } from "../methods/targets.js";
+import { ALL_LINEAR, defaultTargetModules, selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
 import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
@@ -332,6 +332,8 @@ export class Session {
     this.#config = config;
     this.#rng = rng;
     this.#cursors = cursors;
+    // Bad targets are refused before a live session on this model is released.
+    selectTargets(model, config.targetModules, model.headModules);
     releaseHolder(model);
     this.adapter = attachAutoLoRA(model, {
       targetModules: config.targetModules,

@@ -109,6 +109,9 @@ describe("default target modules (PEFT's mapping) and all-linear", () => {
     expect(want.some((n) => n.endsWith("intermediate.dense"))).toBe(true);
     expect(want.includes("classifier")).toBe(false);
     // a new session on the same model (a notebook cell run again) replaces this one
+    await expect(Session.create({ model, tokenizer, data: toyData, targetModules: ["nope"] })).rejects.toThrow(/matches no linear layer/);
+    await expect(Session.create({ model, tokenizer, data: toyData, targetModules: "(" })).rejects.toThrow(ConfigError);
+    expect(s.alphas()).toHaveLength(want.length); // bad targets did not release it
     const s2 = await Session.create({ model, tokenizer, data: toyData, batchSize: 4 });
     expect(() => s.ranks()).toThrow(/this session was replaced/);
     expect([...s2.adapter.layers.keys()]).toHaveLength(4);

@@ -26,6 +26,8 @@ import { resolveInside } from "../core/confine.js";
 import { AutoLoraError, CheckpointError, DataError, ShapeMismatchError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
+import { loraParamNames } from "../methods/lora/layer.js";
+import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import type { AdamWState } from "../train/adamw.js";
@@ -247,6 +249,35 @@ export async function loadSession(dir: string, opts: { model: Model; tokenizer: 
   }
   const weights = await readSafetensors(await file("weights.safetensors"));
   const optim = await readSafetensors(await file("optimizer.safetensors"));
+  // What the session will hold, checked against the files before anything is attached (and
+  // before a live session on this model is released).
+  const expected = new Map<string, number[]>();
+  const k = config.maxRank;
+  let targets: ReturnType<typeof selectTargets>;
+  try {
+    targets = selectTargets(opts.model, config.targetModules, opts.model.headModules);
+  } catch (e) {
+    throw new CheckpointError(`${join(at, "session.json")} names target modules this model lacks: ${(e as Error).message}`, { cause: e });
+  }
+  for (const l of targets) {
+    const n = loraParamNames(l.name);
+    expected.set(n.A, [k, l.inFeatures]).set(n.B, [l.outFeatures, k]).set(`${l.name}.lora_beta`, [k]);
+  }
+  for (const p of opts.model.params.list((q) => q.role === "head")) expected.set(p.name, [...p.variable.shape]);
+  for (const [name, shape] of expected) {
+    const t = weights.tensors.get(name);
+    if (!t) throw new CheckpointError(`${join(at, "weights.safetensors")} lacks ${name}: was it saved from another model or target list?`);
+    if (t.shape.join() !== shape.join()) throw new ShapeMismatchError(`${name}: the checkpoint has shape [${t.shape}], the model [${shape}].`);
+  }
+  for (const key of ["inner", "outer"] as const) {
+    for (const [name, { shape }] of Object.entries(json.optimizers[key].steps)) {
+      for (const part of ["m", "v"]) {
+        const t = optim.tensors.get(`${key}/${name}/${part}`);
+        if (!t || t.shape.join() !== shape.join())
+          throw new CheckpointError(`${join(at, "optimizer.safetensors")} lacks the moments of ${name} (shape [${shape}]) that session.json lists.`);
+      }
+    }
+  }
   const session = sessionFromParts(opts.model, opts.tokenizer, config, opts.data, json.splitIndices, new Rng(config.seed));
   try {
     const internals = sessionInternals(session);

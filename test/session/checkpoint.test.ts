@@ -236,6 +236,19 @@ describe("resume in the same kernel", () => {
     live.model.dispose();
   });
 
+  it("a checkpoint that does not fit the model is refused before the live session is released", async () => {
+    const { dir } = await copyOfSaved();
+    const sub = (await readFile(join(dir, "LATEST"), "utf8")).trim();
+    await cp(join(saved, sub, "optimizer.safetensors"), join(dir, sub, "weights.safetensors")); // other tensor names
+    const live = await makeSession();
+    const { tokenizer } = await tinySetup();
+    await expect(Session.load(dir, { model: live.model, tokenizer, data: toyData })).rejects.toThrow(/weights\.safetensors lacks .*lora/);
+    await live.step(); // still the live session
+    expect(live.innerSteps).toBe(1);
+    live.dispose();
+    live.model.dispose();
+  });
+
   it("is refused while the live session runs something", async () => {
     const live = await makeSession();
     const { tokenizer } = await tinySetup();

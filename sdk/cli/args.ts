@@ -233,3 +233,32 @@ export function checkOutFile(path: string, option = "--out"): string {
   }
   return abs;
 }
+/** What a command's action gets besides its flags. */
+export interface CommandContext {
+  /** Aborts on the first Ctrl-C (the CLI also calls `interruptAll()`). */
+  signal: AbortSignal;
+  /** Where progress and messages go (stderr). */
+  log: (line: string) => void;
+  /** Set by the action: its exit code. */
+  code: number;
+}
+
+/** The CLI's maximum length when `--max-length` is absent (short, for CPU speed), capped by the model's positions. */
+export const CLI_MAX_LENGTH = 64;
+
+/** Target modules from the flag: `all-linear` as PEFT's string, else the list. */
+export function targetModulesOf(list: string[] | undefined): string[] | string | undefined {
+  if (!list) return undefined;
+  return list.length === 1 && list[0] === "all-linear" ? "all-linear" : list;
+}
+
+/** Check `--max-length` against the model, or choose it. */
+export function maxLengthFor(asked: number | undefined, modelConfig: Record<string, unknown>): number {
+  const room = modelMaxLength(modelConfig);
+  if (asked !== undefined) {
+    if (room !== undefined && asked > room)
+      throw new ConfigError(`--max-length ${asked} is more than this model has room for (${room} tokens); use at most ${room}.`);
+    return asked;
+  }
+  return room === undefined ? CLI_MAX_LENGTH : Math.min(CLI_MAX_LENGTH, room);
+}

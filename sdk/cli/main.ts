@@ -13,13 +13,14 @@
  * stop after its current step (`interruptAll`), a second Ctrl-C quits at once with 130.
  * @module
  */
-import { realpathSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { interruptAll } from "../core/interrupt.js";
+import type { CommandContext } from "./args.js";
 import { EXIT, newCommand, reportError } from "./args.js";
 import { compareCommand } from "./compare.js";
 import { pretrainSubcommand } from "./pretrain.js";
-import { type CommandContext, searchCommand } from "./search.js";
+import { searchCommand } from "./search.js";
 
 export { EXIT } from "./args.js";
 export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
@@ -36,9 +37,19 @@ Examples:
   autolora search --help                            every option of a subcommand
 `;
 
+/** The package's version (package.json is two folders up from both sdk/cli/ and dist/cli/). */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
 /** The whole program: `search`, `compare`, `pretrain` and `help`, built fresh for each run (commander keeps values). */
 function program(ctx: CommandContext, rest: readonly string[]) {
   const p = newCommand("autolora")
+    .version(version(), "-V, --version", "print the version")
     .usage("<command> [options]")
     .description("autolora — find the rank of every LoRA layer by meta-learning (AutoLoRA), and compare it with LoRA, DyLoRA, AdaLoRA")
     .addHelpText("after", EXAMPLES);

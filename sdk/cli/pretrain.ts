@@ -2,32 +2,28 @@
  * `autolora pretrain mlm|clm [options]`: pretrain a small RoBERTa-style encoder (masked LM) or
  * GPT-2-style decoder (causal LM) on the bundled corpus and write a Hugging Face checkpoint folder
  * with its BPE tokenizer and a model card (sdk/pretrain/). Ctrl-C stops after the current step and
- * writes the model as trained so far, marked as interrupted.
+ * writes the model as trained so far, marked as interrupted. The flags are here; the work is in
+ * pretrain-run.ts, loaded when the flags are valid.
  * @module
  */
 import { Argument, type Command, Option } from "commander";
-import { type BackendName, useBackend } from "../backend/index.js";
-import { buildCorpus, CORPUS_SOURCES, type CorpusSource, saveCorpus } from "../pretrain/corpus.js";
-import { type PretrainKind, type PretrainOptions, pretrain, pretrainDefaults } from "../pretrain/pipeline.js";
+import type { BackendName } from "../backend/use-backend.js";
+import { CORPUS_SOURCES } from "../pretrain/corpus.js";
 import {
   BACKENDS,
-  checkInput,
-  checkOutDir,
-  checkOutFile,
+  type CommandContext,
   csvList,
-  EXIT,
   newCommand,
   nonEmpty,
   nonNegativeInt,
   nonNegativeNumber,
   positiveInt,
   positiveNumber,
-  UsageError,
   unitFraction,
 } from "./args.js";
-import type { CommandContext } from "./search.js";
 
-interface PretrainFlags {
+/** The parsed flags of `pretrain`. */
+export interface PretrainFlags {
   out?: string;
   hidden?: number;
   layers?: number;
@@ -77,69 +73,11 @@ export function pretrainSubcommand(ctx: CommandContext, argv: readonly string[] 
     .option("--log-every <n>", "progress line every N steps (default: 25)", positiveInt)
     .addOption(new Option("--backend <name>", "tfjs backend").choices(BACKENDS).default("wasm"))
     .action(async (kind: "mlm" | "clm" | "corpus", flags: PretrainFlags) => {
+      // The SDK (tfjs and all) loads only now: --help and a mistyped flag answer at once.
+      const { runPretrain } = await import("./pretrain-run.js");
       ctx.code = await runPretrain(kind, flags, ctx, argv);
     });
   return cmd;
-}
-
-async function runPretrain(kind: "mlm" | "clm" | "corpus", v: PretrainFlags, ctx: CommandContext, argv: readonly string[]): Promise<number> {
-  const { log, signal } = ctx;
-  if (!v.out)
-    throw new UsageError(`autolora pretrain ${kind}: --out is required (${kind === "corpus" ? "the corpus file" : "the checkpoint folder"} to write).`);
-  const bad = v.sources?.filter((s) => !(CORPUS_SOURCES as readonly string[]).includes(s));
-  if (bad?.length) throw new UsageError(`--sources: unknown source ${bad.map((s) => `"${s}"`).join(", ")}; known: ${CORPUS_SOURCES.join(", ")}.`);
-  const sources = v.sources as CorpusSource[] | undefined;
-  if (kind === "corpus") {
-    checkOutFile(v.out);
-    const corpus = buildCorpus(sources ? { sources } : {});
-    await saveCorpus(corpus, v.out);
-    log(`wrote ${v.out}: ${corpus.documents.length} documents, ${JSON.stringify(corpus.chars)} chars, held out ${JSON.stringify(corpus.heldOut)}`);
-    return EXIT.ok;
-  }
-  const skip = new Set(["--backend", "--corpus"]);
-  const opts: PretrainOptions = {
-    kind: kind as PretrainKind,
-    out: v.out,
-    hidden: v.hidden,
-    layers: v.layers,
-    heads: v.heads,
-    intermediate: v.intermediate,
-    vocabSize: v.vocabSize,
-    blockSize: v.blockSize,
-    steps: v.steps,
-    batchSize: v.batchSize,
-    lr: v.lr,
-    warmupRatio: v.warmupRatio,
-    weightDecay: v.weightDecay,
-    dropout: v.dropout,
-    evalBlocks: v.evalBlocks,
-    sources,
-    seed: v.seed,
-    logEvery: v.logEvery,
-    corpusFile: v.corpus,
-    // The command as run, without machine-specific flags (the model card records it).
-    command: ["autolora", "pretrain", ...argv.filter((a, i) => !skip.has(argv[i - 1]!) && !skip.has(a) && ![...skip].some((s) => a.startsWith(`${s}=`)))].join(
-      " ",
-    ),
-    log,
-    signal,
-  };
-  // Everything checked before any work: the options (sizes fit together), the corpus file, --out.
-  pretrainDefaults(opts);
-  if (v.corpus) checkInput(v.corpus, "--corpus", "file");
-  checkOutDir(v.out);
-  const backend = await useBackend(v.backend);
-  log(`backend: ${backend.name} (${backend.device})`);
-  const r = await pretrain(opts);
-  if (r.interrupted && r.steps === 0) {
-    log("interrupted before the first training step: nothing written.");
-    return EXIT.interrupted;
-  }
-  log(
-    `wrote ${r.dir}: ${r.parameters} parameters, ${r.steps}${r.interrupted ? ` of ${r.interrupted.plannedSteps} (interrupted)` : ""} steps, final train loss ${r.finalLoss.toFixed(4)}, ` +
-      `held-out loss ${r.evalLoss.final.toFixed(4)} (tokenizer ${r.seconds.tokenizer.toFixed(0)} s, training ${r.seconds.training.toFixed(0)} s)`,
-  );
-  return r.interrupted ? EXIT.interrupted : EXIT.ok;
 }
 
 /**

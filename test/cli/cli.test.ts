@@ -4,14 +4,16 @@
 // exit 2 with one line and no stack, nothing written.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { COMPARE_METHODS } from "../../sdk/cli/compare.js";
 import { main } from "../../sdk/cli/main.js";
+import { RUNNERS } from "../../sdk/compare/index.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 
@@ -161,6 +163,13 @@ describe("autolora CLI", () => {
     const html = await readFile(join(out, "compare.html"), "utf8");
     expect(html).toContain("Plotly");
     expect(html).not.toMatch(/<script[^>]+src=["']https?:/);
+    // --merge: runs made separately, one table (here the same folder twice: every run counted twice).
+    const merged = join(tmp, "merged");
+    expect(await main(["compare", "--merge", `${out},${out}`, "--out", merged])).toBe(0);
+    const m = JSON.parse(await readFile(join(merged, "compare.json"), "utf8"));
+    expect(m.summaries.map((s: { runs: unknown[] }) => s.runs.length)).toEqual([4, 4]);
+    expect(m.summaries[0].mean).toBeCloseTo(lora.mean, 12);
+    expect(await readFile(join(merged, "compare.md"), "utf8")).toContain("merged with `autolora compare --merge");
   });
 
   it("--help of the program and each subcommand: usage and exit codes, exit 0", () => {
@@ -290,6 +299,16 @@ describe("autolora CLI", () => {
     const bad = cli(["search", "--steps", "0"], link);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: .*--steps/);
+  });
+
+  it("compare's help lists exactly the methods compare knows", () => {
+    expect([...COMPARE_METHODS]).toEqual([...RUNNERS.keys()]);
+  });
+
+  it("--version prints the package's version", () => {
+    const r = cli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync("package.json", "utf8")).version);
   });
 
   it("no arguments: the overview on stdout, exit 2", () => {

@@ -1,0 +1,108 @@
+/**
+ * The work of `autolora compare` (sdk/cli/compare.ts has its flags): every input checked, then the
+ * runs with a progress bar, the three files written (the completed runs only after a Ctrl-C).
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { useBackend } from "../backend/index.js";
+import { type CompareResult, compare, comparisonFigure, RUNNERS, summarize, toMarkdown } from "../compare/index.js";
+import { CheckpointError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+import { saveHtml } from "../viz/index.js";
+import { type CommandContext, checkOutDir, EXIT, maxLengthFor, targetModulesOf, UsageError } from "./args.js";
+import type { CompareFlags } from "./compare.js";
+import { checkData, readData } from "./data.js";
+import { ProgressBar } from "./progress.js";
+
+type Saved = CompareResult & { command: string };
+
+async function writeOutputs(dir: string, out: CompareResult, md: string, json: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(join(dir, "compare.md"), md);
+  await writeFileAtomic(join(dir, "compare.json"), `${JSON.stringify(json, null, 2)}\n`);
+  await saveHtml(comparisonFigure(out), join(dir, "compare.html"));
+}
+
+/** Run `compare` with parsed flags; resolves to the exit code. */
+export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: readonly string[]): Promise<number> {
+  const { log, signal } = ctx;
+  const command = `autolora compare ${argv.join(" ")}`.trim();
+  if (v.merge) {
+    // Merge runs made by separate processes (e.g. one per seed) into one table.
+    const dir = checkOutDir(v.out);
+    const parts = v.merge.map((d): Saved => {
+      const f = join(d, "compare.json");
+      if (!existsSync(f)) throw new CheckpointError(`--merge ${d}: no compare.json there; give folders written by autolora compare.`);
+      try {
+        const j = JSON.parse(readFileSync(f, "utf8")) as Saved;
+        if (!Array.isArray(j.summaries)) throw new Error("no summaries");
+        return j;
+      } catch (e) {
+        throw new CheckpointError(`--merge ${d}: ${f} is not a compare.json (${(e as Error).message}).`);
+      }
+    });
+    const methods = [...new Set(parts.flatMap((p) => p.summaries.map((x) => x.method)))];
+    const runs = parts.flatMap((p) => p.summaries.flatMap((x) => x.runs));
+    const merged: CompareResult = {
+      options: { ...parts[0]!.options, seeds: new Set(runs.map((r) => r.seed)).size },
+      summaries: summarize(runs, methods),
+    };
+    const commands = parts.map((p) => `\`${p.command}\``).join(", ");
+    const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge.join(",")} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
+    await writeOutputs(dir, merged, md, { commands: parts.map((p) => p.command), ...merged });
+    process.stdout.write(md);
+    return EXIT.ok;
+  }
+  // Everything checked before any work.
+  for (const m of v.methods) if (!RUNNERS.has(m)) throw new UsageError(`--methods: unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  const { modelDir, modelConfig } = checkData(v);
+  const maxLength = maxLengthFor(v.maxLength, modelConfig);
+  const dir = checkOutDir(v.out);
+  const task = await readData(v);
+  if (task.splits.dev.length === 0) {
+    throw new UsageError(`compare scores every method on a dev set and ${task.name} has none: pass --dev (or a --train folder with a validation split).`);
+  }
+
+  const backend = await useBackend(v.backend ?? "auto");
+  log(`backend: ${backend.name} (${backend.device})`);
+  const runs = v.methods.length * v.seeds;
+  log(`model: ${modelDir}\ntask: ${task.name}; ${v.methods.join(", ")} × ${v.seeds} seed${v.seeds === 1 ? "" : "s"} = ${runs} run${runs === 1 ? "" : "s"}`);
+  const bar = new ProgressBar("compare", runs);
+  const targets = targetModulesOf(v.targetModules);
+  const out = await compare({
+    modelDir,
+    task,
+    methods: v.methods,
+    seeds: v.seeds,
+    firstSeed: v.firstSeed,
+    epochs: v.epochs,
+    batchSize: v.batchSize,
+    maxLength,
+    lr: v.lr,
+    rank: v.rank,
+    ...(targets !== undefined ? { targetModules: targets } : {}),
+    ...(v.maxTrain !== undefined ? { maxTrain: v.maxTrain } : {}),
+    ...(v.maxDev !== undefined ? { maxDev: v.maxDev } : {}),
+    signal,
+    onProgress: (p) => bar.update(p.done, `${p.method} seed ${p.seed}: ${p.note.replace(`${p.method} `, "")}`, p.fraction),
+  });
+  bar.done();
+  const partial = out.interrupted
+    ? `\n\n**Interrupted by Ctrl-C**: ${out.interrupted.completedRuns} of ${out.interrupted.plannedRuns} runs completed; the tables hold those only.`
+    : "";
+  const md = `# ${task.name}: methods compared\n\nModel: \`${modelDir}\`, backend: ${backend.name}. Command: \`${command}\`${partial}\n\n${toMarkdown({ ...out, interrupted: undefined })}`;
+  if (out.summaries.length === 0) {
+    log(`interrupted before the first run finished: nothing written.`);
+    return EXIT.interrupted;
+  }
+  await writeOutputs(dir, out, md, { command, ...out });
+  process.stdout.write(md);
+  if (out.interrupted) {
+    log(
+      `interrupted: wrote the ${out.interrupted.completedRuns} completed of ${out.interrupted.plannedRuns} runs to ${dir} (compare.md, compare.json, compare.html).`,
+    );
+    return EXIT.interrupted;
+  }
+  log(`wrote ${join(dir, "compare.md")}, compare.json and compare.html`);
+  return EXIT.ok;
+}

@@ -21,9 +21,12 @@ const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 const BIN = resolve("dist/cli/main.js");
 const tmp = mkdtempSync(join(tmpdir(), "cli-"));
 
-/** Run the built bin; `bin` may be a symlink to it; `node` options go before it. */
-function cli(args: string[], bin = BIN, node: string[] = []) {
-  const r = spawnSync(process.execPath, [...node, bin, ...args], { encoding: "utf8", timeout: 10_000, env: { ...process.env, AUTOLORA_BACKEND: "" } });
+/**
+ * Run the built bin; `bin` may be a symlink to it; `node` options go before it. Killed after
+ * `timeout` ms: 10 s, the budget of a refused input (a run that loads a backend gets more).
+ */
+function cli(args: string[], bin = BIN, node: string[] = [], timeout = 10_000) {
+  const r = spawnSync(process.execPath, [...node, bin, ...args], { encoding: "utf8", timeout, env: { ...process.env, AUTOLORA_BACKEND: "" } });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -269,7 +272,7 @@ describe("autolora CLI", () => {
     for (const f of ["config.json", "tokenizer.json"]) copyFileSync(join(TINY, f), join(bad, f));
     writeFileSync(join(bad, "model.safetensors"), "not safetensors");
     const out = join(tmp, "bad-weights-out");
-    const r = cli(["search", "--model", bad, "--max-train", "8", "--backend", "wasm", "--out", out]);
+    const r = cli(["search", "--model", bad, "--max-train", "8", "--backend", "wasm", "--out", out], BIN, [], 60_000);
     expect(r.code, r.stderr).toBe(2);
     const lines = r.stderr.trimEnd().split("\n");
     expect(lines.filter((l) => l.startsWith("error: "))).toEqual([expect.stringMatching(/model\.safetensors/)]);
@@ -280,10 +283,10 @@ describe("autolora CLI", () => {
     const stray = (make: string) =>
       `data:text/javascript,import { DataError } from ${JSON.stringify(errors)}; const t = setInterval(() => { if (process.listeners("unhandledRejection").length > 1) { clearInterval(t); Promise.reject(${make}); } }, 20); t.unref();`;
     const args = ["search", "--model", TINY, "--max-train", "8", "--steps", "1000", "--backend", "wasm", "--out", join(tmp, "stray-out")];
-    const user = cli(args, BIN, ["--import", stray(`new DataError("a stray mistake")`)]);
+    const user = cli(args, BIN, ["--import", stray(`new DataError("a stray mistake")`)], 60_000);
     expect(user.code, user.stderr).toBe(2);
     expect(user.stderr.trimEnd().split("\n").at(-1)).toBe("error: a stray mistake");
-    const bug = cli(args, BIN, ["--import", stray(`new TypeError("a stray bug")`)]);
+    const bug = cli(args, BIN, ["--import", stray(`new TypeError("a stray bug")`)], 60_000);
     expect(bug.code, bug.stderr).toBe(1);
     expect(bug.stderr).toContain("internal error (please report): TypeError: a stray bug");
   });

@@ -336,19 +336,28 @@ function askTasksToPause() {
   }
 }
 
+function tasksRunning() {
+  const reg = globalThis[TASKS];
+  return reg && reg.tasks instanceof Set ? reg.tasks.size : 0;
+}
+
 function wrapInterrupt(executor) {
   const tslabInterrupt = executor.interrupt;
   executor.interrupt = () => {
     const cell = current;
-    if (cell && cell.pausing) {
+    if (cell && cell.pausing && tasksRunning() > 0) {
       cell.rejected = `interrupted again: the cell stopped waiting; ${cell.pausing} still pauses after the step in progress and leaves the session consistent.`;
       return tslabInterrupt();
     }
     const { count, names } = askTasksToPause();
-    if (count > 0 && cell) {
-      cell.pausing = names.length > 0 ? `${names[0]}()` : "the running operation";
-      process.stdout.write(`[interrupt] asking ${cell.pausing} to pause after the step in progress (interrupt again to stop waiting)\n`);
-      return undefined;
+    if (count > 0) {
+      // Also between cells (a run() started without await): it pauses, nothing to reject.
+      const what = names.length > 0 ? `${names[0]}()` : "the running operation";
+      process.stdout.write(`[interrupt] asking ${what} to pause after the step in progress (interrupt again to stop waiting)\n`);
+      if (cell) {
+        cell.pausing = what;
+        return undefined;
+      }
     }
     if (cell) cell.rejected = "the cell stopped waiting for its promise (no autolora operation was running; work the cell started may go on).";
     return tslabInterrupt();
@@ -381,6 +390,7 @@ const handleExecuteImpl = Handler.handleExecuteImpl;
 Handler.handleExecuteImpl = async function (req, ...rest) {
   const state = cellStates.get(req) || newCellState();
   current = state;
+  if (state.onStart) state.onStart(this.execCount + 1); // the count tslab gives this cell next
   try {
     return await handleExecuteImpl.call(this, req, ...rest);
   } finally {
@@ -413,9 +423,10 @@ Server.handleExecute = async function (sock, msg) {
   const writeDisplayData = (data, update) => publish(update ? "update_display_data" : "display_data", data);
   const handler = this.handler;
   const silent = Boolean(msg.content.silent);
-  if (!silent) publish("execute_input", { code: msg.content.code, execution_count: (handler.execCount || 0) + 1 });
   const req = { ...msg.content, code: expandShorthand(msg.content.code) };
   const state = newCellState();
+  // Published when the cell leaves tslab's queue, so queued cells carry their own counts.
+  if (!silent) state.onStart = (count) => publish("execute_input", { code: msg.content.code, execution_count: count });
   cellStates.set(req, state);
   let content = await handler.handleExecute(req, writeStream, writeDisplayData);
   const errors = state.errors;

@@ -36,6 +36,12 @@ class AutoLoraKernelTests(jkt.KernelTests):
     complete_code_samples = ["1", "let x = 1;", "function f() { return 1; }"]
     incomplete_code_samples = ["function f() {", "let xs = [1,", "if (true) {"]
 
+    # a cell's last expression is an execute_result (kernels/display.cjs)
+    code_execute_result = [
+        {"code": "6 * 7", "result": "42"},
+        {"code": '["a", 1]', "result": "[ 'a', 1 ]"},
+    ]
+
     # a failing cell: status "error" and exactly one `error` message
     code_generate_error = 'throw new Error("boom");'
 

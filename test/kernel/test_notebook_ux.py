@@ -47,7 +47,8 @@ class Kernel:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=90)
-        self.early = []  # iopub messages read ahead by wait_for_stdout
+        self.early = []  # iopub messages read ahead (wait_for_stdout, other requests)
+        self.replies = {}  # shell replies read ahead, by request id
 
     def close(self):
         self.kc.stop_channels()
@@ -57,21 +58,31 @@ class Kernel:
         return self.kc.execute(code, stop_on_error=stop_on_error)
 
     def wait(self, msg_id, timeout=120):
-        """The execute_reply of `msg_id` and its iopub messages (until the kernel is idle again)."""
+        """The execute_reply of `msg_id` and its iopub messages (until the kernel is idle again).
+        Messages of other requests read meanwhile are kept for their own `wait`."""
         deadline = time.monotonic() + timeout
-        reply = None
+        reply = self.replies.pop(msg_id, None)
         while reply is None:
             msg = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if msg["parent_header"].get("msg_id") == msg_id:
+            parent = msg["parent_header"].get("msg_id")
+            if parent == msg_id:
                 reply = msg
+            else:
+                self.replies[parent] = msg
         outputs = []
         while True:
-            try:
-                msg = self.early.pop(0) if self.early else self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-            except Empty:
-                raise AssertionError(f"no idle status after the reply within {timeout} s")
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
+            mine = [m for m in self.early if m["parent_header"].get("msg_id") == msg_id]
+            if mine:
+                msg = mine[0]
+                self.early.remove(msg)
+            else:
+                try:
+                    msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+                except Empty:
+                    raise AssertionError(f"no idle status after the reply within {timeout} s")
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    self.early.append(msg)
+                    continue
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return reply, outputs
             if msg["msg_type"] != "status":
@@ -107,6 +118,22 @@ class Kernel:
         return self.kc.get_shell_msg(timeout=60)["content"]
 
 
+_shared = {}
+
+
+def shared_kernel(env=None):
+    """One kernel per environment for the whole module (a start costs seconds on a loaded machine)."""
+    key = json.dumps(env or {}, sort_keys=True)
+    if key not in _shared:
+        _shared[key] = Kernel(env)
+    return _shared[key]
+
+
+def tearDownModule():
+    for k in _shared.values():
+        k.close()
+
+
 def stream(outputs, name):
     return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == name)
 
@@ -126,11 +153,7 @@ def results(outputs):
 class DisplayTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Kernel()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.k.close()
+        cls.k = shared_kernel()
 
     def test_last_expression_is_an_execute_result(self):
         reply, outputs = self.k.run("1+1")
@@ -140,6 +163,16 @@ class DisplayTests(unittest.TestCase):
         self.assertIsInstance(reply["content"]["execution_count"], int)
         self.assertEqual(res[0]["execution_count"], reply["content"]["execution_count"])
         self.assertEqual(stdout(outputs), "")
+
+    def test_queued_cells_carry_their_own_execution_count(self):
+        first, second = self.k.send("await new Promise((r) => setTimeout(r, 300)); 1"), self.k.send("2")
+        (r1, o1), (r2, o2) = self.k.wait(first), self.k.wait(second)
+        c1, c2 = r1["content"]["execution_count"], r2["content"]["execution_count"]
+        self.assertEqual(c2, c1 + 1)
+        for outputs, count, value in [(o1, c1, "1"), (o2, c2, "2")]:
+            inputs = [m["content"] for m in outputs if m["msg_type"] == "execute_input"]
+            self.assertEqual([i["execution_count"] for i in inputs], [count])
+            self.assertEqual(results(outputs), [{"execution_count": count, "data": {"text/plain": value}, "metadata": {}}])
 
     def test_console_log_stays_stdout_and_undefined_shows_nothing(self):
         _, outputs = self.k.run('console.log("logged"); ({ a: 1, nested: { b: [1, 2] } })')
@@ -228,12 +261,8 @@ async function fakeRun(steps: number, ms: number, opts: { ignoreStop?: boolean }
 class InterruptTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Kernel()
+        cls.k = shared_kernel()
         cls.k.run(FAKE_RUN)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.k.close()
 
     def interrupt_after(self, msg_id, seconds):
         self.k.wait_for_stdout(msg_id, "[fake] started")

@@ -12,7 +12,8 @@
 - SessionInterruptTests: the same on a real `session.run()` on the bundled tiny model: counters
   stay put, history matches them, and continuing gives bit for bit the session of an
   uninterrupted run of the same total steps; `save()` during a run is refused or waits and writes
-  a checkpoint that loads consistent; completion on `Session.` hides its `@internal` members.
+  a checkpoint that loads consistent; an interrupted `retrain()` pauses too and leaves the
+  session unchanged; completion on `Session.` hides its `@internal` members.
 
 The kernel's working directory is AUTOLORA_KERNEL_CWD (default: the repo's notebooks/, so
 `autolora` is the repo's built dist/). DisplayTests and InterruptTests only need a package named
@@ -444,6 +445,27 @@ class SessionInterruptTests(unittest.TestCase):
         if outcome != "saved":
             self.assertEqual([inner, outer], live)
         k.run("loaded.dispose();")
+
+    def test_3_interrupted_retrain_is_a_pause_and_leaves_the_session_unchanged(self):
+        k = self.k
+        before = k.value("fingerprint(session)")
+        msg_id = k.send(
+            "const rr = await session.retrain({ epochs: 200, onProgress: (p) => { if (p.step === 1) console.log('[retrain] started'); } });"
+        )
+        k.wait_for_stdout(msg_id, "[retrain] started", timeout=120)
+        time.sleep(random.uniform(0.5, 2))
+        k.km.interrupt_kernel()
+        reply, outputs = k.wait(msg_id, timeout=90)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertIn("retrain() paused after step", stdout(outputs) + stderr(outputs))
+        aborted, steps, losses = k.value("[rr.aborted, rr.steps, rr.losses.length]")
+        self.assertTrue(aborted)
+        self.assertGreater(steps, 0)
+        self.assertEqual(losses, steps)
+        self.assertEqual(k.value("fingerprint(session)"), before)
+        time.sleep(2)
+        self.assertEqual(k.value("rr.steps"), steps)  # nothing goes on
+        k.run("rr.model.dispose();")
 
     def test_completion_on_the_sdk_hides_internal_members(self):
         statics = self.k.complete("Session.")["matches"]

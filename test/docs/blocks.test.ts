@@ -243,6 +243,8 @@ const BLOCK_LIMIT_S = 90;
  * lets one fire), so the test watches the `@@START` lines and stops a runner that stays too long.
  */
 const RUNNER = `
+// Every block starts on the bundled default's backend (an example may switch to cpu, 30× slower).
+const { useBackend } = await import("autolora");
 let current;
 process.on("unhandledRejection", (e) => { if (current) current.late = String(e?.message ?? e).split("\\n")[0]; });
 for (const f of process.argv.slice(2)) {
@@ -250,6 +252,7 @@ for (const f of process.argv.slice(2)) {
   process.stdout.write("\\n@@START " + f + "\\n");
   const t0 = Date.now();
   try {
+    await useBackend("wasm");
     await import(new URL(f, "file://" + process.cwd() + "/").href);
   } catch (e) {
     current.error = (e?.name ?? "Error") + ": " + String(e?.message ?? e).split("\\n").slice(0, 3).join(" | ");

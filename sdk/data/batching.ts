@@ -195,7 +195,9 @@ function classBatch(exs: Example[], tok: TokenizerLike, maxLength: number, paddi
  * @example
  * ```ts
  * const tok = await loadTokenizer("datasets/fixtures/hf/tiny-bert-seqcls");
- * const batches = makeBatches(task("rte", { dir }).splits.train, tok, { batchSize: 32, maxLength: 128, shuffle: true, rng: new Rng(0) });
+ * const rte = task("rte", { dir: "datasets/fixtures/glue/RTE" });
+ * const batches = makeBatches(rte.splits.train, tok, { batchSize: 32, maxLength: 128, shuffle: true, rng: new Rng(0) });
+ * batches[0].inputIds[0]; // [CLS] sentence 1 [SEP] sentence 2 [SEP], padded to the batch's longest
  * ```
  */
 export function makeBatches(examples: readonly Example[], tokenizer: TokenizerLike, options: BatchOptions): Batch[] {

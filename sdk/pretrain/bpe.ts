@@ -151,7 +151,7 @@ class Heap {
  * @example
  * ```ts
  * const bpe = trainBpe(["the whale", "the white whale"], { vocabSize: 300, specialTokens: ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] });
- * bpe.merges[0]; // ["Ġ", "w"] (the most frequent pair)
+ * bpe.merges[0]; // ["w", "h"] (a most frequent pair)
  * ```
  */
 export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeModel {
@@ -253,6 +253,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
  *
  * @example
  * ```ts
+ * const bpe = trainBpe(["the whale", "the white whale"], { vocabSize: 300, specialTokens: ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] });
  * const enc = new BpeEncoder(bpe);
  * enc.encode("the whale"); // ids, no special tokens
  * ```
@@ -327,6 +328,8 @@ interface AddedToken {
  *
  * @example
  * ```ts
+ * import { writeFile } from "node:fs/promises";
+ * const bpe = trainBpe(["the whale", "the white whale"], { vocabSize: 300, specialTokens: ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] });
  * const json = tokenizerJson(bpe, "roberta");
  * await writeFile("tokenizer.json", JSON.stringify(json));
  * ```
@@ -429,8 +432,10 @@ export function tokenizerConfig(style: TokenizerStyle, modelMaxLength: number): 
  *
  * @example
  * ```ts
- * await saveTokenizer(bpe, "roberta", 64, "datasets/models/roberta-tiny");
- * const tok = await loadTokenizer("datasets/models/roberta-tiny");
+ * const bpe = trainBpe(["the whale", "the white whale"], { vocabSize: 300, specialTokens: ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] });
+ * await saveTokenizer(bpe, "roberta", 64, "runs/whale-tokenizer");
+ * const tok = await loadTokenizer("runs/whale-tokenizer");
+ * tok.encode("the whale").ids; // [0, …, 2]: <s> … </s>
  * ```
  */
 export async function saveTokenizer(model: BpeModel, style: TokenizerStyle, modelMaxLength: number, dir: string): Promise<void> {
@@ -443,7 +448,9 @@ export async function saveTokenizer(model: BpeModel, style: TokenizerStyle, mode
  *
  * @example
  * ```ts
+ * const robertaBpe = trainBpe(["the whale", "the white whale"], { vocabSize: 300, specialTokens: ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] });
  * const gpt2 = withSpecialTokens(robertaBpe, ["<|endoftext|>"]);
+ * gpt2.vocab.length; // robertaBpe.vocab.length − 4: the same merges, one special token
  * ```
  */
 export function withSpecialTokens(model: BpeModel, specialTokens: string[]): BpeModel {

@@ -157,7 +157,9 @@ export async function saveCorpus(corpus: Corpus, file: string): Promise<void> {
  * @throws {@link DataError} when the file is missing, not gzip, not JSON or not a corpus.
  * @example
  * ```ts
- * const corpus = loadCorpus("runs/corpus.json.gz");
+ * await saveCorpus(buildCorpus({ sources: ["moby-dick"] }), "runs/moby-corpus.json.gz");
+ * const corpus = loadCorpus("runs/moby-corpus.json.gz");
+ * corpus.built; // { sources: ["moby-dick"], holdOutTaskSeed: 0 }
  * ```
  */
 export function loadCorpus(file: string): Corpus {
@@ -223,7 +225,8 @@ export function makeBlocks(docs: readonly (readonly number[])[], options: BlockO
  *
  * @example
  * ```ts
- * const { train, eval: dev } = splitBlocks(blocks, 64, 0);
+ * const blocks = makeBlocks([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]], { blockSize: 4, prefix: [0], suffix: [2], separator: 2 }); // 5 blocks
+ * const { train, eval: dev } = splitBlocks(blocks, 1, 0); // 4 training blocks, 1 held out
  * ```
  */
 export function splitBlocks(blocks: number[][], heldOut: number, seed: number): { train: number[][]; eval: number[][] } {

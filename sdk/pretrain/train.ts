@@ -62,8 +62,11 @@ export const MLM_HEAD_PARAMS = ["lm_head.dense.weight", "lm_head.dense.bias", "l
  *
  * @example
  * ```ts
- * const model = createModel(cfg, { head: "token-classification", numLabels: 1 }) as EncoderModel;
+ * const cfg = { model_type: "roberta", vocab_size: 300, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32 } as const;
+ * const model = createModel(cfg, { head: "token-classification", numLabels: 1 });
+ * if (!(model instanceof EncoderModel)) throw new Error("a roberta config builds an encoder");
  * addMlmHead(model, new Rng(0));
+ * model.params.get("lm_head.dense.weight").shape; // [16, 16]
  * ```
  */
 export function addMlmHead(model: EncoderModel, rng: Rng): void {
@@ -88,7 +91,12 @@ export function addMlmHead(model: EncoderModel, rng: Rng): void {
  *
  * @example
  * ```ts
- * const loss = tf.tidy(() => mlmLoss(model, inputIds, labels, { training: false }));
+ * const model = await loadPretrained("datasets/models/roberta-tiny");
+ * if (!(model instanceof EncoderModel)) throw new Error("roberta-tiny is an encoder");
+ * addMlmHead(model, new Rng(0));
+ * // <s> <mask> … </s>: position 1 is masked (its original id was 50); −100: not predicted
+ * const loss = tf.tidy(() => mlmLoss(model, [[0, 4, 51, 52, 2]], [[-100, 50, -100, -100, -100]], { training: false }));
+ * loss.dataSync()[0]; // cross-entropy at the masked position (the lm_head is fresh, untrained)
  * ```
  */
 export function mlmLoss(model: EncoderModel, inputIds: number[][], labels: number[][], ctx: ForwardContext): tf.Scalar {
@@ -123,7 +131,10 @@ export function mlmLoss(model: EncoderModel, inputIds: number[][], labels: numbe
  *
  * @example
  * ```ts
+ * const model = await loadPretrained("datasets/models/gpt2-tiny");
+ * if (!(model instanceof DecoderModel)) throw new Error("gpt2-tiny is a decoder");
  * const loss = tf.tidy(() => clmLoss(model, [[0, 17, 18, 19]], { training: false }));
+ * loss.dataSync()[0]; // mean next-token cross-entropy
  * ```
  */
 export function clmLoss(model: DecoderModel, inputIds: number[][], ctx: ForwardContext): tf.Scalar {
@@ -159,7 +170,12 @@ export interface LoopOptions {
  * @throws {@link NonFiniteError} when a loss is NaN/Inf (nothing is updated by that step).
  * @example
  * ```ts
- * const losses = await runPretraining(model.params.list(), (s) => clmLoss(model, blocksOf(s), ctx), opts);
+ * const model = await loadPretrained("datasets/models/gpt2-tiny");
+ * if (!(model instanceof DecoderModel)) throw new Error("gpt2-tiny is a decoder");
+ * const blocks = [[0, 17, 18, 19, 20, 21], [0, 22, 23, 24, 25, 26]];
+ * const ctx = { training: true, rng: new Rng(0) };
+ * const opts = { steps: 2, lr: 1e-4, warmupRatio: 0, weightDecay: 0.01, betas: [0.9, 0.98] as [number, number], maxGradNorm: 1 };
+ * const losses = await runPretraining(model.params.list(), (s) => clmLoss(model, [blocks[s % 2]!], ctx), opts); // 2 losses
  * ```
  */
 export async function runPretraining(params: readonly Param[], lossOf: (step: number) => tf.Scalar, o: LoopOptions): Promise<number[]> {

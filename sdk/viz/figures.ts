@@ -652,9 +652,11 @@ export interface ThresholdSweepOptions {
  *
  * @example
  * ```ts
+ * // LoRA of rank r on a Linear in → out trains r·(in + out) parameters
+ * const width = (name: string) => model.linears.get(name)!.inFeatures + model.linears.get(name)!.outFeatures;
  * const rows = [0.05, 0.1, 0.125, 0.2].map((t) => {
  *   const r = session.ranks({ threshold: t });
- *   return { threshold: t, totalRank: r.reduce((s, x) => s + x.rank, 0), trainableParams: paramsFor(r) };
+ *   return { threshold: t, totalRank: r.reduce((s, x) => s + x.rank, 0), trainableParams: r.reduce((s, x) => s + x.rank * width(x.name), 0) };
  * });
  * show(thresholdSweep(rows, { selected: 0.125 }));
  * ```

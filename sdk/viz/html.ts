@@ -147,7 +147,8 @@ export interface HtmlOptions {
  *
  * @example
  * ```ts
- * const html = toHtml([rankGrid(ranks), lossCurves(rows)], { title: "search on RTE" });
+ * const html = toHtml([rankGrid(session.ranks()), lossCurves(session.historyRows())], { title: "search on spam" });
+ * html.startsWith("<!DOCTYPE html>"); // true: one page, no external URLs
  * ```
  */
 export function toHtml(figs: Figure | Figure[], options: HtmlOptions = {}): string {

@@ -42,7 +42,9 @@ type Flags = { [INLINED]?: "lite" | "full"; [NOTED]?: boolean };
  *
  * @example
  * ```ts
- * if (inKernel()) show(fig); else await saveHtml(fig, "fig.html");
+ * const fig = rankGrid([{ name: "roberta.encoder.layer.0.attention.self.query", rank: 4 }]);
+ * if (inKernel()) show(fig);
+ * else await saveHtml(fig, "fig.html");
  * ```
  */
 export function inKernel(): boolean {
@@ -94,7 +96,7 @@ export type InlinePlotly = boolean | "lite" | "full";
  *
  * @example
  * ```ts
- * const b = displayBundle(rankGrid(ranks), { inlinePlotly: false });
+ * const b = displayBundle(rankGrid(session.ranks()), { inlinePlotly: false });
  * Object.keys(b); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
  * ```
  */

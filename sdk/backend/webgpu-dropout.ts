@@ -28,7 +28,6 @@ interface DropoutMaskAttrs {
   seed: number;
 }
 
-
 /** A tfjs-webgpu program (the backend's `WebGPUProgram` shape): one flat output, no inputs. */
 class DropoutMaskProgram implements Program {
   readonly variableNames: string[] = [];
@@ -109,7 +108,9 @@ export function registerDeviceDropout(): boolean {
  *
  * @example
  * ```ts
- * if (hasDeviceDropout()) y = tf.mul(x, deviceDropoutMask(x.shape, 0.1, seed));
+ * const x = tf.ones([2, 8]);
+ * const seed = new Rng(0).tfSeed();
+ * const y = hasDeviceDropout() ? tf.mul(x, deviceDropoutMask(x.shape, 0.1, seed)) : tf.dropout(x, 0.1, undefined, seed);
  * ```
  */
 export function hasDeviceDropout(): boolean {
@@ -122,7 +123,10 @@ export function hasDeviceDropout(): boolean {
  *
  * @example
  * ```ts
- * const y = tf.mul(x, deviceDropoutMask(x.shape, 0.1, rng.tfSeed()));
+ * const x = tf.ones([2, 8]);
+ * if (hasDeviceDropout()) {
+ *   const y = tf.mul(x, deviceDropoutMask(x.shape, 0.1, new Rng(0).tfSeed())); // 0 or 1/0.9
+ * }
  * ```
  */
 export function deviceDropoutMask(shape: readonly number[], rate: number, seed: number): tf.Tensor {

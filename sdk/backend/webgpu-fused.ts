@@ -480,7 +480,11 @@ export function maskedSoftmaxShapesOk(s: readonly number[], b: readonly number[]
  *
  * @example
  * ```ts
- * const y = fusedLayerNorm(x, store.get("ln.weight"), store.get("ln.bias"), 1e-12);
+ * const x = tf.randomNormal([2, 8]);
+ * const gamma = tf.ones([8]);
+ * const beta = tf.zeros([8]);
+ * // webgpu only; layerNorm(store, name, x, eps) picks it there and composite ops elsewhere.
+ * if (fusedKernelsActive()) fusedLayerNorm(x, gamma, beta, 1e-12).print(); // rows of mean 0, variance 1
  * ```
  */
 export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
@@ -535,7 +539,13 @@ export function fusedLinear(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D, t
  *
  * @example
  * ```ts
- * const probs = fusedMaskedSoftmax(scores, maskBias, Math.sqrt(headDim));
+ * const headDim = 8;
+ * const scores = tf.randomNormal([2, 4, 5, 5]); // [batch, heads, Tq, Tk]
+ * const maskBias = tf.mul(tf.sub(1, tf.tensor2d([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])), -1e9).reshape([2, 1, 1, 5]);
+ * // webgpu only; ops.maskedScaledSoftmax picks it there and composite ops elsewhere.
+ * if (fusedKernelsActive()) {
+ *   const probs = fusedMaskedSoftmax(scores, maskBias, Math.sqrt(headDim)); // [2, 4, 5, 5]
+ * }
  * ```
  */
 export function fusedMaskedSoftmax(scores: tf.Tensor, bias: tf.Tensor, divisor: number): tf.Tensor {

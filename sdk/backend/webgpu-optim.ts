@@ -356,10 +356,14 @@ export interface AdamStepScalars {
  *
  * @example
  * ```ts
+ * const p = tf.randomNormal([4, 8]);
+ * const g = tf.randomNormal([4, 8]);
  * const t = 1, lr = 1e-3;
- * const [p1, m1, v1] = fusedAdamStep(p, g, undefined, undefined, {
- *   betas: [0.9, 0.999], decay: 1 - lr * 0.01, bc2Sqrt: Math.sqrt(1 - 0.999 ** t), eps: 1e-8, stepSize: lr / (1 - 0.9 ** t),
- * });
+ * if (fusedKernelsActive() && webgpuOptimRegistered()) {
+ *   const [p1, m1, v1] = fusedAdamStep(p, g, undefined, undefined, {
+ *     betas: [0.9, 0.999], decay: 1 - lr * 0.01, bc2Sqrt: Math.sqrt(1 - 0.999 ** t), eps: 1e-8, stepSize: lr / (1 - 0.9 ** t),
+ *   });
+ * }
  * ```
  */
 export function fusedAdamStep(
@@ -385,7 +389,10 @@ export function fusedAdamStep(
  *
  * @example
  * ```ts
- * const flags = await nonFiniteFlags([...grads.values()]).data(); // e.g. Int32Array [0, 1, 0]
+ * const grads = [tf.tensor1d([1, 2]), tf.tensor1d([NaN, 0]), tf.tensor1d([3, Infinity])];
+ * if (fusedKernelsActive() && webgpuOptimRegistered()) {
+ *   const flags = await nonFiniteFlags(grads).data(); // Int32Array [0, 1, 1]
+ * }
  * ```
  */
 export function nonFiniteFlags(ts: readonly tf.Tensor[]): tf.Tensor {
@@ -413,9 +420,13 @@ export function nonFiniteFlags(ts: readonly tf.Tensor[]): tf.Tensor {
  *
  * @example
  * ```ts
- * const w1 = fusedAxpy(w, gW, -eta);                 // w − η·g
- * const wPlus = fusedAxpy(w, v, 1, undefined, eps);  // w + ε·v, ε a scalar tensor
- * const d = fusedAxpy(dBeta, gp, -1, gm, coef);      // dβ − (g⁺ − g⁻)·coef
+ * const [w, g, v] = [tf.randomNormal([4, 8]), tf.randomNormal([4, 8]), tf.randomNormal([4, 8])];
+ * const eps = tf.scalar(0.01);
+ * if (fusedKernelsActive() && webgpuOptimRegistered()) {
+ *   const w1 = fusedAxpy(w, g, -0.1);                 // w − 0.1·g
+ *   const wPlus = fusedAxpy(w, v, 1, undefined, eps); // w + ε·v, ε a scalar tensor
+ *   const d = fusedAxpy(w, g, -1, v, eps);            // w − (g − v)·ε
+ * }
  * ```
  */
 export function fusedAxpy(a: tf.Tensor, b: tf.Tensor, alpha: number, c?: tf.Tensor, s?: tf.Tensor): tf.Tensor {
@@ -435,7 +446,10 @@ export function fusedAxpy(a: tf.Tensor, b: tf.Tensor, alpha: number, c?: tf.Tens
  *
  * @example
  * ```ts
- * const norm = tf.sqrt(fusedSumSquares(v)); // ‖v‖ over a list of tensors
+ * const v = [tf.randomNormal([4, 8]), tf.randomNormal([8])];
+ * if (fusedKernelsActive() && webgpuOptimRegistered()) {
+ *   const norm = tf.sqrt(fusedSumSquares(v)); // ‖v‖ over a list of tensors
+ * }
  * ```
  */
 export function fusedSumSquares(ts: readonly tf.Tensor[]): tf.Scalar {

@@ -102,8 +102,12 @@ interface DecoderBlock {
  * @example
  * ```ts
  * const model = await loadPretrained("datasets/fixtures/hf/tiny-gpt2-lm");
+ * const tokenizer = await loadTokenizer("datasets/fixtures/hf/tiny-gpt2-lm");
+ * const enc = tokenizer.encodeBatch(["the cat sat on the mat"]);
+ * const inputIds = tf.tensor2d(enc.inputIds, undefined, "int32");
+ * const attentionMask = tf.tensor2d(enc.attentionMask, undefined, "int32");
  * const logits = model.forward({ inputIds, attentionMask }, { training: false }); // [batch, length, vocab]
- * const loss = model.loss(logits, labels); // shifted inside
+ * const loss = model.loss(logits, inputIds); // labels: the ids themselves, shifted inside
  * ```
  */
 export class DecoderModel implements Model {

@@ -119,7 +119,11 @@ interface EncoderLayer {
  * @example
  * ```ts
  * const model = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
- * const logits = model.forward({ inputIds, attentionMask }, { training: false }); // [batch, 3]
+ * const tokenizer = await loadTokenizer("datasets/fixtures/hf/tiny-bert-seqcls");
+ * const enc = tokenizer.encodeBatch(["a first text", "and a second, longer one"]); // padded to the longest
+ * const inputIds = tf.tensor2d(enc.inputIds, undefined, "int32");
+ * const attentionMask = tf.tensor2d(enc.attentionMask, undefined, "int32");
+ * const logits = model.forward({ inputIds, attentionMask }, { training: false }); // [2, 3]
  * ```
  */
 export class EncoderModel implements Model {

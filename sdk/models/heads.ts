@@ -270,7 +270,9 @@ export function mseLoss(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
  *
  * @example
  * ```ts
- * sequenceClassificationLoss(logits, tf.tensor1d([0, 2], "int32"));
+ * const logits = tf.tensor2d([[2, 0, -1], [0, 1, 3]]); // [batch, 3 classes]
+ * sequenceClassificationLoss(logits, tf.tensor1d([0, 2], "int32")).print(); // cross-entropy
+ * sequenceClassificationLoss(tf.tensor2d([[1], [2]]), tf.tensor1d([0, 2])).print(); // one output: MSE, 0.5
  * ```
  */
 export function sequenceClassificationLoss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
@@ -283,7 +285,8 @@ export function sequenceClassificationLoss(logits: tf.Tensor, labels: tf.Tensor)
  *
  * @example
  * ```ts
- * causalLmLoss(logits, tf.tensor2d([[5, 6, 7, -100]], undefined, "int32"));
+ * const logits = tf.randomNormal([1, 4, 10]); // [batch, length, vocab]
+ * causalLmLoss(logits, tf.tensor2d([[5, 6, 7, -100]], undefined, "int32")).print(); // predicts 6, 7 from 5, 6
  * ```
  */
 export function causalLmLoss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {

@@ -293,7 +293,11 @@ export function addParams(store: ParamStore, specs: readonly ParamSpec[], source
  *
  * @example
  * ```ts
- * const y = layerNorm(store, "bert.embeddings.LayerNorm", x, 1e-12);
+ * const store = new ParamStore();
+ * store.add("ln.weight", tf.ones([8]), "base");
+ * store.add("ln.bias", tf.zeros([8]), "base");
+ * const x = tf.randomNormal([2, 5, 8]);
+ * const y = layerNorm(store, "ln", x, 1e-12); // each row of 8: mean 0, variance 1
  * ```
  */
 export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
@@ -316,7 +320,9 @@ export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: nu
  *
  * @example
  * ```ts
- * const y = dropout(x, 0.1, { training: true, rng: new Rng(0) });
+ * const x = tf.ones([2, 8]);
+ * const y = dropout(x, 0.1, { training: true, rng: new Rng(0) }); // entries 0 or 1/0.9
+ * dropout(x, 0.1, { training: false }); // x itself
  * ```
  */
 export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext): tf.Tensor {

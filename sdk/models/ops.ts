@@ -107,7 +107,11 @@ let secondOrderDepth = 0;
  *
  * @example
  * ```ts
- * const g = withSecondOrder(() => tf.grads((x) => tf.grad(f)(x).sum())([x]));
+ * const f = (x: tf.Tensor) => tanh(x).sum();
+ * const x = tf.tensor1d([0.5, -1]);
+ * // Second derivative of tanh: −2·tanh(x)·(1 − tanh(x)²), elementwise.
+ * const [g2] = withSecondOrder(() => tf.grads((y: tf.Tensor) => tf.grad(f)(y).sum())([x]));
+ * g2.print(); // [-0.727, 0.64]
  * ```
  */
 export function withSecondOrder<T>(fn: () => T): T {
@@ -131,7 +135,10 @@ export function secondOrderActive(): boolean {
  *
  * @example
  * ```ts
- * const y = fusedKernelsActive() ? fusedGelu(x, "none") : compositeGelu(x);
+ * const x = tf.tensor1d([0, 1]);
+ * const exactGelu = (t: tf.Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
+ * const y = fusedKernelsActive() ? fusedGelu(x, "none") : exactGelu(x); // [0, 0.8413]
+ * withSecondOrder(() => fusedKernelsActive()); // false
  * ```
  */
 export function fusedKernelsActive(): boolean {
@@ -147,7 +154,13 @@ export function fusedKernelsActive(): boolean {
  *
  * @example
  * ```ts
+ * const [batch, heads, len, headDim] = [2, 4, 5, 8];
+ * const q = tf.randomNormal([batch, heads, len, headDim]);
+ * const k = tf.randomNormal([batch, heads, len, headDim]);
+ * const mask = tf.tensor2d([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]); // 0: padding
+ * const maskBias = tf.mul(tf.sub(1, mask), -1e9).reshape([batch, 1, 1, len]);
  * const probs = maskedScaledSoftmax(tf.matMul(q, k, false, true), maskBias, Math.sqrt(headDim));
+ * probs.shape; // [2, 4, 5, 5]; padded keys get probability 0
  * ```
  */
 export function maskedScaledSoftmax(scores: tf.Tensor, bias: tf.Tensor, divisor: number): tf.Tensor {

@@ -72,7 +72,8 @@ const MODEL_TYPES = ["bert", "roberta", "gpt2"] as const;
  *
  * @example
  * ```ts
- * const model = createModel(PRESET_CONFIGS["roberta-base"], { seed: 0, numLabels: 2 });
+ * // roberta-base's shapes with one layer and a small vocabulary (the full preset: ~125M parameters).
+ * const model = createModel({ ...PRESET_CONFIGS["roberta-base"], num_hidden_layers: 1, vocab_size: 1000 }, { seed: 0, numLabels: 2 });
  * ```
  */
 export const PRESET_CONFIGS: Readonly<Record<"bert-base-uncased" | "roberta-base" | "gpt2", ConfigInput>> = {
@@ -271,8 +272,9 @@ function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: Hea
  *
  * @example
  * ```ts
- * const model = createModel({ ...PRESET_CONFIGS["roberta-base"] }, { seed: 0, numLabels: 2 });
- * model.linears.get("roberta.encoder.layer.0.attention.self.query"); // a Linear, 768 → 768
+ * const model = createModel({ model_type: "bert", vocab_size: 100, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64 }, { seed: 0, numLabels: 2 });
+ * model.linears.get("bert.encoder.layer.0.attention.self.query"); // a Linear, 32 → 32
+ * console.log(await model.predict({ inputIds: [[2, 40, 3]] })); // [[logit, logit]]
  * ```
  */
 export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {

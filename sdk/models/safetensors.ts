@@ -28,8 +28,10 @@ const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8,
  *
  * @example
  * ```ts
- * const f = parseSafetensors(await readFile("model.safetensors"), "model.safetensors");
- * f.tensors.get("bert.embeddings.word_embeddings.weight")?.shape;
+ * import { readFile } from "node:fs/promises";
+ * const path = "datasets/models/roberta-tiny/model.safetensors";
+ * const f = parseSafetensors(await readFile(path), path);
+ * f.tensors.get("roberta.embeddings.word_embeddings.weight")?.shape; // [4096, 128]
  * ```
  */
 export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): SafetensorsFile {

@@ -68,8 +68,17 @@ export interface HypergradientTensors {
  *
  * @example
  * ```ts
- * const { grads, valLoss } = hypergradientTensors("darts", problem, { eta: 1e-4 });
+ * const store = new ParamStore();
+ * store.add("w", tf.tensor1d([1, 2]), "adapter");
+ * store.add("beta", tf.tensor1d([0.5, -0.5]), "selection");
+ * const problem: BilevelProblem = {
+ *   store, innerNames: ["w"], outerNames: ["beta"],
+ *   trainLoss: () => tf.sum(tf.square(tf.sub(store.get("w"), store.get("beta")))),
+ *   valLoss: () => tf.sum(tf.square(tf.sub(tf.mul(store.get("w"), store.get("beta")), 1))),
+ * };
+ * const { grads, valLoss } = hypergradientTensors("darts", problem, { eta: 0.1 });
  * const loss = (await valLoss.data())[0];
+ * const dBeta = await grads.get("beta")!.data();
  * tf.dispose([valLoss, ...grads.values()]);
  * ```
  */
@@ -134,7 +143,16 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
  *
  * @example
  * ```ts
- * const { grads } = hypergradient("darts", problem, { eta: 1e-4 });
+ * const store = new ParamStore();
+ * store.add("w", tf.tensor1d([1, 2]), "adapter");
+ * store.add("beta", tf.tensor1d([0.5, -0.5]), "selection");
+ * const problem: BilevelProblem = {
+ *   store, innerNames: ["w"], outerNames: ["beta"],
+ *   trainLoss: () => tf.sum(tf.square(tf.sub(store.get("w"), store.get("beta")))),
+ *   valLoss: () => tf.sum(tf.square(tf.sub(tf.mul(store.get("w"), store.get("beta")), 1))),
+ * };
+ * const { grads, valLoss } = hypergradient("exact", problem, { eta: 0.1 });
+ * console.log(valLoss, grads.get("beta")!.arraySync());
  * for (const g of grads.values()) g.dispose();
  * ```
  */
@@ -153,8 +171,18 @@ export function hypergradient(kind: HypergradientKind, p: BilevelProblem, opts: 
  *
  * @example
  * ```ts
+ * const store = new ParamStore();
+ * store.add("w", tf.tensor1d([1, 2]), "adapter");
+ * store.add("beta", tf.tensor1d([0.5, -0.5]), "selection");
+ * const problem: BilevelProblem = {
+ *   store, innerNames: ["w"], outerNames: ["beta"],
+ *   trainLoss: () => tf.sum(tf.square(tf.sub(store.get("w"), store.get("beta")))),
+ *   valLoss: () => tf.sum(tf.square(tf.sub(tf.mul(store.get("w"), store.get("beta")), 1))),
+ * };
  * const { loss, grads } = innerGradientTensors(problem);
- * const value = (await loss.data())[0];
+ * const value = (await loss.data())[0]; // 6.5
+ * const dW = await grads.get("w")!.data(); // [1, 5] = 2 (w − β)
+ * tf.dispose([loss, ...grads.values()]);
  * ```
  */
 export function innerGradientTensors(p: BilevelProblem): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
@@ -172,7 +200,16 @@ export function innerGradientTensors(p: BilevelProblem): { loss: tf.Scalar; grad
  *
  * @example
  * ```ts
- * const { loss, grads } = innerGradients(problem);
+ * const store = new ParamStore();
+ * store.add("w", tf.tensor1d([1, 2]), "adapter");
+ * store.add("beta", tf.tensor1d([0.5, -0.5]), "selection");
+ * const problem: BilevelProblem = {
+ *   store, innerNames: ["w"], outerNames: ["beta"],
+ *   trainLoss: () => tf.sum(tf.square(tf.sub(store.get("w"), store.get("beta")))),
+ *   valLoss: () => tf.sum(tf.square(tf.sub(tf.mul(store.get("w"), store.get("beta")), 1))),
+ * };
+ * const { loss, grads } = innerGradients(problem); // 6.5, and ∇w = 2 (w − β) = [1, 5]
+ * grads.get("w")!.dispose();
  * ```
  */
 export function innerGradients(p: BilevelProblem): { loss: number; grads: Map<string, tf.Tensor> } {

@@ -111,7 +111,10 @@ function checkOptions(o: Required<AdamWOptions>): void {
  *
  * @example
  * ```ts
- * const opt = new AdamW(model.params.list((p) => p.trainable), { lr: 1e-4, weightDecay: 0.1 });
+ * const store = new ParamStore();
+ * store.add("w", tf.tensor1d([1, -2]), "adapter");
+ * const opt = new AdamW(store.list((p) => p.trainable), { lr: 1e-4, weightDecay: 0.1 });
+ * const grads = new Map([["w", tf.tensor1d([0.5, -0.5])]]);
  * await opt.step(grads);                 // grads: Map<name, tf.Tensor>, not disposed by step
  * const saved = await opt.state();       // plain typed arrays, for a checkpoint
  * opt.loadState(saved);                  // bit-identical resume
@@ -183,8 +186,11 @@ export class AdamW {
    *   for a gradient that matches no parameter.
    * @example
    * ```ts
-   * const { value, grads } = tf.variableGrads(() => lossFn());
-   * await opt.step(new Map(Object.entries(grads)), 2e-4);
+   * const store = new ParamStore();
+   * store.add("w", tf.tensor1d([1, -2]), "adapter");
+   * const opt = new AdamW(store.list());
+   * const g = tf.grad((w: tf.Tensor) => tf.sum(tf.square(w)))(store.get("w")); // keyed by the parameter's name below
+   * await opt.step(new Map([["w", g]]), 2e-4);
    * ```
    */
   async step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): Promise<void> {
@@ -333,7 +339,12 @@ export class AdamW {
    * and moments. Save it with a checkpoint; {@link AdamW.loadState} restores it exactly.
    * @example
    * ```ts
-   * const s = await opt.state(); s.params["classifier.weight"].m; // Float32Array
+   * const store = new ParamStore();
+   * store.add("classifier.weight", tf.ones([2, 4]), "head");
+   * const opt = new AdamW(store.list());
+   * await opt.step(new Map([["classifier.weight", tf.fill([2, 4], 0.1)]]));
+   * const s = await opt.state();
+   * s.params["classifier.weight"].m; // Float32Array, step 1
    * ```
    */
   async state(): Promise<AdamWState> {

@@ -49,6 +49,7 @@ function flatInt(rows: readonly (readonly number[])[], w: number): Int32Array {
  * @throws {@link DataError} for an empty batch or rows of different lengths.
  * @example
  * ```ts
+ * const [batch] = makeBatches(spam.splits.train.slice(0, 4), tokenizer, { batchSize: 4, maxLength: 32, head: spam.head });
  * const loss = tf.tidy(() => {
  *   const t = batchToTensors(batch);
  *   return model.loss(model.forward(t, { training: false }), t.labels);
@@ -174,10 +175,15 @@ function countBatches(batches: () => Iterable<Batch>): number {
  *   {@link DataError} when `batches()` yields nothing; {@link NonFiniteError} as above.
  * @example
  * ```ts
+ * attachLoRA(model, { r: 4 });
+ * const rng = new Rng(0);
+ * const opts = { batchSize: 4, maxLength: 32, head: spam.head };
+ * const dev = makeBatches(spam.splits.dev.slice(0, 4), tokenizer, opts);
+ * const acc: MetricFn = (p, y) => ({ accuracy: accuracy(y as number[], (p as number[][]).map((r) => r.indexOf(Math.max(...r)))) });
  * const result = await trainModel(model, {
- *   batches: () => makeBatches(train, 32, rng), epochs: 3, rng,
+ *   batches: () => makeBatches(spam.splits.train.slice(0, 8), tokenizer, { ...opts, shuffle: true, rng }), epochs: 1, rng,
  *   optimizer: { lr: 2e-4, weightDecay: 0.1 }, schedule: "linear", warmupRatio: 0.06,
- *   evalEvery: 100, evaluate: async () => (await evaluateModel(model, dev, accuracy)).metrics,
+ *   evalEvery: 1, evaluate: async () => (await evaluateModel(model, dev, acc)).metrics,
  *   onProgress: (p) => console.log(p.step, p.loss.toFixed(4)),
  * });
  * ```
@@ -302,8 +308,10 @@ export type MetricFn = (predictions: number[][] | number[][][], labels: number[]
  *
  * @example
  * ```ts
+ * const devBatches = makeBatches(spam.splits.dev.slice(0, 16), tokenizer, { batchSize: 8, maxLength: 32, head: spam.head });
+ * const argmax = (rows: number[][]) => rows.map((r) => r.indexOf(Math.max(...r)));
  * const { metrics, loss } = await evaluateModel(model, devBatches, (logits, labels) => ({
- *   accuracy: accuracy(argmax(logits as number[][]), labels as number[]),
+ *   accuracy: accuracy(labels as number[], argmax(logits as number[][])),
  * }));
  * ```
  */

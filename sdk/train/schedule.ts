@@ -42,7 +42,7 @@ export function warmupStepsOf(o: ScheduleOptions): number {
  * ```ts
  * const sched = makeSchedule({ kind: "linear", totalSteps: 10, warmupSteps: 3 });
  * [0, 1, 3, 10].map(sched); // [0, 1/3, 1, 0]
- * const lr = 2e-4 * sched(step);
+ * const lrAt = (step: number) => 2e-4 * sched(step); // the learning rate of 0-based step `step`
  * ```
  */
 export function makeSchedule(options: ScheduleOptions): Schedule {

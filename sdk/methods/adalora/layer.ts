@@ -74,7 +74,13 @@ export class SvdLinearLayer implements LinearAdapter {
  *
  * @example
  * ```ts
- * const loss = tf.add(model.loss(logits, labels), tf.mul(0.5, orthRegularization(model.params, [...h.layers.values()])));
+ * const ada = attachAdaLoRA(model, { initR: 4, targetR: 2, totalStep: 10 });
+ * const [batch] = makeBatches(spam.splits.train.slice(0, 4), tokenizer, { batchSize: 4, maxLength: 32, head: spam.head });
+ * const loss = tf.tidy(() => {
+ *   const t = batchToTensors(batch);
+ *   const taskLoss = model.loss(model.forward(t, { training: false }), t.labels);
+ *   return tf.add(taskLoss, tf.mul(0.5, orthRegularization(model.params, [...ada.layers.values()])));
+ * });
  * ```
  */
 export function orthRegularization(store: ParamStore, layers: readonly SvdLinearLayer[]): tf.Scalar {
@@ -120,9 +126,17 @@ export type AllocatorSettings = Pick<ResolvedAdaLoraConfig, "targetR" | "tinit" 
  *
  * @example
  * ```ts
- * const { budget, maskInd } = h.allocator.budgetSchedule(step);
- * h.allocator.updateImportance(grads);          // after optimizer.step, with that step's gradients
- * if (maskInd) await h.allocator.maskToBudget(budget);
+ * const ada = attachAdaLoRA(model, { initR: 4, targetR: 2, totalStep: 10 });
+ * const [batch] = makeBatches(spam.splits.train.slice(0, 4), tokenizer, { batchSize: 4, maxLength: 32, head: spam.head });
+ * const t = batchToTensors(batch);
+ * const loss = () => model.loss(model.forward(t, { training: false }), t.labels);
+ * const names = ada.allocator.paramNames(); // every lora_A, lora_E, lora_B
+ * const { grads } = innerGradients({ store: model.params, innerNames: names, outerNames: [], trainLoss: loss, valLoss: loss });
+ * await new AdamW(model.params.list((p) => names.includes(p.name))).step(grads);
+ * const step = 5;
+ * const { budget, maskInd } = ada.allocator.budgetSchedule(step); // 18 of 32 (targetR · 8 layers = 16 at the end), allocating
+ * ada.allocator.updateImportance(grads);          // after optimizer.step, with that step's gradients
+ * if (maskInd) console.log(await ada.allocator.maskToBudget(budget)); // module → [kept?]
  * ```
  */
 export class RankAllocator {

@@ -70,10 +70,9 @@ export function adaloraOf(model: Model): AdaLoraHandle | undefined {
  *   {@link UnknownNameError} for targets that match nothing.
  * @example
  * ```ts
- * const model = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
+ * const model = await loadPretrained("datasets/models/roberta-tiny", { numLabels: 2 });
  * const ada = attachAdaLoRA(model, { initR: 12, targetR: 8, totalStep: 1000, tinit: 100, tfinal: 300, deltaT: 10 });
- * const res = await trainAdaLoRA(model, ada, { batches: () => makeBatches(train, 32, rng), rng });
- * console.log(ada.ranks());
+ * console.log(countTrainable(model), ada.ranks()); // every layer at initR = 12 until the first allocation
  * ```
  */
 export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandle {
@@ -190,9 +189,12 @@ export interface AdaLoraTrainResult {
  *   `handle` is not `model`'s or nothing is trainable; {@link DataError} for an empty `batches()`.
  * @example
  * ```ts
- * const ada = attachAdaLoRA(model, { totalStep: 200, tinit: 20, tfinal: 50, deltaT: 5 });
- * const res = await trainAdaLoRA(model, ada, { batches: () => makeBatches(train, 32, rng), rng, optimizer: { lr: 1e-3 } });
- * console.log(res.ranks);
+ * const ada = attachAdaLoRA(model, { initR: 4, targetR: 2, totalStep: 3, tinit: 0, tfinal: 1, deltaT: 1 });
+ * const rng = new Rng(0);
+ * const train = spam.splits.train.slice(0, 8);
+ * const batches = () => makeBatches(train, tokenizer, { batchSize: 4, maxLength: 32, head: spam.head, shuffle: true, rng });
+ * const res = await trainAdaLoRA(model, ada, { batches, rng, optimizer: { lr: 1e-3 } });
+ * console.log(res.losses, res.ranks); // 3 steps; ranks down to targetR = 2 on average
  * ```
  */
 export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options: AdaLoraTrainOptions): Promise<AdaLoraTrainResult> {

@@ -141,8 +141,11 @@ export interface DyLoraTrainResult extends TrainResult {
  * @example
  * ```ts
  * const dy = attachDyLoRA(model, { rMax: 8 });
- * const res = await trainDyLoRA(model, dy, { batches: () => makeBatches(train, 32, rng), epochs: 3, rng, rankRng: rng });
- * console.log(res.ranks.slice(0, 10));
+ * const rng = new Rng(0);
+ * const train = spam.splits.train.slice(0, 8);
+ * const batches = () => makeBatches(train, tokenizer, { batchSize: 4, maxLength: 32, head: spam.head, shuffle: true, rng });
+ * const res = await trainDyLoRA(model, dy, { batches, epochs: 1, rng, rankRng: rng });
+ * console.log(res.ranks); // the rank of each of the 2 steps, e.g. [8, 2]
  * ```
  */
 export async function trainDyLoRA(model: Model, handle: DyLoraHandle, options: DyLoraTrainOptions): Promise<DyLoraTrainResult> {
@@ -218,8 +221,12 @@ export interface RankScore {
  * @throws {@link ConfigError} for a rank outside `1..rMax` or a handle that is not `model`'s.
  * @example
  * ```ts
+ * const dy = attachDyLoRA(model, { rMax: 4 });
+ * const dev = makeBatches(spam.splits.dev.slice(0, 8), tokenizer, { batchSize: 8, maxLength: 32, head: spam.head });
+ * const argmax = (rows: number[][]) => rows.map((r) => r.indexOf(Math.max(...r)));
+ * const acc: MetricFn = (logits, labels) => ({ accuracy: accuracy(labels as number[], argmax(logits as number[][])) });
  * const scores = await evaluateRanks(model, dy, async () => (await evaluateModel(model, dev, acc)).metrics.accuracy!);
- * const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
+ * const best = scores.reduce((a, b) => (b.score > a.score ? b : a)); // { rank, score }
  * ```
  */
 export async function evaluateRanks(

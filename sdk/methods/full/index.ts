@@ -9,9 +9,10 @@ import type { Model } from "../../models/module.js";
  *
  * @example
  * ```ts
+ * const batches = () => makeBatches(spam.splits.train.slice(0, 8), tokenizer, { batchSize: 8, maxLength: 32, head: spam.head });
  * const restore = fullFineTune(model);
- * await trainModel(model, { batches, epochs: 1, rng });
- * restore();
+ * await trainModel(model, { batches, epochs: 1, rng: new Rng(0) }); // every weight moves
+ * restore(); // the base frozen again
  * ```
  */
 export function fullFineTune(model: Model): () => void {

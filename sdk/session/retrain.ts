@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
+import type { Task } from "../core/interrupt.js";
 import { beginTask } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
@@ -14,7 +15,6 @@ import { attachLoRA, countTrainable, type LoraHandle } from "../methods/lora/ind
 import type { Model } from "../models/module.js";
 import { createModel, type PretrainedModel } from "../models/pretrained.js";
 import { trainModel } from "../train/loop.js";
-import type { Task } from "../core/interrupt.js";
 import { collate } from "./data.js";
 import type { Session } from "./session.js";
 import { evaluateExamples, note, sessionInternals } from "./session.js";

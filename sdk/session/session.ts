@@ -28,8 +28,8 @@ import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, r
 import { ALL_LINEAR, defaultTargetModules, selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
-import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
 import { type BatchTensors, batchToTensors, evaluateModel, isRegression } from "../train/loop.js";
+import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
 import { collate, computeMetrics, defaultMetrics, fingerprint } from "./data.js";
 import type { RetrainResult } from "./retrain.js";
 import type {

@@ -35,7 +35,14 @@ const ROOT = resolve(import.meta.dirname, "../..");
  * whole-corpus checks: for fixing examples. Unset (as in `npm test`), everything runs.
  */
 const FILTER = (process.env.DOC_BLOCKS ?? "").split(",").filter((s) => s.trim());
-const WORK = join(ROOT, FILTER.length ? `tmp/doc-blocks-${FILTER.join("_").replace(/[^A-Za-z0-9]+/g, "-").slice(0, 60)}` : "tmp/doc-blocks");
+const WORK = join(
+  ROOT,
+  FILTER.length
+    ? `tmp/doc-blocks-${FILTER.join("_")
+        .replace(/[^A-Za-z0-9]+/g, "-")
+        .slice(0, 60)}`
+    : "tmp/doc-blocks",
+);
 const hasBuild = existsSync(join(ROOT, "dist/index.js")) && existsSync(join(ROOT, "dist/index.d.ts"));
 if (!hasBuild) console.warn("[doc blocks] TypeScript and CLI blocks skipped: dist/ missing (run `npm run build`)");
 
@@ -139,6 +146,14 @@ const SHELL: Record<string, ShellRule> = {
   "npx autolora search --model DIR --train train.csv --dev dev.csv --steps 200 --hypergradient exact": {
     run: `npx autolora search --model ${MODEL_DIR} --train datasets/fixtures/formats/reviews.csv --dev datasets/fixtures/formats/reviews.csv --hypergradient exact --out ${OUT}/csv ${SMALL_SEARCH}`,
     creates: [`${OUT}/csv/results.json`],
+  },
+  "npx autolora search --train reviews.jsonl --dev reviews.jsonl --text-column text --label-column label": {
+    run: `npx autolora search --train datasets/fixtures/formats/reviews.jsonl --dev datasets/fixtures/formats/reviews.jsonl --text-column text --label-column label --out ${OUT}/jsonl ${SMALL_SEARCH}`,
+    creates: [`${OUT}/jsonl/results.json`],
+  },
+  "npx autolora search --train hub-download/ --steps 20": {
+    run: `npx autolora search --train datasets/fixtures/formats/hub/ --out ${OUT}/hub ${SMALL_SEARCH}`,
+    creates: [`${OUT}/hub/results.json`],
   },
   "npx autolora compare --task spam --methods lora,dylora,adalora,adapter,full,autolora --seeds 3": {
     run: `npx autolora compare --task spam --methods lora,dylora,adalora,adapter,full,autolora --seeds 1 --max-train 32 --max-dev 16 --out ${OUT}/compare`,

@@ -15,11 +15,19 @@ fail() {
   echo "[pack-check] FAILED: $*" >&2
   exit 1
 }
-step() { echo "[pack-check] $*"; }
+step() { echo "[pack-check] ${SECONDS}s: $*"; }
 
-# npm pack runs the prepare script (npm run build), so the tarball has a fresh dist/.
+# dist/ must be current: build when it is missing or older than a source file, then pack without
+# running prepare again (CI's npm install has just built it).
+if [ ! -f dist/cli/main.js ] || [ -n "$(find sdk -name '*.ts' -newer dist/cli/main.js -print -quit)" ]; then
+  step "npm run build (dist/ missing or older than sdk/)"
+  npm run build > "$tmp/build.log" 2>&1 || {
+    tail -n 40 "$tmp/build.log" >&2
+    fail "npm run build"
+  }
+fi
 step "npm pack -> $tmp"
-tarball=$(npm pack --silent --pack-destination "$tmp" | tail -n 1)
+tarball=$(npm pack --silent --ignore-scripts --pack-destination "$tmp" | tail -n 1)
 [ -f "$tmp/$tarball" ] || fail "npm pack wrote no tarball (got '$tarball')"
 # (a listing file, not a pipe: grep -q would end tar early, and pipefail would call that a failure)
 tar -tzf "$tmp/$tarball" > "$tmp/files.txt"

@@ -181,7 +181,6 @@ const SHELL: Record<string, ShellRule> = {
     run: `JUPYTER_PATH=${OUT}/kernel/share/jupyter /usr/bin/python3 -m jupyter_client.kernelspecapp list`,
     expect: /autolora-ts/,
   },
-  "jupyter lab notebooks/": { skip: "starts a Jupyter server and waits for a browser" },
   "jupyter notebook notebooks/": { skip: "starts a Jupyter server and waits for a browser" },
   "~/jl/bin/jupyter lab notebooks/": { skip: "starts a Jupyter server and waits for a browser" },
   "apt-get install jupyter-notebook jupyter-client python3-nbclient python3-nbconvert": {

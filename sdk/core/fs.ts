@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -25,5 +25,34 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  }
+  await removeStaleTemporaries(path);
+}
+
+/**
+ * Temporary files of earlier writes of `path` that never got renamed (the process was killed
+ * between write and rename) are removed after the next successful write. Only those older than
+ * {@link STALE_TMP_MS}: a younger one may belong to a write still in progress in another process.
+ */
+export const STALE_TMP_MS = 60_000;
+
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) continue;
+    const file = join(dir, name);
+    try {
+      if (now - (await stat(file)).mtimeMs > STALE_TMP_MS) await rm(file, { force: true });
+    } catch {
+      // gone already, or not ours to remove: leave it
+    }
   }
 }

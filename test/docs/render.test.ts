@@ -53,7 +53,8 @@ const rendered = listHtml(TUTORIALS);
 if (rendered.length === 0 && executed.length === 0) {
   console.warn(
     "[docs render test] no rendered tutorials (docs/tutorials/*.html) and no executed copies (tmp/notebooks/*.ipynb): " +
-      "only the built-in notebook is checked. Render them with `npm run build && npm run docs:tutorials` (or `npm run notebooks`).",
+      "only the built-in notebook is checked here. Each tutorial is still executed, saved, reopened and drawn in chromium by " +
+      "test/notebooks/notebooks.test.ts in the same run; to check the published pages too, `npm run build && npm run docs:tutorials` first.",
   );
 }
 

@@ -14,7 +14,7 @@
  * completion and inspect, and interrupt = pause (against the fixture, whose dist/ also has
  * sdk/core/interrupt; the real Session run/interrupt/save checks need the repo's dist/).
  */
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -42,6 +42,30 @@ if (!hasJupyter) {
 
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, timeout: opts.timeout ?? 240_000 });
+}
+
+/**
+ * {@link run} without blocking this worker: for commands that take more than a few seconds. A
+ * worker blocked in spawnSync for a minute misses vitest's RPC deadline ("Timeout calling
+ * onTaskUpdate", an unhandled error that fails the run although every test passed).
+ */
+function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeout ?? 240_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr });
+    });
+  });
 }
 
 interface KernelSpecJson {
@@ -163,7 +187,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
   let jupyterPath: string;
   let fixture: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), "autolora-kernel-"));
     const prefix = join(tmp, "prefix");
     const r = run(process.execPath, [INSTALL, "--prefix", prefix, "--python", PY]);
@@ -183,7 +207,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
         exports: { ".": { types: "./dist/index.d.ts", import: "./dist/index.js" } },
       }),
     );
-    const tsc = run(process.execPath, [
+    const tsc = await runAsync(process.execPath, [
       join(ROOT, "node_modules", "typescript", "bin", "tsc"),
       ...["--outDir", join(fixture, "dist"), "--rootDir", join(ROOT, "sdk"), "--module", "NodeNext", "--moduleResolution", "NodeNext"],
       ...["--target", "ES2022", "--declaration", "--skipLibCheck", "--strict", "--types", "node", "--esModuleInterop"],
@@ -200,7 +224,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("runs a notebook through nbconvert: top-level await, types, tfjs, `autolora` self-import, show(), env, errors", () => {
+  it("runs a notebook through nbconvert: top-level await, types, tfjs, `autolora` self-import, show(), env, errors", async () => {
     const nb = join(fixture, "notebooks", "smoke.ipynb");
     writeFileSync(
       nb,
@@ -221,7 +245,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     );
     const out = join(tmp, "smoke.out.ipynb");
     const t0 = performance.now();
-    const r = run(
+    const r = await runAsync(
       PY,
       [
         "-m",
@@ -274,22 +298,26 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     expect(thrown[0]).toMatchObject({ ename: "RangeError", evalue: "threshold out of range" });
   });
 
-  it("passes AUTOLORA_BACKEND baked in by --backend", () => {
+  it("passes AUTOLORA_BACKEND baked in by --backend", async () => {
     const prefix = join(tmp, "prefix-wasm");
     expect(run(process.execPath, [INSTALL, "--prefix", prefix, "--python", PY, "--backend", "wasm", "--name", "autolora-ts-wasm"]).status).toBe(0);
     const nb = join(fixture, "notebooks", "env.ipynb");
     writeFileSync(nb, notebook([{ source: 'console.log("backend", process.env.AUTOLORA_BACKEND);' }]));
     const out = join(tmp, "env.out.ipynb");
-    const r = run(PY, ["-m", "nbconvert", "--to", "notebook", "--execute", nb, "--output", out, "--ExecutePreprocessor.kernel_name=autolora-ts-wasm"], {
-      env: { JUPYTER_PATH: join(prefix, "share", "jupyter"), AUTOLORA_BACKEND: "" },
-    });
+    const r = await runAsync(
+      PY,
+      ["-m", "nbconvert", "--to", "notebook", "--execute", nb, "--output", out, "--ExecutePreprocessor.kernel_name=autolora-ts-wasm"],
+      {
+        env: { JUPYTER_PATH: join(prefix, "share", "jupyter"), AUTOLORA_BACKEND: "" },
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     const cells = (JSON.parse(readFileSync(out, "utf8")) as { cells: NbCell[] }).cells;
     expect(text(cells[0]!.outputs)).toBe("backend wasm\n");
   });
 
-  it("starts and imports `autolora` (measured and printed; the goal is 5 s)", () => {
-    const r = run(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(fixture, "notebooks"), "--import-autolora"], {
+  it("starts and imports `autolora` (measured and printed; the goal is 5 s)", async () => {
+    const r = await runAsync(PY, [join(ROOT, "test", "kernel", "measure_startup.py"), "--cwd", join(fixture, "notebooks"), "--import-autolora"], {
       env: { JUPYTER_PATH: jupyterPath },
     });
     expect(r.status, r.stderr).toBe(0);
@@ -301,8 +329,8 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
   });
 
   /** Run test/kernel/test_notebook_ux.py's `cls` (unittest) with the kernel in `cwd`; prints its summary. */
-  function uxSuite(classes: string[], cwd: string, timeout: number): void {
-    const r = run(PY, ["-m", "unittest", "-v", ...classes.map((c) => `test_notebook_ux.${c}`)], {
+  async function uxSuite(classes: string[], cwd: string, timeout: number): Promise<void> {
+    const r = await runAsync(PY, ["-m", "unittest", "-v", ...classes.map((c) => `test_notebook_ux.${c}`)], {
       cwd: join(ROOT, "test", "kernel"),
       env: { JUPYTER_PATH: jupyterPath, AUTOLORA_KERNEL_NAME: KERNEL, AUTOLORA_KERNEL_CWD: cwd, PYTHONDONTWRITEBYTECODE: "1" },
       timeout,
@@ -313,20 +341,20 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     expect(r.stderr).toMatch(/^OK/m);
   }
 
-  it("displays a cell's last expression as an execute_result; completion hides internals; inspect resolves {@link}; an interrupt pauses a registered operation (else rejects the cell)", () => {
-    uxSuite(["DisplayTests", "InterruptTests"], join(fixture, "notebooks"), 200_000);
+  it("displays a cell's last expression as an execute_result; completion hides internals; inspect resolves {@link}; an interrupt pauses a registered operation (else rejects the cell)", async () => {
+    await uxSuite(["DisplayTests", "InterruptTests"], join(fixture, "notebooks"), 200_000);
   }, 210_000);
 
   it.skipIf(!existsSync(join(ROOT, "dist", "index.js")))(
     "pauses a real session.run() on an interrupt, bit-identical to an uninterrupted run; save() during run() is consistent",
-    () => {
-      uxSuite(["SessionInterruptTests"], join(ROOT, "notebooks"), 300_000);
+    async () => {
+      await uxSuite(["SessionInterruptTests"], join(ROOT, "notebooks"), 300_000);
     },
     310_000,
   );
 
-  it.skipIf(!hasKernelTest)("passes the jupyter_kernel_test conformance suite (test/kernel/test_kernel.py)", () => {
-    const r = run(PY, ["-m", "unittest", "-v", "test_kernel"], {
+  it.skipIf(!hasKernelTest)("passes the jupyter_kernel_test conformance suite (test/kernel/test_kernel.py)", async () => {
+    const r = await runAsync(PY, ["-m", "unittest", "-v", "test_kernel"], {
       cwd: join(ROOT, "test", "kernel"),
       env: { JUPYTER_PATH: jupyterPath, AUTOLORA_KERNEL_NAME: KERNEL, PYTHONDONTWRITEBYTECODE: "1" },
     });

@@ -792,18 +792,14 @@ export class Session {
       return this.#withBatches([batch], async ([b]) => {
         const p = this.#problem(b!, b!, seed);
         // No host read until the whole gradient is queued; then one asynchronous read of the loss.
-        const { loss: lossT, grads } = innerGradientTensors(p);
-        try {
-          const loss = (await lossT.data())[0]!;
-          if (!Number.isFinite(loss))
-            throw new NonFiniteError(
-              `the training loss is ${loss} at inner step ${this.#innerCount + 1}; nothing was changed. Lower innerLr (session.setLearningRates), check the labels, or inspect the batch.`,
-            );
-          await this.#inner.step(grads);
-          return loss;
-        } finally {
-          tf.dispose([lossT, ...grads.values()]);
-        }
+        const { loss, grads } = innerGradientTensors(p);
+        return applyUpdate(
+          this.#inner,
+          loss,
+          grads,
+          (v) =>
+            `the training loss is ${v} at inner step ${this.#innerCount + 1}; nothing was changed. Lower innerLr (session.setLearningRates), check the labels, or inspect the batch.`,
+        );
       });
     }, "innerLr");
     this.#innerCount++;
@@ -821,16 +817,8 @@ export class Session {
       return this.#withBatches([tr, va], async ([b1, b2]) => {
         const p = this.#problem(b1!, b2!, seed);
         const eta = this.#config.hypergradient === "first-order" ? 0 : this.#config.innerLr;
-        const { grads, valLoss: valLossT } = hypergradientTensors(this.#config.hypergradient, p, { eta });
-        try {
-          const valLoss = (await valLossT.data())[0]!;
-          if (!Number.isFinite(valLoss))
-            throw new NonFiniteError(`the validation loss is ${valLoss} at outer step ${this.#outerCount + 1}; nothing was changed.`);
-          await this.#outer.step(grads);
-          return valLoss;
-        } finally {
-          tf.dispose([valLossT, ...grads.values()]);
-        }
+        const { grads, valLoss } = hypergradientTensors(this.#config.hypergradient, p, { eta });
+        return applyUpdate(this.#outer, valLoss, grads, (v) => `the validation loss is ${v} at outer step ${this.#outerCount + 1}; nothing was changed.`);
       });
     }, "outerLr");
     this.#outerCount++;
@@ -997,6 +985,22 @@ function sessionBundle(s: Session, st: { dead: string | undefined; busy: string 
     ...(ranks.length ? ["", textTable(rankCols, rankRows, { caption })] : []),
   ].join("\n");
   return { "text/html": html, "text/plain": text };
+}
+
+/**
+ * The common end of both steps: one asynchronous read of the loss (after the whole gradient is
+ * queued), refuse a non-finite one, then let the optimiser apply `grads` (it checks the new
+ * values before assigning). Disposes the loss and the gradients either way.
+ */
+async function applyUpdate(opt: AdamW, lossT: tf.Scalar, grads: Map<string, tf.Tensor>, nonFinite: (loss: number) => string): Promise<number> {
+  try {
+    const loss = (await lossT.data())[0]!;
+    if (!Number.isFinite(loss)) throw new NonFiniteError(nonFinite(loss));
+    await opt.step(grads);
+    return loss;
+  } finally {
+    tf.dispose([lossT, ...grads.values()]);
+  }
 }
 
 function validateData(data: SessionData): void {

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { ConfigError } from "./errors.js";
 
 /** A small, fast, seedable PRNG whose whole state can be saved and restored. */
 export class Rng {
@@ -90,7 +91,9 @@ export class Rng {
 
   /** Restore a state from {@link Rng.state}. */
   setState(state: readonly number[]): void {
-    if (state.length !== 4) throw new Error(`Rng state must have 4 words, got ${state.length}`);
+    if (!Array.isArray(state) || state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new ConfigError(`an Rng state is 4 unsigned 32-bit words (from Rng.state()), got ${JSON.stringify(state)}`);
+    }
     this.s = Uint32Array.from(state);
   }
 }

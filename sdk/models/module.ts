@@ -48,7 +48,9 @@ export class ParamStore {
 
   /** Add a parameter (the store keeps the tensor as a variable and owns it). */
   add(name: string, value: tf.Tensor, role: ParamRole, trainable = role !== "base"): tf.Variable {
-    if (this.params.has(name)) throw new Error(`parameter ${name} exists already`);
+    if (this.params.has(name)) {
+      throw new ConfigError(`parameter ${name} exists already: a method or head was attached twice; detach the first (or load a fresh model) before adding it again`);
+    }
     const variable = tf.variable(value, trainable, `${name}#${nextId++}`);
     this.params.set(name, { name, variable, role, trainable });
     return variable;
@@ -61,7 +63,7 @@ export class ParamStore {
       if (t) return t;
     }
     const p = this.params.get(name);
-    if (!p) throw new Error(`no parameter named ${name}`);
+    if (!p) throw new UnknownNameError(`no parameter named ${name}: the model has ${this.params.size} parameters (list them with \`names()\`)`);
     return p.variable;
   }
 

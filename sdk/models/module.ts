@@ -49,7 +49,9 @@ export class ParamStore {
   /** Add a parameter (the store keeps the tensor as a variable and owns it). */
   add(name: string, value: tf.Tensor, role: ParamRole, trainable = role !== "base"): tf.Variable {
     if (this.params.has(name)) {
-      throw new ConfigError(`parameter ${name} exists already: a method or head was attached twice; detach the first (or load a fresh model) before adding it again`);
+      throw new ConfigError(
+        `parameter ${name} exists already: a method or head was attached twice; detach the first (or load a fresh model) before adding it again`,
+      );
     }
     const variable = tf.variable(value, trainable, `${name}#${nextId++}`);
     this.params.set(name, { name, variable, role, trainable });

@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { writeFileAtomic } from "../core/fs.js";
 import { ConfigError, DataError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
 import { emailBody, mobySentimentSplits, packageDataDir, passages, sotuSplits, spamSplits, splitSentences, wordTokens } from "../data/offline.js";
 

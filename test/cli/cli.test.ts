@@ -3,7 +3,7 @@
 // run as the built bin (`node dist/cli/main.js`, once through a symlink as npm's .bin makes it):
 // exit 2 with one line and no stack, nothing written.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { main } from "../../sdk/cli/main.js";
 import { RUNNERS } from "../../sdk/compare/index.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/index.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { spawnAsync } from "../helpers/spawn.js";
 
 const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 const BIN = resolve("dist/cli/main.js");
@@ -30,24 +31,10 @@ function cli(args: string[], bin = BIN, node: string[] = [], timeout = 10_000) {
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-/**
- * {@link cli} without blocking this worker: for runs that load a backend and take seconds (a
- * minute in spawnSync missed vitest's RPC deadline in a CI run, "Timeout calling onTaskUpdate").
- */
-function cliAsync(args: string[], bin = BIN, node: string[] = [], timeout = 60_000): Promise<ReturnType<typeof cli>> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...node, bin, ...args], { env: { ...process.env, AUTOLORA_BACKEND: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => void (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill("SIGKILL"), timeout);
-    child.on("error", fail);
-    child.on("close", (code, signal) => {
-      clearTimeout(killer);
-      done({ code, signal, stdout, stderr });
-    });
-  });
+/** {@link cli} without blocking this worker, for runs that load a backend (test/helpers/spawn.ts says why). */
+async function cliAsync(args: string[], bin = BIN, node: string[] = [], timeout = 60_000): Promise<ReturnType<typeof cli>> {
+  const r = await spawnAsync(process.execPath, [...node, bin, ...args], { timeout, env: { AUTOLORA_BACKEND: "" } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 beforeAll(() => {

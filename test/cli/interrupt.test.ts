@@ -3,7 +3,7 @@
 // the first SIGINT into that request (one line, exit 130 with the partial results written as
 // partial) and a second SIGINT into an immediate exit 130.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,7 @@ import { compare } from "../../sdk/compare/index.js";
 import { interruptAll, taskRegister } from "../../sdk/core/interrupt.js";
 import { task } from "../../sdk/data/index.js";
 import { buildCorpus, saveCorpus } from "../../sdk/pretrain/corpus.js";
+import { spawnAsync } from "../helpers/spawn.js";
 
 const TINY = "datasets/fixtures/hf/tiny-bert-seqcls";
 const BIN = resolve("dist/cli/main.js");
@@ -24,26 +25,18 @@ const tmp = mkdtempSync(join(tmpdir(), "cli-int-"));
  * machine that reply can reach this process after the child's step has already ended (a CI run
  * saw results.json written before the second signal landed).
  */
-function interrupted(args: string[], when: RegExp, againAfterMs?: number): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    let sent = 0;
-    const killer = setTimeout(() => child.kill("SIGKILL"), 100_000);
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      if (sent === 0 && when.test(stderr)) {
-        sent = 1;
-        child.kill("SIGINT");
-        if (againAfterMs !== undefined) setTimeout(() => child.kill("SIGINT"), againAfterMs);
-      }
-    });
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(killer);
-      done({ code, stderr });
-    });
+async function interrupted(args: string[], when: RegExp, againAfterMs?: number): Promise<{ code: number | null; stderr: string }> {
+  let sent = false;
+  const r = await spawnAsync(process.execPath, [BIN, ...args], {
+    timeout: 100_000,
+    onStderr: (stderr, child) => {
+      if (sent || !when.test(stderr)) return;
+      sent = true;
+      child.kill("SIGINT");
+      if (againAfterMs !== undefined) setTimeout(() => child.kill("SIGINT"), againAfterMs);
+    },
   });
+  return { code: r.status, stderr: r.stderr };
 }
 
 beforeAll(async () => {

@@ -14,12 +14,13 @@
  * completion and inspect, and interrupt = pause (against the fixture, whose dist/ also has
  * sdk/core/interrupt; the real Session run/interrupt/save checks need the repo's dist/).
  */
-import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SpawnResult, spawnAsync } from "../helpers/spawn.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const PY = "/usr/bin/python3";
@@ -44,28 +45,9 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
   return spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, timeout: opts.timeout ?? 240_000 });
 }
 
-/**
- * {@link run} without blocking this worker: for commands that take more than a few seconds. A
- * worker blocked in spawnSync for a minute misses vitest's RPC deadline ("Timeout calling
- * onTaskUpdate", an unhandled error that fails the run although every test passed).
- */
-function runAsync(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {},
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeout ?? 240_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
+/** {@link run} without blocking this worker (test/helpers/spawn.ts says why). */
+function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): Promise<SpawnResult> {
+  return spawnAsync(cmd, args, { ...opts, cwd: opts.cwd ?? ROOT });
 }
 
 interface KernelSpecJson {

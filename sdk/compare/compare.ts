@@ -6,7 +6,7 @@
  * @module
  */
 import { ConfigError, UnknownNameError } from "../core/errors.js";
-import { beginTask } from "../core/interrupt.js";
+import { beginTask, type TaskOutcome } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import { makeBatches } from "../data/batching.js";
 import { loadTokenizer } from "../data/tokenizer.js";
@@ -435,6 +435,8 @@ export interface CompareOptions {
   /** Stops the comparison at the next step boundary (so does an interrupt, see `interruptAll`); the completed runs are returned. */
   signal?: AbortSignal;
   onProgress?: (p: CompareProgress) => void;
+  /** Show a live view (default true): in a notebook an output updating in place, on the CLI's terminal a block. */
+  live?: boolean;
 }
 
 /** Progress of a comparison, for a bar. */
@@ -500,7 +502,8 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   if (!(Number.isInteger(o.seeds) && o.seeds >= 1)) throw new ConfigError(`seeds ${o.seeds} must be an integer ≥ 1.`);
   const firstSeed = o.firstSeed ?? 0;
   if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new ConfigError(`firstSeed ${firstSeed} must be an integer ≥ 0.`);
-  const task = beginTask("compare", o.signal ? { signal: o.signal } : {});
+  const task = beginTask("compare", { ...(o.signal ? { signal: o.signal } : {}), live: o.live !== false });
+  let outcome: TaskOutcome | undefined;
   // Runners take an AbortSignal; the task's stop request (an interrupt, or o.signal) fires it.
   const stop = new AbortController();
   const poll = setInterval(() => task.stopRequested && stop.abort(), 50);
@@ -532,6 +535,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       if (task.stopRequested) break;
       const progress = (p: RunProgress) => {
         o.onProgress?.({ done: i, runs: cells.length, method, seed, note: p.note, fraction: (i + Math.min(1, Math.max(0, p.fraction))) / cells.length });
+        task.report({ step: i, total: cells.length, unit: "run", label: p.note });
         if (task.stopRequested) stop.abort(); // at once, not at the next poll: the run stops at its next step boundary
       };
       progress({ note: `${method} seed ${seed}`, fraction: 0 });
@@ -542,17 +546,30 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
         throw e;
       }
       o.onProgress?.({ done: i + 1, runs: cells.length, method, seed, note: `${method} seed ${seed} done`, fraction: (i + 1) / cells.length });
+      task.report({ step: i + 1, total: cells.length, unit: "run", label: `${method} seed ${seed} done` });
     }
     const { task: t, onProgress: _p, signal: _s, ...rest } = o;
     const ran = o.methods.filter((m) => results.some((r) => r.method === m));
+    const { live: _l, ...kept } = rest;
+    outcome =
+      results.length < cells.length
+        ? {
+            status: "paused",
+            ...(task.stopReason ? { reason: task.stopReason } : {}),
+            message: `${results.length} of ${cells.length} runs completed; the summaries hold those`,
+          }
+        : { status: "done", message: `${cells.length} runs` };
     return {
-      options: { ...rest, task: t.name },
+      options: { ...kept, task: t.name },
       summaries: summarize(results, ran),
       ...(results.length < cells.length ? { interrupted: { completedRuns: results.length, plannedRuns: cells.length } } : {}),
     };
+  } catch (e) {
+    outcome = { status: "failed", message: e instanceof Error ? e.message : String(e) };
+    throw e;
   } finally {
     clearInterval(poll);
-    task.end();
+    task.end(outcome);
   }
 }
 

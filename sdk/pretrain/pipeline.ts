@@ -12,7 +12,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import { beginTask } from "../core/interrupt.js";
+import { beginTask, type Task, type TaskOutcome } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
@@ -72,10 +72,12 @@ export interface PretrainOptions {
    * trained so far is written, marked as interrupted (see {@link PretrainResult.interrupted}).
    */
   signal?: AbortSignal;
+  /** Show a live view (default true): in a notebook an output updating in place, on the CLI's terminal a block. */
+  live?: boolean;
 }
 
 /** Resolved options. */
-export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command" | "corpusFile" | "signal">> & {
+export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "command" | "corpusFile" | "signal" | "live">> & {
   command: string | undefined;
   corpusFile: string | undefined;
 };
@@ -162,15 +164,22 @@ const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
  */
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const o = pretrainDefaults(options);
-  const task = beginTask("pretrain", options.signal ? { signal: options.signal } : {});
+  const task = beginTask("pretrain", { ...(options.signal ? { signal: options.signal } : {}), live: options.live !== false });
+  let outcome: TaskOutcome | undefined;
   try {
-    return await pretrainTask(o, options, () => task.stopRequested);
+    const r = await pretrainTask(o, options, task);
+    outcome = { status: task.stopRequested ? "paused" : "done", ...(task.stopReason ? { reason: task.stopReason } : {}), message: `wrote ${r.dir}` };
+    return r;
+  } catch (e) {
+    outcome = { status: "failed", message: e instanceof Error ? e.message : String(e) };
+    throw e;
   } finally {
-    task.end();
+    task.end(outcome);
   }
 }
 
-async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions, stopRequested: () => boolean): Promise<PretrainResult> {
+async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions, task: Task): Promise<PretrainResult> {
+  const stopRequested = () => task.stopRequested;
   const log = options.log ?? (() => {});
   const t0 = performance.now();
   const corpus = o.corpusFile ? loadCorpus(o.corpusFile) : buildCorpus({ sources: o.sources });
@@ -280,6 +289,7 @@ async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions
         maxGradNorm: o.maxGradNorm,
         shouldStop: stopRequested,
         onStep: (step, loss, lr) => {
+          task.report({ step, total: o.steps, losses: { train: loss } });
           window.push(loss);
           if (step % o.logEvery === 0 || step === o.steps || stopRequested()) {
             const mean = window.reduce((a, b) => a + b, 0) / window.length;

@@ -6,8 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
-import type { Task } from "../core/interrupt.js";
-import { beginTask } from "../core/interrupt.js";
+import { beginTask, type Task, type TaskOutcome } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type LayerRank, selectionWeights } from "../methods/autolora/index.js";
@@ -78,12 +77,27 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
       throw new ConfigError(`retrain: ${k} ${String(v)} must be a finite number ≥ 0.`);
   }
   const alpha = opts.alpha ?? cfg.alpha;
-  const task = beginTask("retrain", { signal: opts.signal });
+  const task = beginTask("retrain", { signal: opts.signal, live: opts.live !== false });
   sessionInternals(session).setTask(task);
+  let outcome: TaskOutcome | undefined;
   try {
-    return await retrainModel(session, initialHead, opts, { ranks, kept, epochs, alpha, t0, task });
+    const r = await retrainModel(session, initialHead, opts, { ranks, kept, epochs, alpha, t0, task });
+    const scores = Object.entries(r.eval.metrics)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+      .join(", ");
+    outcome = r.aborted
+      ? {
+          status: "paused",
+          ...(task.stopReason ? { reason: task.stopReason } : {}),
+          message: `retrain() paused after step ${r.steps}; ${r.eval.split}: ${scores}`,
+        }
+      : { status: "done", message: `${r.eval.split}: ${scores}` };
+    return r;
+  } catch (e) {
+    outcome = { status: "failed", message: e instanceof Error ? e.message : String(e) };
+    throw e;
   } finally {
-    task.end();
+    task.end(outcome);
     sessionInternals(session).setTask(undefined);
   }
 }
@@ -137,6 +151,7 @@ async function retrainModel(
       warmupRatio: opts.warmupRatio ?? (cfg.preset === "authors-code" ? 0.06 : 0),
       onProgress: (p) => {
         opts.onProgress?.({ step: p.step, total: p.total, loss: p.loss });
+        task.report({ step: p.step, total: p.total, losses: { train: p.loss }, ranks: kept });
         if (task.stopRequested) ac.abort();
       },
       signal: ac.signal,

@@ -20,7 +20,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, DataError, NonFiniteError } from "../core/errors.js";
-import { beginTask, type Task } from "../core/interrupt.js";
+import { beginTask, type Task, type TaskOutcome, type TaskProgress } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
@@ -512,16 +512,21 @@ export class Session {
     return this.#locked(
       "run()",
       async () => {
-        const task = beginTask("run", { signal: o.signal });
+        const task = beginTask("run", { signal: o.signal, live: o.live !== false });
         this.#busy!.task = task;
+        let outcome: TaskOutcome = { status: "done" };
         try {
+          task.report(this.#progress(0, total));
           for (let i = 0; i < total; i++) {
             if (task.stopRequested) {
-              note(`run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`);
+              const message = `run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`;
+              note(message);
+              outcome = { status: "paused", ...(task.stopReason ? { reason: task.stopReason } : {}), message };
               return { steps: i, aborted: true, reason: task.stopReason };
             }
             current = i + 1;
             const { inner, outer } = await this.#step();
+            task.report(this.#progress(i + 1, total, { inner: inner.loss, outer: outer.loss }, outer.ms));
             if (o.evalEvery && (i + 1) % o.evalEvery === 0) await this.#evaluate("val");
             const me = this.#busy!;
             me.boundary = true;
@@ -535,12 +540,30 @@ export class Session {
             await new Promise((r) => setImmediate(r)); // let an interrupt, stop() or a notebook's UI in
           }
           return { steps: total, aborted: false };
+        } catch (e) {
+          outcome = { status: "failed", message: e instanceof Error ? e.message : String(e) };
+          throw e;
         } finally {
-          task.end();
+          task.end(outcome);
         }
       },
       () => `step ${current} of ${total}`,
     );
+  }
+
+  /** What a live view shows after `step` of `total` (α from the copy read after the outer step: no device read). */
+  #progress(step: number, total: number, losses?: Record<string, number>, stepMs?: number): TaskProgress {
+    const alphas = this.#alphaCache?.alphas;
+    const ranks = alphas ? ranksFromAlphas(alphas, this.#config.selection, undefined, { normalize: this.#config.normalizeRanks }) : undefined;
+    return {
+      step,
+      total,
+      at: this.#innerCount,
+      ...(losses ? { losses } : {}),
+      ...(alphas ? { alphas } : {}),
+      ...(ranks ? { ranks } : {}),
+      ...(stepMs !== undefined ? { stepMs } : {}),
+    };
   }
 
   /**

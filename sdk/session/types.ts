@@ -127,6 +127,11 @@ export interface RunOptions {
   onStep?: (r: { step: number; total: number; inner: StepReport; outer: StepReport }) => unknown;
   /** Pauses the run between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
+  /**
+   * Show a live view while it runs (default true): in a notebook one output that updates in place
+   * (progress, losses, α and ranks; sdk/viz/live.ts), on the CLI's terminal a block. `false`: none.
+   */
+  live?: boolean;
 }
 
 /** Options of {@link Session.ranks}. */
@@ -155,4 +160,9 @@ export interface RetrainOptions {
   onProgress?: (p: { step: number; total: number; loss: number }) => void;
   /** Pauses the retraining between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
+  /**
+   * Show a live view while it runs (default true): in a notebook one output that updates in place
+   * (progress, losses, α and ranks; sdk/viz/live.ts), on the CLI's terminal a block. `false`: none.
+   */
+  live?: boolean;
 }

@@ -24,6 +24,7 @@ export {
   thresholdSweep,
 } from "./figures.js";
 export { type HtmlOptions, LITE_TRACES, saveHtml, toHtml } from "./html.js";
+export { installNotebookLiveView, type LiveState, LiveTracker, liveBundle, liveHtml, liveText, outcomeLine, REDRAW_MS, textBar } from "./live.js";
 export { type CellValue, type Displayable, escapeHtml, htmlTable, MIME_BUNDLE, type MimeBundle, type TableOptions, textTable } from "./mime.js";
 export { type ParsedLayerName, parseLayerName, shortLayerName } from "./names.js";
 export {

@@ -28,8 +28,10 @@ export interface ShowOptions {
   inlinePlotly?: boolean;
 }
 
-type DisplayData = { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> };
-type WriteDisplayData = (data: DisplayData, update: boolean) => void;
+/** The content of a Jupyter `display_data` / `update_display_data` message (`transient.display_id` names the output to update). */
+export type DisplayData = { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> };
+/** Sends one display message on the kernel's IOPub channel, for the cell being executed: `update` = `update_display_data`. */
+export type WriteDisplayData = (data: DisplayData, update: boolean) => void;
 type Sender = { send(bundle: DisplayBundle): void; kind: "bundle" | "html" };
 
 const INLINED = Symbol.for("autolora.viz.plotlyInlined");
@@ -52,6 +54,23 @@ export function inKernel(): boolean {
 }
 
 /**
+ * The display writer of the cell being executed (tslab/dist/jupyter.js `lastWriteDisplayData`,
+ * which sends `display_data`, or `update_display_data` when asked), or null outside a kernel or
+ * if that internal moved. Capture it when an output starts: later calls may return the writer of
+ * a later cell.
+ */
+export function kernelDisplayWriter(): WriteDisplayData | null {
+  if (!inKernel()) return null;
+  const req = createRequire(import.meta.url);
+  for (const [file, mod] of Object.entries(req.cache)) {
+    if (!/[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file)) continue;
+    const write = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
+    if (typeof write === "function") return write as WriteDisplayData;
+  }
+  return null;
+}
+
+/**
  * How to reach the kernel's display channel. tslab's public `display.raw(type, data)` sends one
  * MIME type per output, so we use the function it wraps (tslab/dist/jupyter.js
  * `lastWriteDisplayData`, the writer of the cell being executed) to send a whole bundle, and fall
@@ -59,15 +78,9 @@ export function inKernel(): boolean {
  */
 function kernelSender(): Sender | null {
   if (!inKernel()) return null;
+  const fn = kernelDisplayWriter();
+  if (fn) return { kind: "bundle", send: (b) => fn({ data: { ...b }, metadata: {}, transient: {} }, false) };
   const req = createRequire(import.meta.url);
-  for (const [file, mod] of Object.entries(req.cache)) {
-    if (!/[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file)) continue;
-    const write = (mod?.exports as { lastWriteDisplayData?: unknown } | undefined)?.lastWriteDisplayData;
-    if (typeof write === "function") {
-      const fn = write as WriteDisplayData;
-      return { kind: "bundle", send: (b) => fn({ data: { ...b }, metadata: {}, transient: {} }, false) };
-    }
-  }
   try {
     const tslab = req("tslab") as { display?: { html(s: string): void } };
     if (tslab.display) {
@@ -124,13 +137,20 @@ export function displayBundle(fig: Figure, options: { inlinePlotly: InlinePlotly
  * ```
  */
 export function kernelBundle(fig: Figure, options: ShowOptions = {}): DisplayBundle {
+  return displayBundle(fig, { inlinePlotly: claimPlotlyInline(liteDraws([fig]) ? "lite" : "full", options.inlinePlotly === true) });
+}
+
+/**
+ * Which plotly.js the next output of this kernel process must inline to draw figures that `need`
+ * it: `false` when an earlier output already carried a bundle that draws them (`force` inlines
+ * anyway), else `need`, remembered as carried from now on.
+ */
+export function claimPlotlyInline(need: "lite" | "full", force = false): false | "lite" | "full" {
   const flags = globalThis as Flags;
-  const need = liteDraws([fig]) ? "lite" : "full";
   const have = flags[INLINED];
-  const inline = options.inlinePlotly === true || have === undefined || (have === "lite" && need === "full") ? need : false;
-  const bundle = displayBundle(fig, { inlinePlotly: inline });
+  const inline = force || have === undefined || (have === "lite" && need === "full") ? need : false;
   if (inline && have !== "full") flags[INLINED] = inline;
-  return bundle;
+  return inline;
 }
 
 /** A figure that displays itself when it is a cell's last expression (see {@link displayable}). */

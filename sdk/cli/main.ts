@@ -1,4 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { interruptAll } from "../core/interrupt.js";
+import type { CommandContext } from "./args.js";
+import { EXIT, newCommand, reportError } from "./args.js";
+import { compareCommand } from "./compare.js";
 /**
  * The `autolora` command.
  *
@@ -13,12 +19,7 @@
  * stop after its current step (`interruptAll`), a second Ctrl-C quits at once with 130.
  * @module
  */
-import { readFileSync, realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { interruptAll } from "../core/interrupt.js";
-import type { CommandContext } from "./args.js";
-import { EXIT, newCommand, reportError } from "./args.js";
-import { compareCommand } from "./compare.js";
+import { installTerminalLiveView } from "./live.js";
 import { pretrainSubcommand } from "./pretrain.js";
 import { searchCommand } from "./search.js";
 
@@ -120,6 +121,8 @@ export async function runCli(argv: string[]): Promise<never> {
     interruptAll();
     err("\ninterrupted: stopping after the current step (Ctrl-C again to quit now)\n");
   });
+  // On a terminal, long work shows the live block (progress, losses, ranks) instead of a bar.
+  if (process.stderr.isTTY) installTerminalLiveView(process.stderr);
   const code = await main(argv, { signal: stop.signal });
   process.exit(code);
 }

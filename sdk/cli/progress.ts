@@ -1,8 +1,10 @@
 /**
  * A one-line progress bar on stderr (redrawn in place on a terminal, one line per 10% otherwise,
- * so CI logs stay short).
+ * so CI logs stay short). Quiet on a stream that shows the live block (sdk/cli/live.ts), which
+ * carries the same facts and more.
  * @module
  */
+import { terminalLiveActive } from "./live.js";
 
 /**
  * A bar with elapsed time and an ETA from the share done so far (`search`, `retrain`, `compare`).
@@ -29,6 +31,7 @@ export class ProgressBar {
    * for the bar and the ETA, when a step has parts (a `compare` run in progress).
    */
   update(step: number, note = "", fraction?: number): void {
+    if (terminalLiveActive(this.stream)) return;
     const frac = Math.max(0, Math.min(1, fraction ?? (this.total > 0 ? step / this.total : 1)));
     const width = 24;
     const filled = Math.round(frac * width);
@@ -48,6 +51,6 @@ export class ProgressBar {
 
   /** End the bar's line. */
   done(): void {
-    if (this.stream.isTTY) this.stream.write("\n");
+    if (this.stream.isTTY && !terminalLiveActive(this.stream)) this.stream.write("\n");
   }
 }

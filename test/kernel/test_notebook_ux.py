@@ -13,7 +13,8 @@
   stay put, history matches them, and continuing gives bit for bit the session of an
   uninterrupted run of the same total steps; `save()` during a run is refused or waits and writes
   a checkpoint that loads consistent; an interrupted `retrain()` pauses too and leaves the
-  session unchanged; completion on `Session.` hides its `@internal` members.
+  session unchanged; run()'s live view is one output updated in place, ending with its state
+  (finished / paused); completion on `Session.` hides its `@internal` members.
 
 The kernel's working directory is AUTOLORA_KERNEL_CWD (default: the repo's notebooks/, so
 `autolora` is the repo's built dist/). DisplayTests and InterruptTests only need a package named
@@ -466,6 +467,39 @@ class SessionInterruptTests(unittest.TestCase):
         time.sleep(2)
         self.assertEqual(k.value("rr.steps"), steps)  # nothing goes on
         k.run("rr.model.dispose();")
+
+    def test_4_live_view_updates_in_place_and_ends_with_its_state(self):
+        """Issue 21: run() shows one output (display_data with a display_id), updated in place
+        (update_display_data) while it runs, whose last state says it finished or paused."""
+        k = self.k
+        _, outputs = k.run("await session.run({ steps: 6 });", timeout=180)
+        shown = [m for m in outputs if m["msg_type"] == "display_data" and "autolora-live" in m["content"]["data"].get("text/html", "")]
+        self.assertEqual(len(shown), 1, [m["msg_type"] for m in outputs])
+        display_id = shown[0]["content"]["transient"]["display_id"]
+        self.assertTrue(display_id)
+        updates = [m for m in outputs if m["msg_type"] == "update_display_data" and m["content"]["transient"].get("display_id") == display_id]
+        self.assertGreaterEqual(len(updates), 2)
+        final = updates[-1]["content"]["data"]
+        self.assertIn("6/6 steps", final["text/plain"])
+        self.assertIn("finished", final["text/plain"])
+        self.assertIn('data-status="done"', final["text/html"])
+        self.assertIn("autolora-plot", final["text/html"])  # the loss and α charts
+        print(f"\n[live] 1 display + {len(updates)} updates for 6 steps; final:\n{final['text/plain']}", file=sys.stderr)
+
+        msg_id = k.send("await session.run({ steps: 2000 });")
+        time.sleep(random.uniform(2, 4))
+        k.km.interrupt_kernel()
+        reply, outputs = k.wait(msg_id, timeout=90)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        views = [m for m in outputs if m["msg_type"] in ("display_data", "update_display_data") and "transient" in m["content"]]
+        self.assertEqual(views[0]["msg_type"], "display_data")
+        last = views[-1]["content"]["data"]
+        self.assertEqual(views[-1]["content"]["transient"]["display_id"], views[0]["content"]["transient"]["display_id"])
+        self.assertRegex(last["text/plain"], r"paused \(interrupt\) after step \d+ of 2000")
+        self.assertIn('data-status="paused"', last["text/html"])
+
+        _, outputs = k.run("await session.run({ steps: 1, live: false });", timeout=120)
+        self.assertEqual([m for m in outputs if m["msg_type"] in ("display_data", "update_display_data")], [])
 
     def test_completion_on_the_sdk_hides_internal_members(self):
         statics = self.k.complete("Session.")["matches"]

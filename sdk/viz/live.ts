@@ -242,7 +242,7 @@ export function liveHtml(s: LiveState, options: { plotly?: false | "lite" | "ful
     const ranks = p.ranks?.map((r) => ({ name: r.name, rank: r.rank, ...(typeof r.threshold === "number" ? { threshold: r.threshold } : {}) }));
     const fig = alphaHeatmap(
       p.alphas.map((a) => ({ name: a.name, alpha: [...a.alpha] })),
-      ranks ? { ranks, title: `α after step ${p.step} (${lambdaText(p) || "λ"}; outlined: kept)` } : {},
+      ranks ? { ranks, title: `α at step ${p.at ?? p.step} (${lambdaText(p) || "λ"}; outlined: kept)` } : {},
     );
     figs.push(figureSnippet(fig));
   }

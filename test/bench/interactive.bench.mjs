@@ -4,6 +4,7 @@
  *
  *  1. one `session.outerStep()` (and one `innerStep()`) on the bundled tiny model, per backend
  *     (`cpu`, `wasm`), spam task, batch 16 × maxLength 64, darts hypergradient. Goal: < 200 ms.
+ *     The same run() with the notebook's live view on and off (issue 21: goal < 5% of a step).
  *  2. kernel start → ready → first `import … from "autolora"` cell, through Jupyter's own client
  *     (test/kernel/measure_startup.py on a kernel installed into a temp prefix). Goal: < 5 s.
  *
@@ -58,6 +59,7 @@ async function child(backend, modelDir) {
       outer.push(b.ms);
     }
   }
+  const live = await liveCost(session);
   session.dispose();
   console.log(
     JSON.stringify({
@@ -68,8 +70,64 @@ async function child(backend, modelDir) {
       inner: median(inner),
       outer: median(outer),
       outerMin: Math.min(...outer),
+      live,
     }),
   );
+}
+
+/**
+ * The live view's share of a meta-step: `run({ steps })` with the notebook view on (a stand-in
+ * kernel: `globalThis.__tslab__` plus tslab's display writer in the require cache, whose messages
+ * are JSON-encoded as the kernel would before signing them) against `live: false`, in alternating
+ * rounds (off, on, on, off, …) so that drift of the machine cancels. Per-step ms are medians.
+ */
+async function liveCost(session) {
+  const { createRequire } = await import("node:module");
+  const req = createRequire(import.meta.url);
+  const key = "/bench/node_modules/tslab/dist/jupyter.js";
+  let messages = 0;
+  let bytes = 0;
+  const write = (content, update) => {
+    messages++;
+    bytes += JSON.stringify({ msg_type: update ? "update_display_data" : "display_data", content }).length;
+  };
+  // The view's own time on the run's thread: every watcher call timed (reports, redraws, writes).
+  const { taskRegister } = await import(join(ROOT, "dist", "index.js"));
+  let viewMs = 0;
+  for (const w of taskRegister().watchers) {
+    for (const k of ["begin", "report", "end"]) {
+      const f = w[k];
+      if (typeof f !== "function") continue;
+      w[k] = (...a) => {
+        const t = performance.now();
+        try {
+          return f.apply(w, a);
+        } finally {
+          viewMs += performance.now() - t;
+        }
+      };
+    }
+  }
+  const steps = Number(process.env.BENCH_LIVE_STEPS ?? 8);
+  const rounds = Number(process.env.BENCH_LIVE_ROUNDS ?? 3);
+  const per = { on: [], off: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of r % 2 === 0 ? ["off", "on"] : ["on", "off"]) {
+      if (mode === "on") {
+        globalThis.__tslab__ = {};
+        req.cache[key] = { exports: { lastWriteDisplayData: write } };
+      }
+      const t0 = performance.now();
+      await session.run({ steps, live: mode === "on" });
+      per[mode].push((performance.now() - t0) / steps);
+      delete globalThis.__tslab__;
+      delete req.cache[key];
+    }
+  }
+  const on = median(per.on);
+  const off = median(per.off);
+  const viewPerStep = viewMs / (steps * per.on.length);
+  return { steps, rounds, on, off, ratio: on / off, messages, kB: bytes / 1024, viewPerStep, viewShare: viewPerStep / off };
 }
 
 function kernelStartup() {
@@ -128,6 +186,21 @@ async function main() {
         met: m.outer < 200 ? "yes" : "no",
       });
       rows.push({ what: `innerStep (${m.model}, batch ${m.batchSize}×64)`, backend: m.device, value: `${m.inner.toFixed(0)} ms`, goal: "", met: "" });
+      const l = m.live;
+      rows.push({
+        what: `run() meta-step, live view on / off (${m.model})`,
+        backend: m.device,
+        value: `${l.on.toFixed(0)} / ${l.off.toFixed(0)} ms = ${((l.ratio - 1) * 100).toFixed(1)}% (${l.messages} messages, ${l.kB.toFixed(0)} kB, ${l.rounds}×${l.steps} steps each)`,
+        goal: "",
+        met: "",
+      });
+      rows.push({
+        what: "  live view's own time per step",
+        backend: m.device,
+        value: `${l.viewPerStep.toFixed(2)} ms = ${(l.viewShare * 100).toFixed(2)}% of a step`,
+        goal: "< 5%",
+        met: l.viewShare < 0.05 ? "yes" : "no",
+      });
     }
   }
   const k = kernelStartup();

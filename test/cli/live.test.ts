@@ -19,7 +19,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A fake terminal: records writes. */
 function fakeTty(columns = 60) {
   const out: string[] = [];
-  const stream = { isTTY: true, columns, write: (c: string | Uint8Array) => (out.push(String(c)), true) };
+  const write = (c: string | Uint8Array) => {
+    out.push(String(c));
+    return true;
+  };
+  const stream = { isTTY: true, columns, write };
   return { stream, out, text: () => out.join("") };
 }
 
@@ -32,7 +36,10 @@ describe("the terminal block", () => {
     expect(t.out).toEqual(["run() [........................] 0/0 steps\n  running\n"]);
     await sleep(REDRAW_MS + 20);
     task.report({ step: 1, total: 4, losses: { inner: 0.7, outer: 0.69 } });
-    expect(t.out.slice(1)).toEqual(["\x1b[2F\x1b[J", expect.stringMatching(/^run\(\) \[######\.{18}\] 1\/4 steps .*\n {2}losses {2}inner L_tr 0\.7000 {2}outer L_val 0\.6900\n {2}running\n$/)]);
+    expect(t.out.slice(1)).toEqual([
+      "\x1b[2F\x1b[J",
+      expect.stringMatching(/^run\(\) \[######\.{18}\] 1\/4 steps .*\n {2}losses {2}inner L_tr 0\.7000 {2}outer L_val 0\.6900\n {2}running\n$/),
+    ]);
     const widest = t.out[2]!.split("\n").reduce((m, l) => Math.max(m, l.length), 0);
     expect(widest).toBeLessThanOrEqual(59); // cut to the terminal: no line wraps
     t.stream.write("a log line\n");
@@ -64,7 +71,23 @@ describe("the terminal block", () => {
 describe.skipIf(!existsSync("/usr/bin/script") || !existsSync(BIN))("autolora search on a real terminal", () => {
   it("shows the block (progress, losses, ranks, end line) for the search and the retraining; a log gets plain lines", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "cli-live-")), "run");
-    const cmd = [process.execPath, BIN, "search", "--model", TINY, "--max-train", "32", "--steps", "4", "--retrain-epochs", "1", "--backend", "wasm", "--out", out];
+    const cmd = [
+      process.execPath,
+      BIN,
+      "search",
+      "--model",
+      TINY,
+      "--max-train",
+      "32",
+      "--steps",
+      "4",
+      "--retrain-epochs",
+      "1",
+      "--backend",
+      "wasm",
+      "--out",
+      out,
+    ];
     const pty = await spawnAsync("/usr/bin/script", ["-qfec", cmd.map((a) => `'${a}'`).join(" "), "/dev/null"], { timeout: 120_000, env: { COLUMNS: "120" } });
     expect(pty.status, pty.stdout + pty.stderr).toBe(0);
     const screen = pty.stdout;

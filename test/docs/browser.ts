@@ -131,20 +131,28 @@ export interface NotebookOutput {
   data?: Record<string, unknown>;
 }
 
+const htmlOf = (o: NotebookOutput) => ([] as string[]).concat((o.data?.["text/html"] as string | string[] | undefined) ?? []).join("");
+
+/** Whether an output is the final state of a live view (sdk/viz/live.ts): HTML with its charts, no plotly MIME type. */
+export function isLiveView(o: NotebookOutput): boolean {
+  return o.output_type === "display_data" && htmlOf(o).includes('class="autolora-live"');
+}
+
 /**
- * The plotly outputs of an executed notebook: `display_data` from `show(fig)` and `execute_result`
- * from a figure that is a cell's last expression (what the HTML must draw).
+ * The chart outputs of an executed notebook: `display_data` from `show(fig)`, `execute_result`
+ * from a figure that is a cell's last expression, and the final states of live views (what the
+ * HTML must draw).
  */
 export function figureOutputs(nbFile: string): NotebookOutput[] {
   const nb = JSON.parse(readFileSync(nbFile, "utf8")) as { cells: { outputs?: NotebookOutput[] }[] };
   return nb.cells
     .flatMap((c) => c.outputs ?? [])
-    .filter((o) => (o.output_type === "display_data" || o.output_type === "execute_result") && o.data?.["application/vnd.plotly.v1+json"]);
+    .filter((o) => ((o.output_type === "display_data" || o.output_type === "execute_result") && o.data?.["application/vnd.plotly.v1+json"]) || isLiveView(o));
 }
 
-/** Number of plotly outputs in an executed notebook. */
+/** Number of charts in an executed notebook: one per figure output, and each chart of a live view. */
 export function figuresIn(nbFile: string): number {
-  return figureOutputs(nbFile).length;
+  return figureOutputs(nbFile).reduce((n, o) => n + (isLiveView(o) ? (htmlOf(o).match(/class="autolora-plot"/g) ?? []).length : 1), 0);
 }
 
 /** The largest saved tutorial we accept: plotly.js travels once per notebook (~0.5 MB), the rest is outputs. */
@@ -156,7 +164,7 @@ export const MAX_NOTEBOOK_BYTES = 1_000_000;
  */
 export function checkNotebookSize(nbFile: string, size: number, where: string): void {
   expect(size, `${where}: ${size} bytes on disk`).toBeLessThanOrEqual(MAX_NOTEBOOK_BYTES);
-  const html = figureOutputs(nbFile).map((o) => String(([] as string[]).concat(o.data!["text/html"] as string | string[]).join("")));
+  const html = figureOutputs(nbFile).map(htmlOf);
   expect(html.length, `${where}: figures`).toBeGreaterThan(0);
   const carriers = html.map((h, i) => (/plotly\.js v\d/.test(h) ? i : -1)).filter((i) => i >= 0);
   expect(carriers, `${where}: outputs that inline plotly.js`).toEqual([0]);

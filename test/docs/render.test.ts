@@ -67,10 +67,12 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
   it("executes and renders a notebook with every figure kind (run.mjs --html), all charts drawn", async () => {
     tmp = mkdtempSync(join(tmpdir(), "autolora-docs-render-"));
     const source = [
-      'import { alphaHeatmap, alphaTrajectories, lossCurves, rankGrid, show, thresholdSweep } from "autolora";',
+      'import { alphaHeatmap, alphaTrajectories, beginTask, lossCurves, rankGrid, show, thresholdSweep } from "autolora";',
       'const layers = [0, 1, 2, 3].flatMap((l) => ["query", "value"].map((m) => "roberta.encoder.layer." + l + ".attention.self." + m));',
       "const soft = (xs: number[]) => { const e = xs.map(Math.exp); const s = e.reduce((a, b) => a + b, 0); return e.map((v) => v / s); };",
       "const alphasAt = (t: number) => layers.map((name, i) => ({ name, alpha: soft([...Array(8).keys()].map((j) => Math.sin(i + j * 1.7) * t / 20)) }));",
+      // a live view (what session.run() shows), driven by hand: its final state is what the notebook keeps
+      'const live = beginTask("run");\nfor (let s = 1; s <= 3; s++) live.report({ step: s, total: 3, losses: { inner: 0.7 - s / 50, outer: 0.72 - s / 60 }, alphas: alphasAt(5 * s), ranks: alphasAt(5 * s).map((l) => ({ name: l.name, rank: l.alpha.filter((a) => a >= 1 / 8).length, threshold: 1 / 8 })) });\nlive.end();',
       'show(alphaHeatmap(alphasAt(20), { title: "α" }));',
       'show(rankGrid(alphasAt(20).map((l) => ({ name: l.name, rank: l.alpha.filter((a) => a >= 1 / 8).length })), { maxRank: 8, title: "ranks" }));',
       'show(alphaTrajectories([...Array(10).keys()].map((t) => ({ step: t, alphas: alphasAt(2 * t) })), { title: "trajectories" }));',
@@ -96,7 +98,10 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
     const r = await runAsync(process.execPath, [RUNNER, "--out", out, "--html", html, "--timeout", "120", nbFile], { cwd: ROOT, timeoutMs: 240_000 });
     expect(r.status, r.output).toBe(0);
     const saved = join(out, "99-render-check.ipynb");
-    expect(figuresIn(saved)).toBe(7);
+    expect(figuresIn(saved)).toBe(9);
+    const savedText = readFileSync(saved, "utf8");
+    expect(savedText).toContain("3/3 steps"); // the live view's final state, not its first draw
+    expect(savedText).toContain("finished");
     checkNotebookSize(saved, statSync(saved).size, "99-render-check");
     const page = join(html, "99-render-check.html");
     const htmlText = readFileSync(page, "utf8");
@@ -105,10 +110,20 @@ describe.skipIf(!hasChromium || !hasJupyter || !hasBuild)("rendered tutorials dr
     expect(existsSync(join(html, "index.html"))).toBe(true);
 
     const shot = join(tmpdir(), "autolora-docs-render-check.png");
-    const { stats, errors } = await inspect(page, 7, shot);
+    const { stats, errors } = await inspect(page, 9, shot);
     console.log(`[docs render test] screenshot: ${shot}`);
-    checkCharts(stats, 7, "99-render-check");
-    expect(stats.map((s) => s.title)).toEqual(["α", "ranks", "trajectories", "losses", "sweep", "bars", "last expression"]);
+    checkCharts(stats, 9, "99-render-check");
+    expect(stats.map((s) => s.title)).toEqual([
+      "Loss so far",
+      "α at step 3 (λ = 0.125; outlined: kept)",
+      "α",
+      "ranks",
+      "trajectories",
+      "losses",
+      "sweep",
+      "bars",
+      "last expression",
+    ]);
     expect(errors).toEqual([]);
   }, 300_000);
 

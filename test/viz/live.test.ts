@@ -92,7 +92,7 @@ describe("the text block", () => {
     expect(html).toContain('data-status="running"');
     expect(html).toContain("width:25.0%");
     expect(html).toContain("Loss so far");
-    expect(html).toMatch(/α after step 1 \(λ = 0\.3333/);
+    expect(html).toMatch(/α at step 1 \(λ = 0\.3333/);
     expect(html.match(/class="autolora-plot"/g)?.length).toBe(2);
     expect(html).not.toContain('<script type="text/javascript">/* plotly.js'); // not asked to inline
     expect(liveHtml(t.state, { plotly: "lite" })).toContain("/* plotly.js");
@@ -172,7 +172,7 @@ describe("session.run() drives it", () => {
     const ranks = s.ranks();
     expect(last.text).toContain(`ranks (λ = ${Number(ranks[0]!.threshold!.toPrecision(4))})`);
     expect(last.html).toContain('data-status="done"');
-    expect(last.html).toContain("α after step 3");
+    expect(last.html).toContain("α at step 4"); // the session's step (one run before), not the run's
     s.dispose();
   });
 

@@ -20,7 +20,7 @@
  *   dispatch, chained like the flags (‖v‖² over all inner tensors).
  *
  * None of the kernels has a gradient (none is ever differentiated: asking throws with a hint).
- * Callers choose the fused path through `fusedKernelsActive()` (sdk/models/ops.ts) and
+ * The ops of sdk/ops/optim.ts choose the fused path through `fusedKernelsActive()` (sdk/ops/fused.ts) and
  * {@link webgpuOptimRegistered}.
  * @module
  */

@@ -16,7 +16,7 @@
  * - bind group layouts: memoised per pipeline (`cacheBindGroupLayouts`), one native call
  *   less per dispatch.
  * - dropout masks: `tf.dropout` draws them on the host and uploads them; `webgpu-dropout.ts`
- *   registers a kernel that makes them on the device, used by the models' `dropout`.
+ *   registers a kernel that makes them on the device, used by sdk/ops' `dropout`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";

@@ -335,7 +335,7 @@ function checkSameSize(op: string, ...ts: (tf.Tensor | undefined)[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The ops (webgpu only: callers check `fusedKernelsActive()` and `webgpuOptimRegistered()`).
+// The ops (webgpu only: sdk/ops/optim.ts checks `fusedOptimActive()` in sdk/ops/fused.ts first).
 
 /** Scalars of one Adam step, computed on the host in float64 (passed as float32 uniforms, as tfjs' scalars are). */
 export interface AdamStepScalars {

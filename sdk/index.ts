@@ -38,7 +38,7 @@ export * from "./methods/patterns.js";
 export * from "./methods/targets.js";
 export * from "./metrics/index.js";
 export * from "./models/index.js";
-export * as ops from "./models/ops.js";
+export * as ops from "./ops/index.js";
 export * from "./pretrain/index.js";
 export * from "./session/index.js";
 export type { RetrainResult } from "./session/retrain.js";

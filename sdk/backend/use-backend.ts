@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, UnknownNameError } from "../core/errors.js";
+import { backendOverride, dawnOptions, vulkanProbeEnabled } from "../core/settings.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerWebgpuFixes } from "./webgpu-fixes.js";
 import { registerWebgpuFused } from "./webgpu-fused.js";
@@ -132,7 +133,7 @@ interface GpuLike {
  * words. `AUTOLORA_VULKAN_PROBE=0` turns the look off (Dawn then tries, and speaks for itself).
  */
 function vulkanMissing(): string | undefined {
-  if (process.platform !== "linux" || process.env.AUTOLORA_VULKAN_PROBE === "0") return undefined;
+  if (process.platform !== "linux" || !vulkanProbeEnabled()) return undefined;
   try {
     // dlopen with the dynamic linker's search rules, as Dawn does. A library that loads but is
     // not a Node addon throws "did not self-register": that means the loader is there.
@@ -185,9 +186,11 @@ function probeAdapterInChild(): Promise<string | undefined> {
   } catch (e) {
     return Promise.resolve(`not installed (${messageOf(e)})`);
   }
+  // The child gets the `webgpu` package's URL and Dawn's options (from sdk/core/settings.ts) as
+  // its arguments: `node -e code url options` puts them at argv[1] and argv[2].
   const code = [
-    "const { create } = await import(process.env.AUTOLORA_WEBGPU_URL);",
-    "const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? '').split(/\\s+/).filter(Boolean));",
+    "const { create } = await import(process.argv[1]);",
+    "const gpu = create(JSON.parse(process.argv[2]));",
     "const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });",
     "const i = a?.info ?? {};",
     "const out = a && { info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter }, isFallbackAdapter: a.isFallbackAdapter };",
@@ -203,8 +206,7 @@ function probeAdapterInChild(): Promise<string | undefined> {
     };
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(process.execPath, ["--input-type=module", "-e", code], {
-        env: { ...process.env, AUTOLORA_WEBGPU_URL: url },
+      child = spawn(process.execPath, ["--input-type=module", "-e", code, url, JSON.stringify(dawnOptions())], {
         stdio: ["ignore", "pipe", "ignore"],
         timeout: 60_000,
       });
@@ -250,7 +252,7 @@ const loadWebgpu: Loader = async (auto) => {
   if (typeof create !== "function" || !globals) throw new Error("the `webgpu` package exports no create()/globals");
   // Dawn's own options (e.g. "enable-dawn-features=skip_validation"), space separated, for
   // measuring what Dawn's validation and robustness cost; empty by default.
-  const gpu = create((process.env.AUTOLORA_DAWN_OPTIONS ?? "").split(/\s+/).filter(Boolean));
+  const gpu = create(dawnOptions());
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     // Remembered: starting Dawn again would only print its warnings again.
@@ -347,8 +349,8 @@ const LOADERS: Record<Exclude<BackendName, "auto">, Loader> = {
  * ```
  */
 export async function useBackend(name: BackendName = "auto"): Promise<BackendInfo> {
-  const fromEnv = process.env.AUTOLORA_BACKEND?.trim();
-  const wanted = (fromEnv ? fromEnv.toLowerCase() : name) as BackendName;
+  const fromEnv = backendOverride();
+  const wanted = (fromEnv ?? name) as BackendName;
   if (!NAMES.includes(wanted)) {
     throw new UnknownNameError(`unknown backend '${wanted}'${fromEnv ? " (from AUTOLORA_BACKEND)" : ""}: use one of ${NAMES.join(", ")}`);
   }

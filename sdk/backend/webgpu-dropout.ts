@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { deviceDropoutEnabled } from "../core/settings.js";
 import { backendOf, type KernelArgs, type Program } from "./webgpu-program.js";
 
 /** The kernel's name in tfjs' registry. */
@@ -114,7 +115,7 @@ export function registerDeviceDropout(): boolean {
  * ```
  */
 export function hasDeviceDropout(): boolean {
-  return registered && process.env.AUTOLORA_DEVICE_DROPOUT !== "0" && tf.getBackend() === "webgpu";
+  return registered && deviceDropoutEnabled() && tf.getBackend() === "webgpu";
 }
 
 /**

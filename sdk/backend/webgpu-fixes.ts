@@ -16,10 +16,11 @@
  * - bind group layouts: memoised per pipeline (`cacheBindGroupLayouts`), one native call
  *   less per dispatch.
  * - dropout masks: `tf.dropout` draws them on the host and uploads them; `webgpu-dropout.ts`
- *   registers a kernel that makes them on the device, used by the models' `dropout`.
+ *   registers a kernel that makes them on the device, used by sdk/ops' `dropout`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { bindGroupLayoutCacheEnabled } from "../core/settings.js";
 import { registerDeviceDropout } from "./webgpu-dropout.js";
 
 interface WebgpuBackendLike {
@@ -100,7 +101,7 @@ const sumGrad: tf.GradConfig = {
  * @returns whether this call installed the cache.
  */
 function cacheBindGroupLayouts(): boolean {
-  if (process.env.AUTOLORA_BGL_CACHE === "0") return false;
+  if (!bindGroupLayoutCacheEnabled()) return false;
   const Pipeline = (globalThis as unknown as { GPUComputePipeline?: { prototype: { getBindGroupLayout(i: number): unknown } } }).GPUComputePipeline;
   const proto = Pipeline?.prototype;
   if (!proto || (proto.getBindGroupLayout as unknown as Record<symbol, boolean>)[WRAPPED]) return false;

@@ -23,9 +23,9 @@
  *   broadcast axes (only when asked: the attention mask is a constant).
  *
  * The backward kernels have no gradient of their own: a second derivative through them throws
- * (the `exact` hypergradient runs under `withSecondOrder` in sdk/models/ops.ts, which keeps the
- * composite, twice-differentiable ops). Models choose the fused path through
- * `fusedKernelsActive()` (sdk/models/ops.ts).
+ * (the `exact` hypergradient runs under `withSecondOrder` in sdk/ops/second-order.ts, which keeps
+ * the composite, twice-differentiable ops). The ops of sdk/ops/nn.ts choose the fused path through
+ * `fusedKernelsActive()` (sdk/ops/fused.ts); nothing else calls these.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -424,7 +424,7 @@ const gradients: tf.GradConfig[] = [
       kernelName,
       gradFunc: () => {
         throw new ConfigError(
-          `${kernelName} (a fused webgpu backward kernel) has no gradient: run code that differentiates twice inside withSecondOrder() (sdk/models/ops.ts), or set AUTOLORA_FUSED=0.`,
+          `${kernelName} (a fused webgpu backward kernel) has no gradient: run code that differentiates twice inside withSecondOrder() (sdk/ops/second-order.ts), or set AUTOLORA_FUSED=0.`,
         );
       },
     }),
@@ -472,7 +472,7 @@ export function maskedSoftmaxShapesOk(s: readonly number[], b: readonly number[]
 }
 
 // ---------------------------------------------------------------------------------------------
-// The ops (webgpu only: callers check `fusedKernelsActive()` in sdk/models/ops.ts first).
+// The ops (webgpu only: sdk/ops/nn.ts checks `fusedKernelsActive()` in sdk/ops/fused.ts first).
 
 /**
  * LayerNorm over the last axis in one dispatch: `(x − mean) / sqrt(var + eps) · gamma + beta`

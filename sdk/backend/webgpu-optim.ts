@@ -20,7 +20,7 @@
  *   dispatch, chained like the flags (‖v‖² over all inner tensors).
  *
  * None of the kernels has a gradient (none is ever differentiated: asking throws with a hint).
- * Callers choose the fused path through `fusedKernelsActive()` (sdk/models/ops.ts) and
+ * The ops of sdk/ops/optim.ts choose the fused path through `fusedKernelsActive()` (sdk/ops/fused.ts) and
  * {@link webgpuOptimRegistered}.
  * @module
  */
@@ -335,7 +335,7 @@ function checkSameSize(op: string, ...ts: (tf.Tensor | undefined)[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The ops (webgpu only: callers check `fusedKernelsActive()` and `webgpuOptimRegistered()`).
+// The ops (webgpu only: sdk/ops/optim.ts checks `fusedOptimActive()` in sdk/ops/fused.ts first).
 
 /** Scalars of one Adam step, computed on the host in float64 (passed as float32 uniforms, as tfjs' scalars are). */
 export interface AdamStepScalars {

@@ -15,10 +15,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { fusedAxpy, fusedSumSquares, webgpuOptimRegistered } from "../backend/webgpu-optim.js";
 import { ConfigError } from "../core/errors.js";
 import type { ParamStore } from "../models/module.js";
-import { fusedKernelsActive, withSecondOrder } from "../models/ops.js";
+import { axpy, sumSquares } from "../ops/optim.js";
+import { withSecondOrder } from "../ops/second-order.js";
 
 /** The estimators. */
 export type HypergradientKind = "exact" | "darts" | "first-order";
@@ -98,17 +98,17 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
           const W1 = W.map((w, i) => w.sub(gW[i]!.mul(eta)));
           return p.store.withOverrides(asMap(p.innerNames, W1), () => p.valLoss());
         });
-      // Second order: models keep their composite, twice-differentiable ops (not the fused webgpu kernels).
+      // Second order: the ops keep their composite, twice-differentiable forms (not the fused webgpu kernels).
       const { value, grads } = withSecondOrder(() => tf.valueAndGrads(f)(B));
       return [value, ...grads];
     }
     if (kind === "darts") {
       const r = opts.dartsR ?? 0.01;
-      // On webgpu the vector arithmetic is fused (one dispatch per tensor and op; ε read on the
-      // device). Nothing differentiates through it: W', W± enter the later tf.grads as constants.
-      const fused = fusedKernelsActive() && webgpuOptimRegistered() && [...W, ...B].every((t) => t.dtype === "float32");
+      // The vector arithmetic is sdk/ops' axpy / sumSquares (fused on webgpu: one dispatch per
+      // tensor and op, ε read on the device). Nothing differentiates through it: W', W± enter
+      // the later tf.grads as constants.
       const gW = tf.grads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
-      const W1 = W.map((w, i) => (fused ? fusedAxpy(w, gW[i]!, -eta) : w.sub(gW[i]!.mul(eta))));
+      const W1 = W.map((w, i) => axpy(w, gW[i]!, -eta));
       // ∇_{W'} L_val and ∇_β L_val at W', in one backward pass.
       const { value, grads: g1 } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
         p.store.withOverrides(asMap([...p.innerNames, ...p.outerNames], xs), () => p.valLoss()),
@@ -118,19 +118,18 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
       if (eta === 0) return [value, ...dBeta];
       // ε = r / ‖v‖ and η / (2ε) = η‖v‖ / (2r), as tensors (no host read). When ‖v‖ = 0, W± = W,
       // the two gradients are equal and the correction is exactly 0 (ε stays finite).
-      const norm = tf.sqrt(fused ? fusedSumSquares(v) : tf.addN(v.map((x) => x.square().sum())));
+      const norm = tf.sqrt(sumSquares(v));
       const eps = tf.div(r, tf.maximum(norm, 1e-30));
       const coef = norm.mul(eta / (2 * r));
       const gradBetaTrainAt = (sign: 1 | -1) => {
-        const step = fused ? undefined : sign === 1 ? eps : eps.neg();
-        const Wx = W.map((w, i) => (step ? w.add(v[i]!.mul(step)) : fusedAxpy(w, v[i]!, sign, undefined, eps)));
+        const Wx = W.map((w, i) => axpy(w, v[i]!, sign, undefined, eps));
         return p.store.withOverrides(asMap(p.innerNames, Wx), () =>
           tf.grads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.trainLoss()))(B),
         );
       };
       const gp = gradBetaTrainAt(1);
       const gm = gradBetaTrainAt(-1);
-      return [value, ...dBeta.map((d, i) => (fused ? fusedAxpy(d, gp[i]!, -1, gm[i]!, coef) : d.sub(gp[i]!.sub(gm[i]!).mul(coef))))];
+      return [value, ...dBeta.map((d, i) => axpy(d, gp[i]!, -1, gm[i]!, coef))];
     }
     throw new ConfigError(`unknown hypergradient "${String(kind)}": use exact, darts or first-order.`);
   });

@@ -10,12 +10,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
+import { attention } from "../ops/nn.js";
 import { layerNormSpecs, predictPlain } from "./encoder.js";
 import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead, tokenClassificationHead } from "./heads.js";
 import {
   activation,
   addParams,
   dropout,
+  dropoutSeed,
   type ForwardContext,
   type HeadKind,
   Linear,
@@ -28,7 +30,6 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { maskedScaledSoftmax } from "./ops.js";
 import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields GPT-2 reads (HF names; defaults are GPT-2 small's). */
@@ -213,15 +214,11 @@ export class DecoderModel implements Model {
       const heads = (y: tf.Tensor) => y.reshape([b, t, nh, hd]).transpose([0, 2, 1, 3]);
       const qkv = l.cAttn.forward(layerNorm(s, `${l.name}.ln_1`, x, c.layer_norm_epsilon), ctx);
       const [q, k, v] = tf.split(qkv, 3, -1).map(heads) as [tf.Tensor, tf.Tensor, tf.Tensor];
-      let scores = tf.matMul(q, k, false, true);
-      let divisor = c.scale_attn_weights ? Math.sqrt(hd) : 1;
-      if (c.scale_attn_by_inverse_layer_idx) {
-        // Two divisions, in HF's order (rare config: not folded into the fused softmax).
-        scores = tf.div(divisor === 1 ? scores : tf.div(scores, divisor), index + 1);
-        divisor = 1;
-      }
-      const probs = dropout(maskedScaledSoftmax(scores, bias, divisor), c.attn_pdrop, ctx);
-      const attn = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([b, t, h]);
+      // HF divides by √hd (scale_attn_weights), then by the layer's number (a rare config).
+      const divisors = [c.scale_attn_weights ? Math.sqrt(hd) : 1, ...(c.scale_attn_by_inverse_layer_idx ? [index + 1] : [])];
+      const seed = dropoutSeed(c.attn_pdrop, ctx);
+      const dropProbs = seed === undefined ? undefined : { rate: c.attn_pdrop, seed };
+      const attn = attention(q, k, v, bias, { divisors, dropout: dropProbs }).transpose([0, 2, 1, 3]).reshape([b, t, h]);
       const y = tf.add(x, dropout(l.attnProj.forward(attn, ctx), c.resid_pdrop, ctx));
       const m = activation(c.activation_function, l.cFc.forward(layerNorm(s, `${l.name}.ln_2`, y, c.layer_norm_epsilon), ctx));
       return tf.add(y, dropout(l.mlpProj.forward(m, ctx), c.resid_pdrop, ctx));

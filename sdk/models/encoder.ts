@@ -11,11 +11,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
+import { attention } from "../ops/nn.js";
 import { bertSequenceHead, type Head, linearSpecs, robertaSequenceHead, tokenClassificationHead } from "./heads.js";
 import {
   activation,
   addParams,
   dropout,
+  dropoutSeed,
   type ForwardContext,
   type HeadKind,
   Linear,
@@ -28,7 +30,6 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { maskedScaledSoftmax } from "./ops.js";
 import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
@@ -245,8 +246,11 @@ export class EncoderModel implements Model {
       const q = heads(l.query.forward(x, ctx));
       const k = heads(l.key.forward(x, ctx));
       const v = heads(l.value.forward(x, ctx));
-      const probs = dropout(maskedScaledSoftmax(tf.matMul(q, k, false, true), bias, Math.sqrt(hd)), c.attention_probs_dropout_prob, ctx);
-      const ctxOut = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([b, t, h]);
+      const seed = dropoutSeed(c.attention_probs_dropout_prob, ctx);
+      const dropProbs = seed === undefined ? undefined : { rate: c.attention_probs_dropout_prob, seed };
+      const ctxOut = attention(q, k, v, bias, { divisors: [Math.sqrt(hd)], dropout: dropProbs })
+        .transpose([0, 2, 1, 3])
+        .reshape([b, t, h]);
       const attn = dropout(l.attnOut.forward(ctxOut, ctx), c.hidden_dropout_prob, ctx);
       const y = layerNorm(s, `${l.name}.attention.output.LayerNorm`, tf.add(attn, x), c.layer_norm_eps);
       const ff = activation(c.hidden_act, l.inter.forward(y, ctx));

@@ -14,8 +14,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
+import { logSoftmax } from "../ops/second-order.js";
 import type { Model } from "./module.js";
-import { logSoftmax } from "./ops.js";
 
 /** What generation needs from a tokenizer (`loadTokenizer(dir)` satisfies it). */
 export interface GenerationTokenizer {

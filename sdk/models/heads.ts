@@ -16,9 +16,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ShapeMismatchError } from "../core/errors.js";
-import { dropout, type ForwardContext, type HeadKind, Linear, type ModelInputs, type ParamSpec, type ParamStore } from "./module.js";
 // softmax-family ops that stay differentiable twice (the exact hypergradient needs that)
-import { logSoftmax, tanh } from "./ops.js";
+import { logSoftmax, tanh } from "../ops/second-order.js";
+import { dropout, type ForwardContext, type HeadKind, Linear, type ModelInputs, type ParamSpec, type ParamStore } from "./module.js";
 
 /** The label HF ignores in token-classification and causal-LM losses. */
 export const IGNORE_INDEX = -100;

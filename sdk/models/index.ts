@@ -10,12 +10,12 @@
  * @module
  */
 
+/** Twice-differentiable softmax/logSoftmax/sigmoid/tanh/exp (namespaced: their names are generic). */
+export * as ops from "../ops/index.js";
 export * from "./decoder.js";
 export * from "./encoder.js";
 export * from "./generate.js";
 export * from "./heads.js";
 export * from "./module.js";
-/** Twice-differentiable softmax/logSoftmax/sigmoid/tanh/exp (namespaced: their names are generic). */
-export * as ops from "./ops.js";
 export * from "./pretrained.js";
 export * from "./safetensors.js";

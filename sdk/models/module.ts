@@ -9,11 +9,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { deviceDropoutMask, hasDeviceDropout } from "../backend/webgpu-dropout.js";
-import { fusedGelu, fusedLayerNorm, fusedLinear } from "../backend/webgpu-fused.js";
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import { fusedKernelsActive, sigmoid, tanh } from "./ops.js";
+import * as nn from "../ops/nn.js";
+import { sigmoid, tanh } from "../ops/second-order.js";
 
 /**
  * What a parameter is for. `base`: frozen pretrained weight; `adapter`: a PEFT method's weight
@@ -167,16 +166,9 @@ export class Linear {
     const shape = x.shape;
     const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
     const w = this.store.get(`${this.name}.weight`) as tf.Tensor2D;
-    let y: tf.Tensor;
-    if (this.hasBias && x2.dtype === "float32" && fusedKernelsActive() && process.env.AUTOLORA_FUSED_LINEAR !== "0") {
-      // webgpu: bias added inside the matmul (one dispatch less per linear layer);
-      // AUTOLORA_FUSED_LINEAR=0 keeps matMul + add (test/bench/NOTES.md measures both).
-      y = fusedLinear(x2, w, this.store.get(`${this.name}.bias`) as tf.Tensor1D, !this.fanInFanOut);
-    } else {
-      y = this.fanInFanOut ? tf.matMul(x2, w) : tf.matMul(x2, w, false, true);
-      if (this.hasBias) y = tf.add(y, this.store.get(`${this.name}.bias`));
-    }
-    return y.reshape([...shape.slice(0, -1), this.outFeatures]);
+    const bias = this.hasBias ? (this.store.get(`${this.name}.bias`) as tf.Tensor1D) : undefined;
+    // On webgpu the bias is added inside the matmul (sdk/ops/nn.ts).
+    return nn.linear(x2, w, bias, !this.fanInFanOut).reshape([...shape.slice(0, -1), this.outFeatures]);
   }
 
   /** Frozen output plus the adapter's contribution. */
@@ -292,8 +284,7 @@ export function addParams(store: ParamStore, specs: readonly ParamSpec[], source
 
 /**
  * LayerNorm over the last axis with `name.weight` / `name.bias` from the store (biased variance,
- * as torch computes it). On webgpu one fused dispatch each way (`fusedKernelsActive()` in ops.ts);
- * elsewhere composite ops.
+ * as torch computes it): sdk/ops' `layerNorm` (one fused dispatch each way on webgpu).
  *
  * @example
  * ```ts
@@ -305,22 +296,13 @@ export function addParams(store: ParamStore, specs: readonly ParamSpec[], source
  * ```
  */
 export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => {
-    const gamma = store.get(`${name}.weight`);
-    const beta = store.get(`${name}.bias`);
-    const c = x.shape[x.shape.length - 1];
-    const fusable = x.dtype === "float32" && gamma.shape.length === 1 && gamma.shape[0] === c && beta.shape.length === 1 && beta.shape[0] === c;
-    if (fusable && fusedKernelsActive()) return fusedLayerNorm(x, gamma, beta, eps);
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(normed, gamma), beta);
-  });
+  return nn.layerNorm(x, store.get(`${name}.weight`), store.get(`${name}.bias`), eps);
 }
 
 /**
  * Inverted dropout, active only when `ctx.training` and `rate > 0`; masks are seeded from
- * `ctx.rng` so a run is reproducible. On webgpu the mask comes from a device kernel
- * (sdk/backend/webgpu-dropout.ts): reproducible too, but a different random stream from cpu/wasm.
+ * `ctx.rng` so a run is reproducible (sdk/ops' `dropout`: on webgpu the mask comes from a device
+ * kernel, reproducible too, but a different random stream from cpu/wasm).
  *
  * @example
  * ```ts
@@ -330,25 +312,35 @@ export function layerNorm(store: ParamStore, name: string, x: tf.Tensor, eps: nu
  * ```
  */
 export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext): tf.Tensor {
-  if (!ctx.training || !(rate > 0)) return x;
+  const seed = dropoutSeed(rate, ctx);
+  return seed === undefined ? x : nn.dropout(x, rate, seed);
+}
+
+/**
+ * The seed of the next dropout mask, drawn from `ctx.rng`, or undefined when there is no dropout
+ * (evaluation, or `rate` 0: then nothing is drawn, so the random stream does not move).
+ *
+ * @example
+ * ```ts
+ * dropoutSeed(0.1, { training: true, rng: new Rng(0) }); // a number
+ * dropoutSeed(0.1, { training: false }); // undefined
+ * ```
+ */
+export function dropoutSeed(rate: number, ctx: ForwardContext): number | undefined {
+  if (!ctx.training || !(rate > 0)) return undefined;
   if (!ctx.rng)
     throw new ConfigError("a training forward pass with dropout needs ctx.rng: pass { training: true, rng: new Rng(seed) }, or set training: false.");
-  const seed = ctx.rng.tfSeed();
-  // On webgpu the mask is drawn on the device (tf.dropout would draw it on the host and upload it).
-  if (hasDeviceDropout()) return tf.tidy(() => tf.mul(x, deviceDropoutMask(x.shape, rate, seed)));
-  return tf.dropout(x, rate, undefined, seed);
+  return ctx.rng.tfSeed();
 }
 
 /** Activation names read from HF configs (`hidden_act`, `activation_function`). */
 export type ActivationName = "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "tanh" | "silu" | "swish";
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
 /**
- * Apply an HF activation by name (tanh and sigmoid from `ops.ts`, so that second derivatives,
- * which the exact hypergradient needs, are right): `gelu` is the exact erf GELU, `gelu_new` /
- * `gelu_pytorch_tanh` the tanh approximation (GPT-2). Both GELUs are one fused dispatch each way
- * on webgpu (`fusedKernelsActive()` in ops.ts).
+ * Apply an HF activation by name (tanh and sigmoid from sdk/ops/second-order.ts, so that second
+ * derivatives, which the exact hypergradient needs, are right): `gelu` is the exact erf GELU,
+ * `gelu_new` / `gelu_pytorch_tanh` the tanh approximation (GPT-2), both sdk/ops' `gelu` (one fused
+ * dispatch each way on webgpu).
  *
  * @example
  * ```ts
@@ -357,16 +349,12 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  */
 export function activation(name: string, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const gelu = name === "gelu" ? "none" : name === "gelu_new" || name === "gelu_pytorch_tanh" ? "tanh" : undefined;
-    if (gelu && x.dtype === "float32" && fusedKernelsActive()) return fusedGelu(x, gelu);
     switch (name) {
       case "gelu":
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+        return nn.gelu(x, "none");
       case "gelu_new":
-      case "gelu_pytorch_tanh": {
-        const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tanh(inner)));
-      }
+      case "gelu_pytorch_tanh":
+        return nn.gelu(x, "tanh");
       case "relu":
         return tf.relu(x);
       case "tanh":

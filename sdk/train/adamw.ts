@@ -16,17 +16,16 @@
  * finite and within {@link MAX_WEIGHT}) and only then assigns, so a failed step leaves weights
  * and moments as they were.
  *
- * On webgpu (`fusedKernelsActive()`) the update is 3 fused dispatches per parameter (m, v, p; the
- * same operations in the same order, sdk/backend/webgpu-optim.ts) instead of ~14, and the
- * finiteness check ⌈4n / 6⌉ batched dispatches for n parameters (gradients, new weights, m, v)
- * instead of 12 n + a stack.
+ * The update and the finiteness check are sdk/ops' `adamStep` and `nonFinite`: on webgpu 3 fused
+ * dispatches per parameter (m, v, p; the same operations in the same order) instead of ~14, and
+ * ⌈4n / 6⌉ batched dispatches for n parameters (gradients, new weights, m, v) instead of 12 n + a
+ * stack.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { fusedAdamStep, nonFiniteFlags, SINGLE_WORKGROUP_MAX, webgpuOptimRegistered } from "../backend/webgpu-optim.js";
 import { ConfigError, NonFiniteError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import type { Param } from "../models/module.js";
-import { fusedKernelsActive } from "../models/ops.js";
+import { adamStep, nonFinite } from "../ops/optim.js";
 
 /** Hyper-parameters of {@link AdamW} (PyTorch's names, camel-cased; PyTorch's defaults). */
 export interface AdamWOptions {
@@ -236,9 +235,7 @@ export class AdamW {
     return tf.tidy(() => {
       const all = [...[...grads.values()].map((g) => (g.dtype === "float32" ? g : g.toFloat())), ...updates.map((u) => u.p.mul(MAGNITUDE_SCALE))];
       for (const u of updates) all.push(u.m, u.v);
-      // Fused: one workgroup per tensor, ⌈n / 6⌉ dispatches (unless a tensor is too large for one workgroup).
-      if (useFused() && all.every((t) => t.size <= SINGLE_WORKGROUP_MAX)) return nonFiniteFlags(all);
-      return tf.stack(all.map((t) => tf.logicalNot(tf.isFinite(t)).any()));
+      return nonFinite(all);
     });
   }
 
@@ -303,7 +300,6 @@ export class AdamW {
     const [b1, b2] = this.betas;
     // Compute every new value first, then assign: nothing is half-applied if an op throws.
     const updates: Update[] = [];
-    const fused = useFused();
     try {
       for (const [name, g] of grads) {
         const variable = this.vars.get(name)!;
@@ -315,15 +311,7 @@ export class AdamW {
         const decay = 1 - lr * this.weightDecay;
         const [p, m, v] = tf.tidy(() => {
           const g32 = g.dtype === "float32" ? g : g.toFloat();
-          if (fused) return fusedAdamStep(variable, g32, slot?.m, slot?.v, { betas: this.betas, decay, bc2Sqrt, eps: this.eps, stepSize });
-          const m0 = slot ? slot.m : tf.zerosLike(variable);
-          const v0 = slot ? slot.v : tf.zerosLike(variable);
-          const p1 = this.weightDecay !== 0 ? variable.mul(decay) : variable;
-          const m1 = m0.add(g32.sub(m0).mul(1 - b1));
-          const v1 = v0.mul(b2).add(g32.mul(g32).mul(1 - b2));
-          const denom = v1.sqrt().div(bc2Sqrt).add(this.eps);
-          const p2 = p1.sub(m1.div(denom).mul(stepSize));
-          return [p2, m1, v1];
+          return adamStep(variable, g32, slot?.m, slot?.v, { betas: this.betas, decay, bc2Sqrt, eps: this.eps, stepSize });
         });
         updates.push({ name, p, m, v, step: t });
       }
@@ -439,11 +427,6 @@ export class Adam extends AdamW {
   constructor(params: NamedParams, options: Omit<AdamWOptions, "weightDecay"> = {}) {
     super(params, { ...options, weightDecay: 0 });
   }
-}
-
-/** The fused webgpu kernels (sdk/backend/webgpu-optim.ts) instead of the composite ops. */
-function useFused(): boolean {
-  return fusedKernelsActive() && webgpuOptimRegistered();
 }
 
 function isParamList(params: NamedParams): params is readonly Param[] {

@@ -13,8 +13,8 @@ import { AutoLoraError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { hypergradientTensors, innerGradientTensors } from "../../sdk/meta/index.js";
 import { activation, layerNorm, ParamStore } from "../../sdk/models/module.js";
-import { fusedKernelsActive, maskedScaledSoftmax, withSecondOrder } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { fusedKernelsActive, maskedScaledSoftmax, withSecondOrder } from "../../sdk/ops/index.js";
 import { readLossAndGrads, tinyBilevel } from "../helpers/bilevel.js";
 import { countDispatches, onCpu, useWebgpuOrSkip } from "../helpers/webgpu.js";
 

@@ -31,7 +31,7 @@ import { type DocBlock, freeNames, markdownBlocks, moduleOf, relativeLinks, tsdo
 const ROOT = resolve(import.meta.dirname, "../..");
 /**
  * `DOC_BLOCKS=a,b npx vitest run test/docs/blocks.test.ts` runs only the blocks whose id contains
- * one of the pieces (e.g. `sdk/models/ops.ts`), in a work folder of its own, and skips the
+ * one of the pieces (e.g. `sdk/ops/second-order.ts`), in a work folder of its own, and skips the
  * whole-corpus checks: for fixing examples. Unset (as in `npm test`), everything runs.
  */
 const FILTER = (process.env.DOC_BLOCKS ?? "").split(",").filter((s) => s.trim());

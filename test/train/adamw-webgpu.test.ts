@@ -11,8 +11,8 @@ import { nonFiniteFlags, OptimKernel, registerWebgpuOptim, SINGLE_WORKGROUP_MAX 
 import { NonFiniteError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { attachAutoLoRA } from "../../sdk/methods/autolora/index.js";
-import { fusedKernelsActive } from "../../sdk/models/ops.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { fusedKernelsActive } from "../../sdk/ops/fused.js";
 import { Adam, AdamW, type AdamWOptions, type AdamWState } from "../../sdk/train/index.js";
 import { readAdamwFixture } from "../helpers/adamw.js";
 import { countDispatchesAsync, onCpu, useWebgpuOrSkip } from "../helpers/webgpu.js";

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Linear, LinearAdapter } from "../../models/module.js";
-import { tanh } from "../../models/ops.js";
+import { tanh } from "../../ops/second-order.js";
 
 /** Parameter names of one adapter. */
 export function adapterParamNames(module: string) {

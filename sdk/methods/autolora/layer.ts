@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { dropout, type ForwardContext, type Linear, type LinearAdapter, type ParamStore } from "../../models/module.js";
-import { sigmoid, softmax } from "../../models/ops.js";
+import { sigmoid, softmax } from "../../ops/second-order.js";
 import { loraParamNames } from "../lora/layer.js";
 import type { Selection } from "./config.js";
 

@@ -8,16 +8,15 @@
  * saved *input* inside the gradient: tfjs records the clone of a saved tensor on the tape just
  * before the op itself, which connects a clone of an input (already on the tape) but not a clone
  * of the op's own output. Models and adapters use these
- * instead of the `tf.*` ones; `test/models/ops.test.ts` checks second derivatives against
+ * instead of the `tf.*` ones; `test/ops/second-order.test.ts` checks second derivatives against
  * finite differences.
  *
- * Also the switch to the fused webgpu kernels ({@link fusedKernelsActive}; kernels in
- * sdk/backend/webgpu-fused.ts), off inside {@link withSecondOrder}, and the attention softmax
- * that uses one ({@link maskedScaledSoftmax}).
+ * Also {@link withSecondOrder}, the scope that announces a second derivative: inside it the ops
+ * of sdk/ops keep their composite forms (`fusedKernelsActive()` in sdk/ops/fused.ts is false),
+ * because the fused webgpu backward kernels are not differentiable.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { fusedMaskedSoftmax, maskedSoftmaxShapesOk, webgpuFusedRegistered } from "../backend/webgpu-fused.js";
 
 const cache = new Map<string, (x: tf.Tensor) => tf.Tensor>();
 
@@ -96,7 +95,7 @@ export function exp<T extends tf.Tensor>(x: T): T {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fused webgpu kernels (sdk/backend/webgpu-fused.ts) and when to use them.
+// Announcing second order: sdk/ops/fused.ts keeps the fused webgpu kernels off inside it.
 
 let secondOrderDepth = 0;
 
@@ -126,47 +125,4 @@ export function withSecondOrder<T>(fn: () => T): T {
 /** Whether a {@link withSecondOrder} scope is active. */
 export function secondOrderActive(): boolean {
   return secondOrderDepth > 0;
-}
-
-/**
- * Whether models should use the fused webgpu kernels now: the backend is `webgpu`, the kernels
- * are registered (`useBackend('webgpu')` does it), no {@link withSecondOrder} scope is active,
- * and the environment variable `AUTOLORA_FUSED` is not `0` (read at each call, for A/B runs).
- *
- * @example
- * ```ts
- * const x = tf.tensor1d([0, 1]);
- * const exactGelu = (t: tf.Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
- * const y = fusedKernelsActive() ? fusedGelu(x, "none") : exactGelu(x); // [0, 0.8413]
- * withSecondOrder(() => fusedKernelsActive()); // false
- * ```
- */
-export function fusedKernelsActive(): boolean {
-  if (secondOrderDepth > 0 || tf.getBackend() !== "webgpu" || !webgpuFusedRegistered()) return false;
-  return typeof process === "undefined" || process.env?.AUTOLORA_FUSED !== "0";
-}
-
-/**
- * Attention probabilities `softmax(scores / divisor + bias)` over the last axis, with an additive
- * mask `bias` broadcast over heads (`scores` `[B, nh, Tq, Tk]`, `bias` `[B or 1, 1, Tq or 1, Tk]`).
- * One dispatch each way on webgpu ({@link fusedKernelsActive}); elsewhere the composite ops
- * (`div`, `add`, the twice-differentiable {@link softmax}). `divisor` 1 skips the division.
- *
- * @example
- * ```ts
- * const [batch, heads, len, headDim] = [2, 4, 5, 8];
- * const q = tf.randomNormal([batch, heads, len, headDim]);
- * const k = tf.randomNormal([batch, heads, len, headDim]);
- * const mask = tf.tensor2d([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]); // 0: padding
- * const maskBias = tf.mul(tf.sub(1, mask), -1e9).reshape([batch, 1, 1, len]);
- * const probs = maskedScaledSoftmax(tf.matMul(q, k, false, true), maskBias, Math.sqrt(headDim));
- * probs.shape; // [2, 4, 5, 5]; padded keys get probability 0
- * ```
- */
-export function maskedScaledSoftmax(scores: tf.Tensor, bias: tf.Tensor, divisor: number): tf.Tensor {
-  return tf.tidy(() => {
-    const fusable = scores.dtype === "float32" && bias.dtype === "float32" && maskedSoftmaxShapesOk(scores.shape, bias.shape);
-    if (fusable && fusedKernelsActive()) return fusedMaskedSoftmax(scores, bias, divisor);
-    return softmax(tf.add(divisor === 1 ? scores : tf.div(scores, divisor), bias));
-  });
 }

@@ -2,7 +2,7 @@
 // first derivatives (tfjs's own exp/softmax/logSoftmax/sigmoid/tanh lose these terms).
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { exp, logSoftmax, sigmoid, softmax, tanh } from "../../sdk/models/ops.js";
+import { exp, logSoftmax, sigmoid, softmax, tanh } from "../../sdk/ops/second-order.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBackend } from "../backend/index.js";
-import { type CompareResult, compare, comparisonFigure, RUNNERS, summarize, toMarkdown } from "../compare/index.js";
+import { type CompareResult, compare, comparisonFigure, pairedDifferences, RUNNERS, summarize, toMarkdown } from "../compare/index.js";
 import { CheckpointError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { saveHtml } from "../viz/index.js";
@@ -43,10 +43,9 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
     });
     const methods = [...new Set(parts.flatMap((p) => p.summaries.map((x) => x.method)))];
     const runs = parts.flatMap((p) => p.summaries.flatMap((x) => x.runs));
-    const merged: CompareResult = {
-      options: { ...parts[0]!.options, seeds: new Set(runs.map((r) => r.seed)).size },
-      summaries: summarize(runs, methods),
-    };
+    const summaries = summarize(runs, methods);
+    const options = { ...parts[0]!.options, seeds: new Set(runs.map((r) => r.seed)).size };
+    const merged: CompareResult = { options, summaries, paired: pairedDifferences(summaries, options.baseline) };
     const commands = parts.map((p) => `\`${p.command}\``).join(", ");
     const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge.join(",")} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
     await writeOutputs(dir, merged, md, { commands: parts.map((p) => p.command), ...merged });
@@ -55,6 +54,8 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
   }
   // Everything checked before any work.
   for (const m of v.methods) if (!RUNNERS.has(m)) throw new UsageError(`--methods: unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  if (v.baseline !== undefined && !v.methods.includes(v.baseline))
+    throw new UsageError(`--baseline ${v.baseline} is not one of --methods (${v.methods.join(",")}); name one of them.`);
   const { modelDir, modelConfig } = checkData(v);
   const maxLength = maxLengthFor(v.maxLength, modelConfig);
   const dir = checkOutDir(v.out);
@@ -83,6 +84,7 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
     ...(targets !== undefined ? { targetModules: targets } : {}),
     ...(v.maxTrain !== undefined ? { maxTrain: v.maxTrain } : {}),
     ...(v.maxDev !== undefined ? { maxDev: v.maxDev } : {}),
+    ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),
     signal,
     onProgress: (p) => bar.update(p.done, `${p.method} seed ${p.seed}: ${p.note.replace(`${p.method} `, "")}`, p.fraction),
   });

@@ -31,6 +31,7 @@ export const COMPARE_METHODS = [
 export interface CompareFlags extends DataFlags {
   methods: string[];
   seeds: number;
+  baseline?: string;
   firstSeed: number;
   merge?: string[];
   epochs: number;
@@ -51,7 +52,8 @@ export function compareCommand(ctx: CommandContext, argv: readonly string[] = []
   addDataOptions(cmd);
   cmd
     .option("--methods <a,b>", `methods to run: ${COMPARE_METHODS.join(", ")}`, csvList, ["lora", "adapter", "full", "autolora"])
-    .option("--seeds <n>", "seeds per method", positiveInt, 3)
+    .option("--seeds <n>", "seeds per method (10: enough for a 95% interval of the paired differences to mean something)", positiveInt, 10)
+    .option("--baseline <method>", "method the others are compared with seed by seed (default: lora when it runs, else the first)")
     .option("--first-seed <n>", "seeds run are first-seed … first-seed + seeds − 1", nonNegativeInt, 0)
     .option("--epochs <n>", "training budget of every method, in epochs", positiveInt, 1)
     .option("--batch-size <n>", "examples per step", positiveInt, 16)

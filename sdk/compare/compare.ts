@@ -24,6 +24,7 @@ import { evaluateExamples } from "../session/session.js";
 import type { SessionTokenizer } from "../session/types.js";
 import { trainModel } from "../train/loop.js";
 import type { Figure } from "../viz/types.js";
+import { describeDifference, type PairedDifference, pairedDifference } from "./stats.js";
 
 /** Everything a method needs to run once. */
 export interface RunContext {
@@ -287,8 +288,12 @@ export function autoloraRunner(
           if (run.aborted) throw new RunInterrupted(name);
           checkInterrupted(ctx, name);
           const ranks = session.ranks();
+          // Common random numbers: the retraining sees the examples in LoRA's order, with LoRA's
+          // adapter init (where a layer's rank equals r) and dropout draws: seeded like loraRunner.
           const r = await session.retrain({
             ranks,
+            examples: ctx.task.train,
+            seed: ctx.seed,
             epochs: ctx.epochs,
             lr: ctx.lr,
             warmupRatio: BASELINE_WARMUP,
@@ -437,6 +442,8 @@ export interface CompareOptions {
   onProgress?: (p: CompareProgress) => void;
   /** Show a live view (default true): in a notebook an output updating in place, on the CLI's terminal a block. */
   live?: boolean;
+  /** The method every other is compared with, seed by seed (paired differences). Default `lora` when it runs, else the first method. */
+  baseline?: string;
 }
 
 /** Progress of a comparison, for a bar. */
@@ -481,8 +488,37 @@ export interface MethodSummary {
 export interface CompareResult {
   options: Omit<CompareOptions, "task" | "onProgress" | "signal"> & { task: string };
   summaries: MethodSummary[];
+  /** Each method minus the baseline on the seeds both ran, with a 95% CI and wins (see {@link pairedDifferences}). */
+  paired: PairedDifference[];
   /** Present when an interrupt (or `signal`) stopped the comparison: the summaries hold the completed runs only. */
   interrupted?: { completedRuns: number; plannedRuns: number };
+}
+
+/** The baseline of the paired differences: `requested` if it ran, else `lora` if it ran, else the first method. */
+export function pickBaseline(summaries: MethodSummary[], requested?: string): string | undefined {
+  const ran = summaries.map((s) => s.method);
+  if (requested !== undefined && ran.includes(requested)) return requested;
+  return ran.includes("lora") ? "lora" : ran[0];
+}
+
+/**
+ * Every method minus the baseline, seed by seed. On a seed the methods share the data order, the
+ * head's init and, where shapes match, the LoRA init (common random numbers: see the runners), so
+ * the differences carry the method's effect without most of the seed's. A loss metric counts a
+ * lower value as a win.
+ *
+ * @example
+ * ```ts
+ * const out = await compare({ modelDir: "datasets/models/roberta-tiny", task: task("spam"), methods: ["lora", "autolora"], seeds: 10, maxTrain: 64 });
+ * for (const d of pairedDifferences(out.summaries)) console.log(describeDifference(d));
+ * ```
+ */
+export function pairedDifferences(summaries: MethodSummary[], baseline?: string): PairedDifference[] {
+  const base = summaries.find((s) => s.method === pickBaseline(summaries, baseline));
+  if (!base) return [];
+  const bySeed = (s: MethodSummary) => new Map(s.runs.map((r) => [r.seed, r.metric]));
+  const higherIsBetter = base.metricName !== "loss";
+  return summaries.filter((s) => s !== base).map((s) => pairedDifference(s.method, bySeed(s), base.method, bySeed(base), higherIsBetter));
 }
 
 /**
@@ -499,6 +535,8 @@ export interface CompareResult {
 export async function compare(o: CompareOptions): Promise<CompareResult> {
   for (const m of o.methods) if (!RUNNERS.has(m)) throw new UnknownNameError(`unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
   if (o.methods.length === 0) throw new ConfigError("methods is empty: name at least one method.");
+  if (o.baseline !== undefined && !o.methods.includes(o.baseline))
+    throw new ConfigError(`baseline "${o.baseline}" is not one of the methods (${o.methods.join(", ")}); name one of them.`);
   if (!(Number.isInteger(o.seeds) && o.seeds >= 1)) throw new ConfigError(`seeds ${o.seeds} must be an integer ≥ 1.`);
   const firstSeed = o.firstSeed ?? 0;
   if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new ConfigError(`firstSeed ${firstSeed} must be an integer ≥ 0.`);
@@ -559,9 +597,11 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
             message: `${results.length} of ${cells.length} runs completed; the summaries hold those`,
           }
         : { status: "done", message: `${cells.length} runs` };
+    const summaries = summarize(results, ran);
     return {
       options: { ...kept, task: t.name },
-      summaries: summarize(results, ran),
+      summaries,
+      paired: pairedDifferences(summaries, o.baseline),
       ...(results.length < cells.length ? { interrupted: { completedRuns: results.length, plannedRuns: cells.length } } : {}),
     };
   } catch (e) {
@@ -644,6 +684,23 @@ export function toMarkdown(out: Pick<CompareResult, "summaries"> & Partial<Compa
     "",
     ...s.map((r) => `- **${r.method}**: ${r.description}`),
   ];
+  const paired = out.paired ?? pairedDifferences(s, out.options?.baseline);
+  if (paired.length) {
+    const f = (x: number) => (100 * x).toFixed(2);
+    lines.push(
+      "",
+      `Paired differences from **${paired[0]!.baseline}**, seed by seed (on a seed every method has the same data order, head init and, where shapes match, LoRA init):`,
+      "",
+      `| method | Δ ${s[0]?.metricName ?? "metric"} ×100 (mean) | 95% CI | wins | verdict |`,
+      "| --- | --- | --- | --- | --- |",
+      ...paired.map(
+        (d) =>
+          `| ${d.method} | ${f(d.mean)} | ${d.ci95 ? `${f(d.ci95[0])} to ${f(d.ci95[1])}` : "n/a"} | ${d.wins}/${d.seeds.length} | ${d.verdict === "unresolved" ? "not resolved" : d.verdict} |`,
+      ),
+      "",
+      ...paired.map((d) => `- ${describeDifference(d)}`),
+    );
+  }
   // Per-layer ranks only for methods whose ranks differ between layers or seeds (a uniform LoRA says nothing new).
   const chosen = s.filter((r) => r.ranks?.some((l) => l.bySeed.some((x) => x !== r.ranks![0]!.bySeed[0])));
   if (chosen.length) {

@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./compare.js";
+export * from "./stats.js";

@@ -76,6 +76,10 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
     if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0))
       throw new ConfigError(`retrain: ${k} ${String(v)} must be a finite number ≥ 0.`);
   }
+  if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0))
+    throw new ConfigError(`retrain: seed ${String(opts.seed)} must be an integer ≥ 0.`);
+  if (opts.examples !== undefined && !(Array.isArray(opts.examples) && opts.examples.length > 0))
+    throw new ConfigError("retrain: examples must be a non-empty array of examples (default: D_tr ∪ D_val).");
   const alpha = opts.alpha ?? cfg.alpha;
   const task = beginTask("retrain", { signal: opts.signal, live: opts.live !== false });
   sessionInternals(session).setTask(task);
@@ -122,11 +126,11 @@ async function retrainModel(
       alpha,
       rankPattern: Object.fromEntries(kept.map((r) => [r.name, r.rank])),
       dropout: cfg.dropout,
-      seed: cfg.seed + 1,
+      seed: opts.seed ?? cfg.seed + 1,
     });
     if (opts.warmStart) await warmStart(session, lora, kept);
-    const rng = new Rng(cfg.seed + 2);
-    const all: Example[] = [...session.splits.train, ...session.splits.val];
+    const rng = new Rng(opts.seed ?? cfg.seed + 2);
+    const all: Example[] = opts.examples ?? [...session.splits.train, ...session.splits.val];
     const batches = (): Batch[] => {
       const order = rng.shuffle([...all.keys()]);
       const out: Batch[] = [];

@@ -147,6 +147,19 @@ export interface RetrainOptions {
   epochs?: number;
   /** Keep the surviving components (largest α) instead of re-initialising. Default false. */
   warmStart?: boolean;
+  /**
+   * The examples to retrain on. Default: D_tr ∪ D_val, as the paper does. `compare` passes the
+   * training set in its own order, so that the retraining and the baselines shuffle the same list.
+   */
+  examples?: Example[];
+  /**
+   * Seeds the new adapter's init, the data order and dropout: with `seed` given, all three are
+   * seeded as `attachLoRA({ seed })` and `new Rng(seed)` are in a plain LoRA run, so that on one
+   * seed the retraining and LoRA share them (common random numbers; layers whose rank equals
+   * LoRA's r start from the same factors). Default: derived from the session's seed (init seed + 1,
+   * order and dropout seed + 2).
+   */
+  seed?: number;
   /** Learning rate of the retraining AdamW. Default: the session's inner lr. */
   lr?: number;
   /** LoRA alpha for the retrained adapter. Default: the session's alpha. */

@@ -9,8 +9,10 @@
  *  1. runtime: lets `require("autolora")` / `require("autolora/…")` fall back to the package's
  *     own `exports` (the `import`/`default` target, loaded with Node's require(esm), Node ≥ 20.19);
  *  2. types: shows TypeScript a virtual `node_modules/autolora` that points at the package root,
- *     so `package.json#types` (dist/index.d.ts) type-checks the cell; and gives packages that
- *     declare types only in `exports` (danfojs) a `types` field;
+ *     so `package.json#types` (dist/index.d.ts) type-checks the cell, and whose `<sub>.d.ts` is the
+ *     `types` of the `exports` subpath `./<sub>` (dist/<sub>/index.d.ts), so `import … from
+ *     "autolora/models"` type-checks too; and gives packages that declare types only in `exports`
+ *     (danfojs) a `types` field;
  *  3. completion hides internal members; inspect renders TSDoc as text (kernels/language.cjs);
  *  4. protocol: errors as `error` messages, a cell's last expression as an `execute_result`
  *     (kernels/display.cjs), and a kernel interrupt as a pause of the running SDK operation at a
@@ -152,6 +154,16 @@ if (root) {
   const ts = tslabRequire("@tslab/typescript-for-tslab");
   const sys = ts.sys;
   const re = /^(.*?)[\\/]node_modules[\\/]autolora(?=$|[\\/])(.*)$/;
+  // node10 resolution ignores `exports`: for `autolora/<sub>` it first tries the file
+  // `node_modules/autolora/<sub>.d.ts`, which we make the subpath's declared `types`.
+  const subpathTypes = new Map();
+  const exp = (readJson(path.join(root, "package.json")) || {}).exports;
+  if (exp && typeof exp === "object" && !Array.isArray(exp)) {
+    for (const [key, value] of Object.entries(exp)) {
+      const types = value && typeof value === "object" && !Array.isArray(value) ? value.types : null;
+      if (key.startsWith("./") && typeof types === "string") subpathTypes.set(`/${key.slice(2)}.d.ts`, path.resolve(root, types));
+    }
+  }
   const realCache = new Map();
   const mapPath = (p) => {
     if (typeof p !== "string") return p;
@@ -163,7 +175,8 @@ if (root) {
       real = fs.existsSync(dir);
       realCache.set(dir, real);
     }
-    return real ? p : path.join(root, m[2]);
+    if (real) return p;
+    return subpathTypes.get(m[2].replace(/\\/g, "/")) || path.join(root, m[2]);
   };
   for (const name of [
     "fileExists",

@@ -14,33 +14,138 @@
  * await session.outerStep();
  * console.log(session.alphas(), session.ranks());
  * ```
+ *
+ * The root holds what a notebook needs: backend choice, loading, tasks, `Session`, the methods and
+ * PEFT adapter files, `compare`, figures and metrics. Everything else (kernels, ops, readers,
+ * training loop, pretraining internals, …) is one subpath per SDK folder, e.g.
+ * `import { ops } from "autolora/models"`: see package.json `exports` and docs/ARCHITECTURE.md.
  * @module
  */
 
-export * from "./backend/index.js";
-export * from "./compare/index.js";
-export { resolveInside, saveFailure } from "./core/confine.js";
-export * from "./core/errors.js";
-export { writeFileAtomic } from "./core/fs.js";
-export { beginTask, interruptAll, type Task, type TaskRegister, taskRegister } from "./core/interrupt.js";
-export { Rng } from "./core/rng.js";
-export * from "./data/index.js";
-export type { DecodeOptions, EncodeBatchOptions, Encoded, EncodedBatch, LoadedTokenizer } from "./data/tokenizer.js";
-export { loadTokenizer } from "./data/tokenizer.js";
-export * from "./meta/index.js";
-export * from "./methods/adalora/index.js";
-export * from "./methods/adapter/index.js";
-export * from "./methods/autolora/index.js";
-export * from "./methods/dylora/index.js";
-export * from "./methods/full/index.js";
-export * from "./methods/lora/index.js";
-export * from "./methods/patterns.js";
-export * from "./methods/targets.js";
-export * from "./metrics/index.js";
-export * from "./models/index.js";
-export * as ops from "./ops/index.js";
-export * from "./pretrain/index.js";
-export * from "./session/index.js";
-export type { RetrainResult } from "./session/retrain.js";
-export * from "./train/index.js";
-export * from "./viz/index.js";
+// Backend choice.
+export { type BackendInfo, type BackendName, useBackend } from "./backend/index.js";
+// Methods side by side.
+export {
+  type CompareOptions,
+  type CompareProgress,
+  type CompareResult,
+  compare,
+  comparisonFigure,
+  describeDifference,
+  type MethodResult,
+  type MethodSummary,
+  type PairedDifference,
+  pairedDifferences,
+  RunInterrupted,
+  summarize,
+  toMarkdown,
+} from "./compare/index.js";
+// What a user catches, and the register of long operations the kernel pauses.
+export {
+  AutoLoraError,
+  BackendError,
+  beginTask,
+  CheckpointError,
+  ConfigError,
+  DataError,
+  interruptAll,
+  NonFiniteError,
+  ShapeMismatchError,
+  UnknownNameError,
+} from "./core/index.js";
+// Loading: checkpoints, tokenizers, tasks and your own data.
+export {
+  type Example,
+  examplesFromTable,
+  type LoadedTokenizer,
+  loadTokenizer,
+  type ReadExamplesOptions,
+  readExamples,
+  readTable,
+  registerTask,
+  type Task,
+  type TaskHead,
+  type TaskOptions,
+  type TaskSplits,
+  type TaskType,
+  task,
+  taskNames,
+  trainValSplit,
+} from "./data/index.js";
+// The session: stepwise rank search, thresholds, retraining, checkpoints.
+export type { HypergradientKind } from "./meta/index.js";
+// Methods and PEFT adapter files.
+export {
+  type AdaLoraConfig,
+  type AdaLoraHandle,
+  type AdapterConfig,
+  type AdapterHandle,
+  type AutoLoraConfig,
+  type AutoLoraHandle,
+  attachAdaLoRA,
+  attachAdapters,
+  attachAutoLoRA,
+  attachDyLoRA,
+  attachLoRA,
+  countTrainable,
+  type DyLoraConfig,
+  type DyLoraHandle,
+  defaultThreshold,
+  fullFineTune,
+  type LayerAlpha,
+  type LayerRank,
+  type LoadPeftOptions,
+  type LoraConfig,
+  type LoraHandle,
+  loadPeftAdapter,
+  ranksFromAlphas,
+  type Selection,
+  savePeftAdapter,
+  type Threshold,
+  trainAdaLoRA,
+  trainDyLoRA,
+} from "./methods/index.js";
+// Metrics.
+export {
+  accuracy,
+  computeMetric,
+  corpusBleu,
+  f1Score,
+  METRIC_NAMES,
+  type MetricName,
+  matthewsCorrcoef,
+  pearson,
+  seqevalScores,
+  spearman,
+} from "./metrics/index.js";
+export { type GenerateOptions, generate, type LoadOptions, loadPretrained, type Model, type PretrainedModel, saveModel } from "./models/index.js";
+export { type PretrainOptions, type PretrainResult, pretrain } from "./pretrain/index.js";
+export {
+  type HistoryRow,
+  type Preset,
+  type RanksOptions,
+  type RetrainOptions,
+  type RetrainResult,
+  type RunOptions,
+  type RunResult,
+  Session,
+  type SessionConfig,
+  type SessionData,
+  type SessionOptions,
+  type StepReport,
+} from "./session/index.js";
+// Figures and display.
+export {
+  alphaHeatmap,
+  alphaTrajectories,
+  type Displayable,
+  type Figure,
+  htmlTable,
+  lossCurves,
+  MIME_BUNDLE,
+  rankGrid,
+  type ShowOptions,
+  saveHtml,
+  show,
+  thresholdSweep,
+} from "./viz/index.js";

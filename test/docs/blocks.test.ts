@@ -1,6 +1,7 @@
 /**
  * Documentation that runs: every fenced code block of README.md and docs/guides/*.md, and every
- * `@example` of the public API's TSDoc (what sdk/index.ts exports, members included), is executed;
+ * `@example` of the public API's TSDoc (what sdk/index.ts and the `exports` subpaths export, members
+ * included), is executed;
  * every relative link of README.md and docs/**\/*.md resolves to a file.
  *
  * TypeScript blocks (`ts`, `typescript`, `js`) become modules in tmp/doc-blocks/blocks/ (inside
@@ -11,7 +12,8 @@
  *  1. REWRITES below: exact text replacements that make a long block small (fewer steps, a slice
  *     of the data) or point at a file that ships; each must match, or the test fails;
  *  2. the block's own import lines stay; a public name it uses without importing it (TSDoc
- *     examples leave imports out) is imported from "autolora"; `tf` is `@tensorflow/tfjs`;
+ *     examples leave imports out) is imported from "autolora", or from the package.json `exports`
+ *     subpath that exports it (`"autolora/models"`) when the root does not; `tf` is `@tensorflow/tfjs`;
  *  3. a fragment — a block using a name it does not declare, such as `session` or `model` after
  *     an earlier cell — gets the PRELUDE entries of those names (and what they need), declared
  *     before the block; the block itself runs in braces, so its own declarations win. A name
@@ -288,7 +290,7 @@ process.exit(0);
 const tsResults = new Map<string, BlockResult>();
 const shellResults = new Map<string, { code: number | null; output: string }>();
 let allBlocks: DocBlock[] = [];
-let exportNames = new Set<string>();
+let exportNames = new Map<string, string>();
 let namespaced = new Map<string, string>();
 
 function collect(): DocBlock[] {

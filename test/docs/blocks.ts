@@ -1,11 +1,12 @@
 /**
  * What test/docs/blocks.test.ts runs: the fenced code blocks of Markdown files, the `@example`
- * blocks of the public API's TSDoc (everything `sdk/index.ts` exports, found with the TypeScript
- * compiler, members of exported classes and interfaces included), the relative links of Markdown
- * files, and the text of one TypeScript block made into a module that type-checks against the
- * built package (`import … from "autolora"` is the package's self-reference to dist/).
+ * blocks of the public API's TSDoc (everything `sdk/index.ts` and the package.json `exports`
+ * subpaths export, found with the TypeScript compiler, members of exported classes and interfaces
+ * included), the relative links of Markdown files, and the text of one TypeScript block made into
+ * a module that type-checks against the built package (`import … from "autolora"` and
+ * `"autolora/<folder>"` are the package's self-references to dist/).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 
@@ -88,8 +89,26 @@ function examplesOf(raw: string, file: string, startLine: number, section: strin
   return out;
 }
 
-/** The names `sdk/index.ts` exports, and the `@example` blocks of their TSDoc. */
-export function tsdocExamples(root: string): { exports: Set<string>; blocks: DocBlock[]; namespaced: Map<string, string> } {
+/**
+ * The public entries: `"autolora"` (sdk/index.ts), then each package.json `exports` subpath
+ * (`"autolora/models"` → sdk/models/index.ts), in that order: specifier → source file.
+ */
+export function publicEntries(root: string): Map<string, string> {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name: string; exports?: Record<string, unknown> };
+  const out = new Map([[pkg.name, join(root, "sdk/index.ts")]]);
+  for (const key of Object.keys(pkg.exports ?? {})) {
+    const file = join(root, "sdk", key.slice(2), "index.ts");
+    if (key.startsWith("./") && existsSync(file)) out.set(`${pkg.name}/${key.slice(2)}`, file);
+  }
+  return out;
+}
+
+/**
+ * The names the public entries export, each with the specifier to import it from (the root when
+ * it has it, else the first subpath that does), and the `@example` blocks of their TSDoc.
+ */
+export function tsdocExamples(root: string): { exports: Map<string, string>; blocks: DocBlock[]; namespaced: Map<string, string> } {
+  const entries = publicEntries(root);
   const entry = join(root, "sdk/index.ts");
   const parsed = ts.getParsedCommandLineOfConfigFile(
     join(root, "tsconfig.build.json"),
@@ -101,9 +120,9 @@ export function tsdocExamples(root: string): { exports: Set<string>; blocks: Doc
       },
     },
   );
-  const program = ts.createProgram([entry], { ...parsed!.options, noEmit: true });
+  const program = ts.createProgram([...entries.values()], { ...parsed!.options, noEmit: true });
   const checker = program.getTypeChecker();
-  const exports = new Set<string>();
+  const exports = new Map<string, string>();
   /** Names public only inside a namespace export (`ops.softmax`): name → namespace. */
   const namespaced = new Map<string, string>();
   const blocks: DocBlock[] = [];
@@ -156,11 +175,13 @@ export function tsdocExamples(root: string): { exports: Set<string>; blocks: Doc
       seen.add(`${sf.fileName}:${doc.pos}`);
     }
   }
-  for (const e of checker.getExportsOfModule(checker.getSymbolAtLocation(sf)!)) {
-    exports.add(e.name);
-    visitSymbol(e, e.name, 0);
-  }
-  for (const n of exports) namespaced.delete(n);
+  for (const [spec, file] of entries)
+    for (const e of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)!)!)) {
+      if (exports.has(e.name)) continue;
+      exports.set(e.name, spec);
+      visitSymbol(e, e.name, 0);
+    }
+  for (const n of exports.keys()) namespaced.delete(n);
   return { exports, blocks, namespaced };
 }
 
@@ -208,11 +229,12 @@ export function freeNames(code: string): Set<string> {
 }
 
 /**
- * A block as a module: its own import lines first, then an import of the public names it uses
- * without importing them (TSDoc examples leave imports out), then the prelude, then the rest of
- * the block in braces, so its declarations may shadow the prelude's.
+ * A block as a module: its own import lines first, then imports of the public names it uses
+ * without importing them (TSDoc examples leave imports out), each from the entry `exportNames`
+ * maps it to, then the prelude, then the rest of the block in braces, so its declarations may
+ * shadow the prelude's.
  */
-export function moduleOf(code: string, exportNames: Set<string>, prelude = "", namespaced = new Map<string, string>()): string {
+export function moduleOf(code: string, exportNames: Map<string, string>, prelude = "", namespaced = new Map<string, string>()): string {
   const sf = ts.createSourceFile("block.ts", code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const imports: string[] = [];
   let rest = code;
@@ -236,7 +258,9 @@ export function moduleOf(code: string, exportNames: Set<string>, prelude = "", n
   const fromNs = new Map<string, string[]>();
   for (const n of free) if (!exportNames.has(n) && namespaced.has(n)) fromNs.set(namespaced.get(n)!, [...(fromNs.get(namespaced.get(n)!) ?? []), n]);
   const missing = [...free.filter((n) => exportNames.has(n)), ...[...fromNs.keys()].filter((ns) => !imported.has(ns) && !free.includes(ns))];
-  const auto = missing.length ? [`import { ${missing.sort().join(", ")} } from "autolora";`] : [];
+  const bySpec = new Map<string, string[]>();
+  for (const n of missing.sort()) bySpec.set(exportNames.get(n)!, [...(bySpec.get(exportNames.get(n)!) ?? []), n]);
+  const auto = [...bySpec].sort(([a], [b]) => a.localeCompare(b)).map(([spec, names]) => `import { ${names.join(", ")} } from "${spec}";`);
   const destructure = [...fromNs].map(([ns, names]) => `const { ${names.sort().join(", ")} } = ${ns};`);
   return [...imports, ...auto, ...destructure, prelude, "{", rest.trim(), "}", "export {};", ""].join("\n");
 }

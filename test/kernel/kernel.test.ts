@@ -176,7 +176,8 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     expect(r.status, r.stderr).toBe(0);
     jupyterPath = join(prefix, "share", "jupyter");
 
-    // A package named "autolora" with our exports layout, whose dist/ is sdk/viz (+ core) compiled.
+    // A package named "autolora" with our exports layout (the root and one subpath, ./viz), whose
+    // dist/ is sdk/viz (+ core) compiled.
     fixture = join(tmp, "pkg");
     mkdirSync(join(fixture, "dist"), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(fixture, "node_modules"), "dir");
@@ -186,7 +187,10 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
         name: "autolora",
         type: "module",
         types: "./dist/index.d.ts",
-        exports: { ".": { types: "./dist/index.d.ts", import: "./dist/index.js" } },
+        exports: {
+          ".": { types: "./dist/index.d.ts", import: "./dist/index.js" },
+          "./viz": { types: "./dist/viz/index.d.ts", import: "./dist/viz/index.js" },
+        },
       }),
     );
     const tsc = await runAsync(process.execPath, [
@@ -223,6 +227,12 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
         { source: 'console.log("backend", process.env.AUTOLORA_BACKEND);' },
         { source: 'const wrong: number = "not a number";', tags: ["raises-exception"] },
         { source: 'throw new RangeError("threshold out of range");', tags: ["raises-exception"] },
+        // A subpath of `exports`, at run time and for the type check (its real declarations, not `any`).
+        {
+          source:
+            'import { shortLayerName } from "autolora/viz";\nconst short: string = shortLayerName("roberta.encoder.layer.0.attention.self.query");\nconsole.log("subpath", short);',
+        },
+        { source: 'const notShort: number = shortLayerName("roberta.encoder.layer.0.output.dense");', tags: ["raises-exception"] },
       ]),
     );
     const out = join(tmp, "smoke.out.ipynb");
@@ -245,7 +255,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
         env: { JUPYTER_PATH: jupyterPath, AUTOLORA_BACKEND: "cpu" },
       },
     );
-    console.log(`[kernel tests] nbconvert --execute of ${9} cells: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    console.log(`[kernel tests] nbconvert --execute of ${11} cells: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const cells = (JSON.parse(readFileSync(out, "utf8")) as { cells: NbCell[] }).cells;
 
@@ -278,6 +288,13 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     const thrown = cells[8]!.outputs!.filter((o) => o.output_type === "error");
     expect(thrown).toHaveLength(1);
     expect(thrown[0]).toMatchObject({ ename: "RangeError", evalue: "threshold out of range" });
+
+    expect(text(cells[9]!.outputs)).toBe("subpath 0 · query\n");
+    expect(cells[9]!.outputs!.filter((o) => o.output_type === "error")).toEqual([]);
+    const subpathTypeErr = cells[10]!.outputs!.filter((o) => o.output_type === "error");
+    expect(subpathTypeErr).toHaveLength(1);
+    expect(subpathTypeErr[0]!.ename).toBe("TypeScriptError");
+    expect(subpathTypeErr[0]!.evalue).toContain("is not assignable to type 'number'");
   });
 
   it("passes AUTOLORA_BACKEND baked in by --backend", async () => {

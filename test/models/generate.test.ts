@@ -5,7 +5,7 @@ import { ConfigError } from "../../sdk/core/errors.js";
 import { type LoadedTokenizer, loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { beamSearch, generate, greedySearch, sequenceLogProb } from "../../sdk/models/generate.js";
 import { loadPretrained, type PretrainedModel } from "../../sdk/models/pretrained.js";
-import { HF } from "./helpers.js";
+import { FIXTURES as HF } from "./helpers.js";
 
 let model: PretrainedModel;
 let tokenizer: LoadedTokenizer;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { CheckpointError } from "../../sdk/core/errors.js";
 import type { TokenizerLike } from "../../sdk/data/batching.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
-import { FIXTURES } from "./helpers.js";
+import { FIXTURES } from "../models/helpers.js";
 
 const LONG = "Low-rank adaptation freezes the pretrained weights and trains two small matrices, again and again.";
 

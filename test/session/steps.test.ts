@@ -17,7 +17,7 @@ import { collate } from "../../sdk/session/data.js";
 import { Session } from "../../sdk/session/index.js";
 import type { SessionOptions } from "../../sdk/session/types.js";
 import { batchToTensors } from "../../sdk/train/loop.js";
-import { tinySetup, toyExamples } from "../session/helpers.js";
+import { tinySetup, toyExamples } from "./helpers.js";
 
 type Vec = Float64Array;
 

@@ -128,7 +128,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     throw bad("weightDecay", c.weightDecay, "a finite number ≥ 0");
   if (!(typeof c.dropout === "number" && c.dropout >= 0 && c.dropout < 1)) throw bad("dropout", c.dropout, "a number in [0, 1)");
   if (!(typeof c.valFraction === "number" && c.valFraction > 0 && c.valFraction < 1)) throw bad("valFraction", c.valFraction, "a number in (0, 1)");
-  if (!Number.isSafeInteger(c.seed)) throw bad("seed", c.seed, "an integer");
+  if (!(Number.isSafeInteger(c.seed) && c.seed >= 0)) throw bad("seed", c.seed, "an integer ≥ 0");
   const betas = c.outerBetas as unknown;
   if (!(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === "number" && b >= 0 && b < 1)))
     throw bad("outerBetas", JSON.stringify(betas), "two numbers in [0, 1)");

@@ -26,7 +26,7 @@ describe("Session.create checks everything up front", () => {
     ["unrollSteps 1.5", { unrollSteps: 1.5 }, /unrollSteps must be an integer ≥ 1/],
     ["maxRank 0", { maxRank: 0 }, /maxRank must be an integer ≥ 1/],
     ["maxLength 0", { maxLength: 0 }, /maxLength must be an integer ≥ 1/],
-    ["seed NaN", { seed: Number.NaN }, /seed must be an integer, got NaN/],
+    ["seed NaN", { seed: Number.NaN }, /seed must be an integer ≥ 0, got NaN/],
     ["seed 1.5", { seed: 1.5 }, /seed must be an integer/],
     ["innerLr Infinity", { innerLr: Number.POSITIVE_INFINITY }, /innerLr must be a finite number > 0/],
     ["alpha -1", { alpha: -1 }, /alpha must be a finite number > 0/],

@@ -509,8 +509,12 @@ export function pickBaseline(summaries: MethodSummary[], requested?: string): st
  *
  * @example
  * ```ts
- * const out = await compare({ modelDir: "datasets/models/roberta-tiny", task: task("spam"), methods: ["lora", "autolora"], seeds: 10, maxTrain: 64 });
- * for (const d of pairedDifferences(out.summaries)) console.log(describeDifference(d));
+ * // three seeds of two methods (from compare(), or from compare.json files merged)
+ * const runs: MethodResult[] = [0, 1, 2].flatMap((seed) => [
+ *   { method: "lora", seed, metric: 0.7 + 0.01 * seed, metricName: "f1", trainableParams: 1536, ms: 900 },
+ *   { method: "autolora", seed, metric: 0.71 + 0.012 * seed, metricName: "f1", trainableParams: 1152, ms: 2600 },
+ * ]);
+ * for (const d of pairedDifferences(summarize(runs))) console.log(describeDifference(d));
  * ```
  */
 export function pairedDifferences(summaries: MethodSummary[], baseline?: string): PairedDifference[] {

@@ -83,8 +83,9 @@ const REWRITES: { block: string; replace: [string, string][]; why: string }[] = 
     block: "sdk/pretrain/pipeline.ts:",
     replace: [
       ["steps: 1200, seed: 0 }", 'steps: 2, seed: 0, sources: ["spam"], vocabSize: 300, hidden: 16, layers: 1, heads: 2, batchSize: 4, evalBlocks: 4 }'],
+      ['out: "datasets/models/roberta-tiny"', 'out: "pretrained-tiny"'],
     ],
-    why: "2 steps of a 1-layer model on one source (it writes into the test's copy of datasets/)",
+    why: "2 steps of a 1-layer model on one source, written beside (not over) the copy of roberta-tiny that later blocks load",
   },
 ];
 

@@ -24,6 +24,8 @@
 
 // Backend choice.
 export { type BackendInfo, type BackendName, useBackend } from "./backend/index.js";
+// Sweeps: a grid of CLI runs on a local pool, resumable.
+export { type SweepConfig, type SweepResult, sweep } from "./cli/sweep-run.js";
 // Methods side by side.
 export {
   type CompareOptions,

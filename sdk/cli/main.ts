@@ -11,6 +11,7 @@ import { compareCommand } from "./compare.js";
  *     autolora search   [--model DIR] [--task NAME | --train PATH [--dev PATH]] [--out DIR] [options]
  *     autolora compare  [--methods a,b] [--seeds N] [data options] [--out DIR]
  *     autolora pretrain mlm|clm|corpus --out PATH [options]
+ *     autolora sweep FILE [--workers N]
  *     autolora help [command]
  *
  * Every subcommand parses its flags with one layer (sdk/cli/args.ts, on `commander`): `--help` on
@@ -22,11 +23,12 @@ import { compareCommand } from "./compare.js";
 import { installTerminalLiveView } from "./live.js";
 import { pretrainSubcommand } from "./pretrain.js";
 import { searchCommand } from "./search.js";
+import { sweepCommand } from "./sweep.js";
 
 export { EXIT } from "./args.js";
 export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 
-const SUBCOMMANDS = ["search", "compare", "pretrain", "help"];
+const SUBCOMMANDS = ["search", "compare", "pretrain", "sweep", "help"];
 
 const EXAMPLES = `
 Examples:
@@ -35,6 +37,7 @@ Examples:
   autolora search --train path/to/hub/dataset       a Hub folder: data/train-*.parquet, validation split as dev
   autolora compare --methods lora,adalora,autolora --seeds 3 --max-train 800
   autolora pretrain mlm --out runs/roberta-tiny --steps 200
+  autolora sweep sweep.yaml --workers 2              a grid of compare/search runs; resumes where it stopped
   autolora search --help                            every option of a subcommand
 `;
 
@@ -57,6 +60,7 @@ function program(ctx: CommandContext, rest: readonly string[]) {
   p.addCommand(searchCommand(ctx));
   p.addCommand(compareCommand(ctx, rest));
   p.addCommand(pretrainSubcommand(ctx, rest));
+  p.addCommand(sweepCommand(ctx));
   p.helpCommand("help [command]", "show the help of a command");
   return p;
 }

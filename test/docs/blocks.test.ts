@@ -136,6 +136,14 @@ interface ShellRule {
 const OUT = "tmp/doc-blocks/out";
 const SMALL_SEARCH = "--steps 2 --max-train 32 --max-dev 16 --retrain-epochs 1";
 const SHELL: Record<string, ShellRule> = {
+  "npx autolora sweep examples/sweep-thresholds.yaml --workers 2": {
+    run: `mkdir -p ${OUT} && sed 's#out: runs/#out: ${OUT}/#' examples/sweep-thresholds.yaml > ${OUT}/sweep-thresholds.yaml && npx autolora sweep ${OUT}/sweep-thresholds.yaml --workers 2`,
+    creates: [`${OUT}/sweep-thresholds/sweep.md`, `${OUT}/sweep-thresholds/sweep.json`],
+  },
+  "npx autolora sweep examples/sweep-compare.yaml --workers 2": {
+    run: `mkdir -p ${OUT} && sed -e 's#out: runs/#out: ${OUT}/#' -e 's#first-seed: \\[0, 1, 2, 3\\]#first-seed: [0, 1]#' examples/sweep-compare.yaml > ${OUT}/sweep-compare.yaml && npx autolora sweep ${OUT}/sweep-compare.yaml --workers 2`,
+    creates: [`${OUT}/sweep-compare/sweep.md`],
+  },
   "npm install && npm run demo": {
     run: `npm run demo -- ${SMALL_SEARCH} --out ${OUT}/demo`,
     creates: [`${OUT}/demo/results.json`, `${OUT}/demo/adapter/adapter_config.json`],

@@ -73,8 +73,8 @@ export function unregisterHandle(model: Model, method: MethodName, handle: Metho
  * @example
  * ```ts
  * const layers = attachLayers(selectTargets(model, ["query"]), (linear) => {
- *   const layer = new LoraLayer(linear, 4, 4, 1, 0);
- *   model.params.add(layer.names.A, kaimingUniform(rng, [4, linear.inFeatures]), "adapter");
+ *   const layer = new LoraLayer(linear, 4, 4, 1, 0); // r 4, alpha 4, scaling 1, no dropout
+ *   model.params.add(layer.names.A, tf.randomNormal([4, linear.inFeatures], 0, 0.02), "adapter");
  *   model.params.add(layer.names.B, tf.zeros([linear.outFeatures, 4]), "adapter");
  *   return layer;
  * });

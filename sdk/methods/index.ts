@@ -12,4 +12,5 @@ export * from "./full/index.js";
 export * from "./handle.js";
 export * from "./lora/index.js";
 export * from "./patterns.js";
+export * from "./runner.js";
 export * from "./targets.js";

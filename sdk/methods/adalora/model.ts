@@ -190,7 +190,6 @@ export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options:
   const r = await trainModel(model, {
     ...rest,
     steps: handle.config.totalStep,
-    schedule: options.schedule ?? "linear",
     ...adaloraHooks(handle, (a) => allocations.push(a)),
     onProgress: onProgress && ((p) => onProgress({ ...p, allocation: allocations.at(-1)! })),
   });

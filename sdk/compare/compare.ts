@@ -8,416 +8,55 @@
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import { beginTask, type TaskOutcome } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
-import { makeBatches } from "../data/batching.js";
 import { loadTokenizer } from "../data/tokenizer.js";
-import type { Batch, Example, Task } from "../data/types.js";
-import { attachAdaLoRA, trainAdaLoRA } from "../methods/adalora/index.js";
-import { attachAdapters } from "../methods/adapter/index.js";
-import { attachDyLoRA, evaluateRanks, trainDyLoRA } from "../methods/dylora/index.js";
-import { fullFineTune } from "../methods/full/index.js";
-import { attachLoRA, countTrainable } from "../methods/lora/index.js";
+import type { Example, Task } from "../data/types.js";
+import { adaloraRunner } from "../methods/adalora/runner.js";
+import { adapterRunner } from "../methods/adapter/runner.js";
+import { dyloraRunner } from "../methods/dylora/runner.js";
+import { fullRunner } from "../methods/full/runner.js";
+import { loraGridRunner, loraRunner } from "../methods/lora/runner.js";
+import { type MethodResult, type MethodRunner, type RunContext, RunInterrupted, type RunProgress, setRunEvaluator, withFreshModel } from "../methods/runner.js";
 import { selectTargets, type TargetModules } from "../methods/targets.js";
-import type { Model } from "../models/module.js";
-import { loadPretrained } from "../models/pretrained.js";
-import { Session } from "../session/index.js";
 import { evaluateExamples } from "../session/session.js";
-import type { SessionTokenizer } from "../session/types.js";
-import { trainModel } from "../train/loop.js";
 import type { Figure } from "../viz/types.js";
+import { AUTOLORA_RUNNERS } from "./autolora.js";
 import { describeDifference, type PairedDifference, pairedDifference } from "./stats.js";
 
-/** Everything a method needs to run once. */
-export interface RunContext {
-  modelDir: string;
-  task: Pick<Task, "name" | "head" | "numLabels" | "metrics" | "labels"> & { train: Example[]; dev: Example[] };
-  tokenizer: SessionTokenizer;
-  seed: number;
-  /** Training budget, in epochs over the training set. */
-  epochs: number;
-  batchSize: number;
-  maxLength: number;
-  lr: number;
-  /** LoRA-family rank budget (r for LoRA, rMax for DyLoRA, initR for AdaLoRA, k for AutoLoRA). */
-  rank: number;
-  /** Layers the LoRA family adapts (PEFT's `target_modules`); default: each method's own. */
-  targetModules?: TargetModules;
-  /** Stops the run at its next step boundary; the runner then throws {@link RunInterrupted}. */
-  signal?: AbortSignal;
-  /** Progress within the run: a note and the share of the run done, in [0, 1]. */
-  onProgress?: (p: RunProgress) => void;
-}
-
-/** Progress of one run, for a bar. */
-export interface RunProgress {
-  /** e.g. `"lora step 3/10 loss 0.6931"`. */
-  note: string;
-  /** Share of this run done, in [0, 1]. */
-  fraction: number;
-}
-
-/** Thrown by a runner whose `signal` stopped it before the run finished (the run has no result). */
-export class RunInterrupted extends Error {
-  constructor(method: string) {
-    super(`${method}: interrupted before the run finished`);
-    this.name = "RunInterrupted";
-  }
-}
-
-/** Throw {@link RunInterrupted} when the run's signal has fired. */
-function checkInterrupted(ctx: RunContext, method: string): void {
-  if (ctx.signal?.aborted) throw new RunInterrupted(method);
-}
-
-/** The same rank on every adapted layer (methods with one rank for all). */
-function uniformRanks(layers: Iterable<string>, rank: number): { name: string; rank: number }[] {
-  return [...layers].map((name) => ({ name, rank }));
-}
-
-/** What one run of a method gives. */
-export interface MethodResult {
-  method: string;
-  seed: number;
-  /** The task's main metric on the dev set. */
-  metric: number;
-  metricName: string;
-  trainableParams: number;
-  ms: number;
-  /** Per-layer ranks, for methods that choose them. */
-  ranks?: { name: string; rank: number }[];
-  extra?: Record<string, number | string>;
-}
-
-/** A method as the comparison runs it. */
-export interface MethodRunner {
-  name: string;
-  /** One line for the table's legend. */
-  description: string;
-  run(ctx: RunContext): Promise<MethodResult>;
-}
-
-/** Load a fresh base model with the task's head. */
-export async function freshModel(ctx: RunContext): Promise<Model> {
-  return loadPretrained(ctx.modelDir, { head: ctx.task.head, numLabels: ctx.task.numLabels, seed: ctx.seed });
-}
-
-/** Run `fn` on a fresh base model and dispose the model afterwards, whatever happens. */
-export async function withFreshModel<T>(ctx: RunContext, fn: (model: Model) => Promise<T>): Promise<T> {
-  const model = await freshModel(ctx);
-  try {
-    return await fn(model);
-  } finally {
-    model.dispose();
-  }
-}
-
-/** Seeded epoch batches of the training set. */
-export function epochBatches(ctx: RunContext, rng: Rng): () => Batch[] {
-  return () =>
-    makeBatches(ctx.task.train, ctx.tokenizer as Parameters<typeof makeBatches>[1], {
-      batchSize: ctx.batchSize,
-      maxLength: ctx.maxLength,
-      shuffle: true,
-      rng,
-      head: ctx.task.head,
-    });
-}
-
-/** The main dev metric of `model` (and all metrics). */
-export async function devMetric(
-  model: Model,
-  ctx: RunContext,
-  examples: Example[] = ctx.task.dev,
-): Promise<{ metric: number; metricName: string; all: Record<string, number> }> {
-  const ev = await evaluateExamples(
-    model,
-    ctx.tokenizer,
-    examples,
-    ctx.task.metrics,
-    { batchSize: 64, maxLength: ctx.maxLength },
-    ctx.task.labels ?? undefined,
-  );
-  const metricName = ctx.task.metrics[0] ?? "loss";
-  return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
-}
-
-/** Warm-up share of every method's training (AutoLoRA's retraining included): one recipe for all. */
-const BASELINE_WARMUP = 0.06;
+// The runner contract and the runners, where compare's users found them before they moved.
+export { adaloraRunner } from "../methods/adalora/runner.js";
+export { adapterRunner } from "../methods/adapter/runner.js";
+export { dyloraRunner } from "../methods/dylora/runner.js";
+export { fullRunner } from "../methods/full/runner.js";
+export { loraGridRunner, loraRunner } from "../methods/lora/runner.js";
+export {
+  devMetric,
+  epochBatches,
+  freshModel,
+  type MethodResult,
+  type MethodRunner,
+  type RunContext,
+  RunInterrupted,
+  type RunProgress,
+  trainAndEvaluate,
+  withFreshModel,
+} from "../methods/runner.js";
+export { AUTOLORA_RUNNERS, autoloraRunner } from "./autolora.js";
 
 /**
- * Train whatever is trainable in `model` with the shared budget, evaluate, time it. `share` maps
- * this training's progress into the run's (`[from, to]` of the run; default all of it).
+ * The runners `compare` knows, by name, in the order of its tables: each method folder's own
+ * (sdk/methods/<method>/runner.ts) and AutoLoRA's (./autolora.ts), registered below.
  */
-export async function trainAndEvaluate(
-  method: string,
-  model: Model,
-  ctx: RunContext,
-  extra: Partial<MethodResult> = {},
-  share: [number, number] = [0, 1],
-): Promise<MethodResult> {
-  const t0 = performance.now();
-  const rng = new Rng(ctx.seed);
-  await trainModel(model, {
-    batches: epochBatches(ctx, rng),
-    epochs: ctx.epochs,
-    rng,
-    optimizer: { lr: ctx.lr, weightDecay: 0 },
-    schedule: "linear",
-    warmupRatio: BASELINE_WARMUP,
-    signal: ctx.signal,
-    onProgress: (p) =>
-      ctx.onProgress?.({
-        note: `${method} step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`,
-        fraction: share[0] + (share[1] - share[0]) * (p.step / Math.max(1, p.total)),
-      }),
-  });
-  checkInterrupted(ctx, method);
-  const m = await devMetric(model, ctx);
-  return { method, seed: ctx.seed, metric: m.metric, metricName: m.metricName, trainableParams: countTrainable(model), ms: performance.now() - t0, ...extra };
-}
+export const RUNNERS = new Map<string, MethodRunner>();
 
-/** LoRA at a uniform rank. */
-export const loraRunner: MethodRunner = {
-  name: "lora",
-  description: "LoRA, uniform rank r",
-  async run(ctx) {
-    return withFreshModel(ctx, async (model) => {
-      const h = attachLoRA(model, { r: ctx.rank, alpha: ctx.rank, seed: ctx.seed, ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}) });
-      return await trainAndEvaluate("lora", model, ctx, { ranks: uniformRanks(h.layers.keys(), ctx.rank) });
-    });
-  },
-};
-
-/**
- * LoRA with its rank chosen by grid search (the paper's cost baseline): one LoRA per rank in
- * {1, 2, 4, …, r} trained on 70% of the training set and scored on the other 30%; the best is
- * reported on dev. The cost is the sum of all trainings.
- */
-export const loraGridRunner: MethodRunner = {
-  name: "lora-grid",
-  description: "LoRA, rank chosen by grid search over {1, 2, 4, …, r} (cost = all runs)",
-  async run(ctx) {
-    const t0 = performance.now();
-    const grid: number[] = [];
-    for (let r = 1; r <= ctx.rank; r *= 2) grid.push(r);
-    const order = new Rng(ctx.seed).shuffle([...ctx.task.train.keys()]);
-    const cut = Math.round(order.length * 0.7);
-    const inner: RunContext = {
-      ...ctx,
-      task: { ...ctx.task, train: order.slice(0, cut).map((i) => ctx.task.train[i]!), dev: order.slice(cut).map((i) => ctx.task.train[i]!) },
-    };
-    let best = { r: grid[0]!, val: Number.NEGATIVE_INFINITY };
-    const targets = ctx.targetModules ? { targetModules: ctx.targetModules } : {};
-    // Shares of the run by the data each training sees (70% per grid point, 100% for the last).
-    const weight = grid.length * 0.7 + 1;
-    for (const [i, r] of grid.entries()) {
-      const res = await withFreshModel(ctx, async (model) => {
-        attachLoRA(model, { r, alpha: r, seed: ctx.seed, ...targets });
-        return trainAndEvaluate(`lora-grid r=${r}`, model, { ...inner, rank: r }, {}, [(i * 0.7) / weight, ((i + 1) * 0.7) / weight]);
-      });
-      if (res.metric > best.val) best = { r, val: res.metric };
-    }
-    return withFreshModel(ctx, async (model) => {
-      const h = attachLoRA(model, { r: best.r, alpha: best.r, seed: ctx.seed, ...targets });
-      const res = await trainAndEvaluate("lora-grid", model, ctx, { extra: { chosenRank: best.r }, ranks: uniformRanks(h.layers.keys(), best.r) }, [
-        (grid.length * 0.7) / weight,
-        1,
-      ]);
-      return { ...res, ms: performance.now() - t0 };
-    });
-  },
-};
-
-/** Houlsby adapters (bottleneck 2r so the parameter budget is comparable). */
-export const adapterRunner: MethodRunner = {
-  name: "adapter",
-  description: "Houlsby adapters after attention and feed-forward (bottleneck 2r)",
-  async run(ctx) {
-    return withFreshModel(ctx, async (model) => {
-      attachAdapters(model, { bottleneck: 2 * ctx.rank, targetModules: model.config.model_type === "gpt2" ? ["c_proj"] : ["output.dense"], seed: ctx.seed });
-      return await trainAndEvaluate("adapter", model, ctx);
-    });
-  },
-};
-
-/** Full fine-tuning (lr / 10, as is usual for full fine-tuning vs adapters). */
-export const fullRunner: MethodRunner = {
-  name: "full",
-  description: "full fine-tuning (every parameter, lr/10)",
-  async run(ctx) {
-    return withFreshModel(ctx, async (model) => {
-      fullFineTune(model);
-      return await trainAndEvaluate("full", model, { ...ctx, lr: ctx.lr / 10 });
-    });
-  },
-};
-
-/** AutoLoRA (search with the given options, then retrain with the ranks found); cost = both. */
-export function autoloraRunner(
-  name: string,
-  description: string,
-  opts: { selection?: "softmax" | "sigmoid" | "unconstrained"; hypergradient?: "darts" | "exact" | "first-order" } = {},
-): MethodRunner {
-  return {
-    name,
-    description,
-    async run(ctx) {
-      const t0 = performance.now();
-      return withFreshModel(ctx, async (model) => {
-        const session = await Session.create({
-          model,
-          tokenizer: ctx.tokenizer,
-          data: { train: ctx.task.train, dev: ctx.task.dev, metrics: ctx.task.metrics, labels: ctx.task.labels ?? undefined },
-          ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}),
-          maxRank: ctx.rank,
-          alpha: ctx.rank,
-          innerLr: ctx.lr,
-          outerLr: 1e-2,
-          batchSize: ctx.batchSize,
-          maxLength: ctx.maxLength,
-          seed: ctx.seed,
-          ...opts,
-        });
-        try {
-          // Search budget: the same number of epochs over D_tr as the others train for. A meta-step
-          // costs about three training steps and sees half the data: about 60% of the run.
-          const run = await session.run({
-            epochs: ctx.epochs,
-            signal: ctx.signal,
-            onStep: ({ step, total }) => ctx.onProgress?.({ note: `${name} search ${step}/${total}`, fraction: (0.6 * step) / Math.max(1, total) }),
-          });
-          if (run.aborted) throw new RunInterrupted(name);
-          checkInterrupted(ctx, name);
-          const ranks = session.ranks();
-          // Common random numbers: the retraining sees the examples in LoRA's order, with LoRA's
-          // adapter init (where a layer's rank equals r) and dropout draws: seeded like loraRunner.
-          const r = await session.retrain({
-            ranks,
-            examples: ctx.task.train,
-            seed: ctx.seed,
-            epochs: ctx.epochs,
-            lr: ctx.lr,
-            warmupRatio: BASELINE_WARMUP,
-            signal: ctx.signal,
-            onProgress: ({ step, total }) => ctx.onProgress?.({ note: `${name} retrain ${step}/${total}`, fraction: 0.6 + (0.4 * step) / Math.max(1, total) }),
-          });
-          try {
-            if ((r as { aborted?: boolean }).aborted) throw new RunInterrupted(name);
-            checkInterrupted(ctx, name);
-            const metricName = ctx.task.metrics[0] ?? "loss";
-            const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;
-            return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
-          } finally {
-            r.model.dispose();
-          }
-        } finally {
-          session.dispose();
-        }
-      });
-    },
-  };
-}
-
-/** DyLoRA trained with a rank sampled per step; reported at rMax, with the best rank in `extra`. */
-export const dyloraRunner: MethodRunner = {
-  name: "dylora",
-  description: "DyLoRA, b ~ U{1..r} per step; evaluated at r (best rank in JSON)",
-  async run(ctx) {
-    const t0 = performance.now();
-    return withFreshModel(ctx, async (model) => {
-      const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed, ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}) });
-      const rng = new Rng(ctx.seed);
-      await trainDyLoRA(model, h, {
-        batches: epochBatches(ctx, rng),
-        epochs: ctx.epochs,
-        rng,
-        optimizer: { lr: ctx.lr, weightDecay: 0 },
-        schedule: "linear",
-        warmupRatio: BASELINE_WARMUP,
-        signal: ctx.signal,
-        onProgress: (p) => ctx.onProgress?.({ note: `dylora step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`, fraction: p.step / Math.max(1, p.total) }),
-      });
-      checkInterrupted(ctx, "dylora");
-      const scores = await evaluateRanks(model, h, async () => (await devMetric(model, ctx)).metric);
-      h.setRank(ctx.rank);
-      const m = await devMetric(model, ctx);
-      const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
-      return {
-        method: "dylora",
-        seed: ctx.seed,
-        metric: m.metric,
-        metricName: m.metricName,
-        trainableParams: countTrainable(model),
-        ms: performance.now() - t0,
-        ranks: uniformRanks(h.layers.keys(), ctx.rank),
-        extra: { bestRank: best.rank, bestRankMetric: best.score },
-      };
-    });
-  },
-};
-
-/** AdaLoRA from initR = 1.5·r down to targetR = r (PEFT's schedule, tinit/tfinal 10% of steps). */
-export const adaloraRunner: MethodRunner = {
-  name: "adalora",
-  description: "AdaLoRA, budget 1.5r → r per layer on average (PEFT schedule)",
-  async run(ctx) {
-    const t0 = performance.now();
-    return withFreshModel(ctx, async (model) => {
-      const rng = new Rng(ctx.seed);
-      const batches = epochBatches(ctx, rng);
-      const totalStep = Math.max(1, ctx.epochs * Math.ceil(ctx.task.train.length / ctx.batchSize));
-      const tinit = Math.floor(totalStep * 0.1);
-      const tfinal = Math.floor(totalStep * 0.1);
-      const h = attachAdaLoRA(model, {
-        initR: Math.round(1.5 * ctx.rank),
-        targetR: ctx.rank,
-        alpha: ctx.rank,
-        totalStep,
-        tinit,
-        tfinal,
-        deltaT: 1,
-        seed: ctx.seed,
-        ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}),
-      });
-      const res = await trainAdaLoRA(model, h, {
-        batches,
-        rng,
-        optimizer: { lr: ctx.lr, weightDecay: 0 },
-        signal: ctx.signal,
-        onProgress: (p) => ctx.onProgress?.({ note: `adalora step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`, fraction: p.step / Math.max(1, p.total) }),
-      });
-      checkInterrupted(ctx, "adalora");
-      const m = await devMetric(model, ctx);
-      return {
-        method: "adalora",
-        seed: ctx.seed,
-        metric: m.metric,
-        metricName: m.metricName,
-        trainableParams: countTrainable(model),
-        ms: performance.now() - t0,
-        ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })),
-      };
-    });
-  },
-};
-
-/** The runners `compare` knows, by name. */
-export const RUNNERS = new Map<string, MethodRunner>([
-  ["lora", loraRunner],
-  ["lora-grid", loraGridRunner],
-  ["dylora", dyloraRunner],
-  ["adalora", adaloraRunner],
-  ["adapter", adapterRunner],
-  ["full", fullRunner],
-  ["autolora", autoloraRunner("autolora", "AutoLoRA (softmax α, darts hypergradient), then retrain")],
-  ["autolora-sigmoid", autoloraRunner("autolora-sigmoid", "ablation: sigmoid α (threshold 0.5)", { selection: "sigmoid" })],
-  ["autolora-unconstrained", autoloraRunner("autolora-unconstrained", "ablation: w/o constraint (α = β, threshold = mean)", { selection: "unconstrained" })],
-  ["autolora-first-order", autoloraRunner("autolora-first-order", "ablation: η = 0 (first-order hypergradient)", { hypergradient: "first-order" })],
-]);
-
-/** Register a runner (used by method folders). */
+/** Register a runner under its name (replacing one of the same name): how every runner above gets here. */
 export function registerRunner(r: MethodRunner): void {
   RUNNERS.set(r.name, r);
 }
+
+for (const r of [loraRunner, loraGridRunner, dyloraRunner, adaloraRunner, adapterRunner, fullRunner, ...AUTOLORA_RUNNERS]) registerRunner(r);
+
+// The runners' dev metric is the session's evaluation, which sits above sdk/methods.
+setRunEvaluator(evaluateExamples);
 
 /** Options of {@link compare}. */
 export interface CompareOptions {

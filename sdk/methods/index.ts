@@ -9,6 +9,8 @@ export * from "./adapter/index.js";
 export * from "./autolora/index.js";
 export * from "./dylora/index.js";
 export * from "./full/index.js";
+export * from "./handle.js";
 export * from "./lora/index.js";
 export * from "./patterns.js";
+export * from "./runner.js";
 export * from "./targets.js";

@@ -139,6 +139,17 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void | Promise<void>;
   /** Stops the loop between steps (the step in flight completes); the result says `aborted`. */
   signal?: AbortSignal;
+  /**
+   * A method's term added to every step's loss inside the gradient tape (AdaLoRA's weighted
+   * orthogonal regulariser): the loss becomes `task + extraLoss()` and is reported so.
+   */
+  extraLoss?: () => tf.Scalar;
+  /**
+   * A method's hook after every optimiser step, before `onProgress` (AdaLoRA's rank allocation,
+   * DyLoRA's rank sampling): `step` is the 0-based index of the step just taken (PEFT's
+   * `global_step`), `grads` its gradients by parameter name (not to be disposed; gone after the hook).
+   */
+  afterStep?: (step: number, grads: ReadonlyMap<string, tf.Tensor>) => void | Promise<void>;
 }
 
 /** What {@link trainModel} did. */
@@ -169,7 +180,9 @@ function countBatches(batches: () => Iterable<Batch>): number {
  * Train a model's trainable parameters (`model.params.list(p => p.trainable)`) with AdamW and a
  * learning-rate schedule: each step runs `model.forward(inputs, { training: true, rng })`,
  * `model.loss(logits, labels)`, gradients, optional clipping, one optimiser step. A step whose
- * loss or gradients are NaN/Inf throws {@link NonFiniteError} before anything is updated.
+ * loss or gradients are NaN/Inf throws {@link NonFiniteError} before anything is updated. A
+ * method plugs in through two hooks rather than a loop of its own: `extraLoss` (a term of the
+ * loss) and `afterStep` (after each optimiser step); AdaLoRA and DyLoRA train this way.
  *
  * @throws {@link ConfigError} for missing/invalid `epochs`/`steps`, no trainable parameter;
  *   {@link DataError} when `batches()` yields nothing; {@link NonFiniteError} as above.
@@ -189,7 +202,7 @@ function countBatches(batches: () => Iterable<Batch>): number {
  * ```
  */
 export async function trainModel(model: Model, options: TrainOptions): Promise<TrainResult> {
-  const { batches, rng, signal } = options;
+  const { batches, rng, signal, extraLoss } = options;
   const params = model.params.list(options.params ?? ((p) => p.trainable));
   if (params.length === 0) throw new ConfigError("trainModel: no parameter to train (none is trainable); attach an adapter or mark parameters trainable");
   let total: number;
@@ -245,7 +258,11 @@ export async function trainModel(model: Model, options: TrainOptions): Promise<T
         const lr = baseLr * schedule(result.steps);
         const { value, grads } = tf.tidy(() => {
           const t = batchToTensors(batch, { regression });
-          const r = tf.engine().gradients(() => model.loss(model.forward(t, { training: true, rng }), t.labels), variables, undefined, true);
+          const lossOf = () => {
+            const task = model.loss(model.forward(t, { training: true, rng }), t.labels);
+            return (extraLoss ? tf.add(task, extraLoss()) : task) as tf.Scalar;
+          };
+          const r = tf.engine().gradients(lossOf, variables, undefined, true);
           let gs = r.grads;
           if (options.maxGradNorm !== undefined) {
             const present = gs.filter((g): g is tf.Tensor => g != null);
@@ -259,6 +276,7 @@ export async function trainModel(model: Model, options: TrainOptions): Promise<T
           });
           return { value: r.value, grads: named };
         });
+        const gradMap = new Map(Object.entries(grads));
         try {
           const loss = (await value.data())[0]!;
           if (!Number.isFinite(loss)) {
@@ -267,12 +285,13 @@ export async function trainModel(model: Model, options: TrainOptions): Promise<T
                 "Lower the learning rate, set maxGradNorm, or check the batch's labels",
             );
           }
-          await optimizer.step(new Map(Object.entries(grads)), lr);
+          await optimizer.step(gradMap, lr);
+          await options.afterStep?.(result.steps, gradMap);
           result.steps++;
           result.losses.push(loss);
           await options.onProgress?.({ step: result.steps, total, epoch, loss, lr, ms: performance.now() - t0 });
         } finally {
-          tf.dispose([value, ...Object.values(grads)]);
+          tf.dispose([value, ...gradMap.values()]);
         }
         if (options.evalEvery !== undefined && result.steps % options.evalEvery === 0) await runEval();
         if (result.steps >= total) break outer;

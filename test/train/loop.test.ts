@@ -15,7 +15,7 @@ import {
   ParamStore,
   type PlainInputs,
 } from "../../sdk/models/module.js";
-import { AdamW, batchToTensors, evaluateModel, trainModel } from "../../sdk/train/index.js";
+import { AdamW, batchToTensors, evaluateModel, type TrainOptions, trainModel } from "../../sdk/train/index.js";
 
 /**
  * A tiny Model against the interface: frozen embeddings → masked mean pool → (trainable)
@@ -226,6 +226,43 @@ describe("trainModel", () => {
     await opt.step(new Map()); // still usable
     opt.dispose();
     model.dispose();
+  });
+
+  it("method hooks: afterStep(step, grads) after each optimiser step, in order, before onProgress; extraLoss adds to the loss", async () => {
+    const data = toyData(3, 7);
+    const run = async (hooks: (model: TinyModel) => Partial<TrainOptions> = () => ({})) => {
+      const model = new TinyModel(5);
+      const events: string[] = [];
+      const start = tf.memory().numTensors;
+      const result = await trainModel(model, {
+        batches: () => data,
+        steps: 5,
+        rng: new Rng(2),
+        optimizer: { lr: 1e-2 },
+        onProgress: (p) => void events.push(`progress ${p.step}`),
+        ...hooks(model),
+        afterStep: (step, grads) => {
+          events.push(`after ${step}`);
+          // The step's gradients, still alive, by parameter name.
+          expect([...grads.keys()].sort()).toEqual(["classifier.bias", "classifier.weight", "dense.bias", "dense.weight"]);
+          expect(grads.get("dense.weight")!.isDisposed).toBe(false);
+        },
+      });
+      const weights = Array.from(await model.params.get("dense.weight").data());
+      expect(tf.memory().numTensors).toBe(start);
+      model.dispose();
+      return { result, events, weights };
+    };
+    const plain = await run();
+    expect(plain.events).toEqual([0, 1, 2, 3, 4].flatMap((i) => [`after ${i}`, `progress ${i + 1}`]));
+    // A constant extra term moves no gradient: the same weights, every loss higher by 1.
+    const shifted = await run(() => ({ extraLoss: () => tf.scalar(1) }));
+    expect(shifted.weights).toEqual(plain.weights);
+    shifted.result.losses.forEach((l, i) => expect(l).toBeCloseTo(plain.result.losses[i]! + 1, 6));
+    // A term of the weights (here an L2 penalty) is differentiated with the task loss.
+    const penalised = await run((model) => ({ extraLoss: () => tf.mul(tf.sum(tf.square(model.params.get("dense.weight"))), 0.5) as tf.Scalar }));
+    expect(penalised.weights).not.toEqual(plain.weights);
+    expect(penalised.result.losses[0]).toBeGreaterThan(plain.result.losses[0]! + 0.1);
   });
 
   it("stops between steps when the AbortSignal fires (from a callback or a timer)", async () => {

@@ -1,17 +1,19 @@
 /**
  * Attaching AdaLoRA to a model (PEFT's `AdaLoraModel`): SVD-form adapters on the target layers,
  * the orthogonal regulariser, the per-step `updateAndAllocate` that scores and masks singular
- * values under the budget schedule, the final rank pattern, and a training loop that does it all.
+ * values under the budget schedule, the final rank pattern, and training as `trainModel` with
+ * AdaLoRA's hooks.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError, DataError, NonFiniteError } from "../../core/errors.js";
+import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Batch } from "../../data/types.js";
 import type { Model, Param } from "../../models/module.js";
-import { AdamW, type AdamWOptions } from "../../train/adamw.js";
-import { batchToTensors, isRegression, type TrainProgress } from "../../train/loop.js";
-import { makeSchedule, type ScheduleKind } from "../../train/schedule.js";
+import type { AdamW, AdamWOptions } from "../../train/adamw.js";
+import { type TrainOptions, type TrainProgress, trainModel } from "../../train/loop.js";
+import type { ScheduleKind } from "../../train/schedule.js";
+import { attachLayers, detachLayers, handleOf, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { selectTargets } from "../targets.js";
 import { type AdaLoraConfig, type ResolvedAdaLoraConfig, resolveAdaLoraConfig } from "./config.js";
@@ -29,10 +31,7 @@ export interface AllocationStep {
 }
 
 /** What {@link attachAdaLoRA} returns. */
-export interface AdaLoraHandle {
-  readonly config: ResolvedAdaLoraConfig;
-  /** Adapted layers by module name. */
-  readonly layers: ReadonlyMap<string, SvdLinearLayer>;
+export interface AdaLoraHandle extends MethodHandle<SvdLinearLayer, ResolvedAdaLoraConfig> {
   /** Modules trained in full and saved with the adapter (PEFT `modules_to_save`). */
   readonly modulesToSave: string[];
   /** Importance scores, budget schedule and masking. */
@@ -54,11 +53,9 @@ export interface AdaLoraHandle {
   detach(): void;
 }
 
-const handles = new WeakMap<Model, AdaLoraHandle>();
-
 /** The AdaLoRA attached to `model`, if any. */
 export function adaloraOf(model: Model): AdaLoraHandle | undefined {
-  return handles.get(model);
+  return handleOf(model, "adalora") as AdaLoraHandle | undefined;
 }
 
 /**
@@ -76,27 +73,20 @@ export function adaloraOf(model: Model): AdaLoraHandle | undefined {
  * ```
  */
 export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandle {
-  if (handles.has(model)) throw new ConfigError("this model already has an AdaLoRA adapter: call adaloraOf(model).detach() first, or load a fresh model.");
+  if (adaloraOf(model)) throw new ConfigError("this model already has an AdaLoRA adapter: call adaloraOf(model).detach() first, or load a fresh model.");
   const cfg = resolveAdaLoraConfig(config);
   const rng = new Rng(cfg.seed);
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
-  for (const linear of targets) {
-    if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter: detach it first.`);
-  }
   const normal = (n: number) => Float32Array.from({ length: n }, () => 0.02 * rng.normal());
-  const layers = new Map<string, SvdLinearLayer>();
-  for (const linear of targets) {
+  const layers = attachLayers(targets, (linear) => {
     const r = cfg.initR;
     const layer = new SvdLinearLayer(linear, r, cfg.alpha, cfg.dropout);
-    tf.tidy(() => {
-      model.params.add(layer.names.A, tf.tensor2d(normal(r * linear.inFeatures), [r, linear.inFeatures]), "adapter");
-      model.params.add(layer.names.E, tf.zeros([r, 1]), "adapter");
-      model.params.add(layer.names.B, tf.tensor2d(normal(linear.outFeatures * r), [linear.outFeatures, r]), "adapter");
-    });
-    linear.adapter = layer;
-    layers.set(linear.name, layer);
-  }
+    model.params.add(layer.names.A, tf.tensor2d(normal(r * linear.inFeatures), [r, linear.inFeatures]), "adapter");
+    model.params.add(layer.names.E, tf.zeros([r, 1]), "adapter");
+    model.params.add(layer.names.B, tf.tensor2d(normal(linear.outFeatures * r), [linear.outFeatures, r]), "adapter");
+    return layer;
+  });
   setHeadTrainable(model, modulesToSave);
   const list = [...layers.values()];
   const allocator = new RankAllocator(model.params, list, cfg);
@@ -135,17 +125,11 @@ export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandl
     },
     detach() {
       allocator.dispose();
-      for (const l of list) {
-        l.linear.adapter = undefined;
-        model.params.delete(l.names.A);
-        model.params.delete(l.names.E);
-        model.params.delete(l.names.B);
-      }
-      handles.delete(model);
+      detachLayers(model, list);
+      unregisterHandle(model, "adalora", handle);
     },
   };
-  handles.set(model, handle);
-  return handle;
+  return registerHandle(model, "adalora", handle);
 }
 
 /** Options of {@link trainAdaLoRA}. */
@@ -183,7 +167,8 @@ export interface AdaLoraTrainResult {
 /**
  * Train an AdaLoRA model for `config.totalStep` steps as PEFT's recipe does: loss = task loss +
  * `orthRegWeight · ‖orthogonality‖`, backward, AdamW step, then
- * {@link AdaLoraHandle.updateAndAllocate} with the step's gradients.
+ * {@link AdaLoraHandle.updateAndAllocate} with the step's gradients: {@link trainModel} with
+ * {@link adaloraHooks}.
  *
  * @throws {@link NonFiniteError} (nothing updated) for a NaN/Inf loss; {@link ConfigError} when
  *   `handle` is not `model`'s or nothing is trainable; {@link DataError} for an empty `batches()`.
@@ -198,74 +183,37 @@ export interface AdaLoraTrainResult {
  * ```
  */
 export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options: AdaLoraTrainOptions): Promise<AdaLoraTrainResult> {
-  if (handles.get(model) !== handle)
+  if (adaloraOf(model) !== handle)
     throw new ConfigError("trainAdaLoRA: this AdaLoRA handle is not attached to this model; pass the handle attachAdaLoRA(model) returned.");
-  const params = model.params.list(options.params ?? ((p) => p.trainable));
-  if (params.length === 0) throw new ConfigError("trainAdaLoRA: no parameter to train (none is trainable).");
-  const total = handle.config.totalStep;
-  const schedule = makeSchedule({ kind: options.schedule ?? "linear", totalSteps: total, warmupSteps: options.warmupSteps });
-  const own = !(options.optimizer instanceof AdamW);
-  const optimizer = options.optimizer instanceof AdamW ? options.optimizer : new AdamW(params, options.optimizer ?? {});
-  const baseLr = optimizer.lr;
-  const regression = isRegression(model);
-  const variables = params.map((p) => p.variable);
+  const { onProgress, ...rest } = options;
+  const allocations: AllocationStep[] = [];
+  const r = await trainModel(model, {
+    ...rest,
+    steps: handle.config.totalStep,
+    ...adaloraHooks(handle, (a) => allocations.push(a)),
+    onProgress: onProgress && ((p) => onProgress({ ...p, allocation: allocations.at(-1)! })),
+  });
+  return { steps: r.steps, losses: r.losses, allocations, ranks: handle.ranks(), aborted: r.aborted };
+}
+
+/**
+ * AdaLoRA's part of a {@link trainModel} run, as its hooks: the loss gains
+ * `orthRegWeight · ‖orthogonality‖` (left out when the weight is 0), and every optimiser step is
+ * followed by {@link AdaLoraHandle.updateAndAllocate} with that step's gradients; `onAllocation`
+ * sees each step's allocation. Train for `config.totalStep` steps, as {@link trainAdaLoRA} does.
+ *
+ * @example
+ * ```ts
+ * const ada = attachAdaLoRA(model, { initR: 4, targetR: 2, totalStep: 3, tinit: 0, tfinal: 1, deltaT: 1 });
+ * const rng = new Rng(0);
+ * const batches = () => makeBatches(spam.splits.train.slice(0, 8), tokenizer, { batchSize: 4, maxLength: 32, head: spam.head, shuffle: true, rng });
+ * await trainModel(model, { batches, steps: ada.config.totalStep, rng, ...adaloraHooks(ada) });
+ * ```
+ */
+export function adaloraHooks(handle: AdaLoraHandle, onAllocation?: (a: AllocationStep) => void): Pick<TrainOptions, "extraLoss" | "afterStep"> {
   const w = handle.config.orthRegWeight;
-  const result: AdaLoraTrainResult = { steps: 0, losses: [], allocations: [], ranks: {}, aborted: false };
-  try {
-    let epoch = 0;
-    outer: while (result.steps < total) {
-      let yielded = false;
-      for (const batch of options.batches()) {
-        yielded = true;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (options.signal?.aborted) {
-          result.aborted = true;
-          break outer;
-        }
-        const t0 = performance.now();
-        const lr = baseLr * schedule(result.steps);
-        const { value, grads } = tf.tidy(() => {
-          const t = batchToTensors(batch, { regression });
-          const r = tf.engine().gradients(
-            () => {
-              const task = model.loss(model.forward(t, { training: true, rng: options.rng }), t.labels);
-              return (w > 0 ? tf.add(task, tf.mul(handle.orthRegularization(), w)) : task) as tf.Scalar;
-            },
-            variables,
-            undefined,
-            true,
-          );
-          const named: Record<string, tf.Tensor> = {};
-          r.grads.forEach((g, i) => {
-            if (g != null) named[params[i]!.name] = g;
-          });
-          return { value: r.value, grads: named };
-        });
-        const gradMap = new Map(Object.entries(grads));
-        try {
-          const loss = (await value.data())[0]!;
-          if (!Number.isFinite(loss)) {
-            throw new NonFiniteError(
-              `trainAdaLoRA: the loss is ${loss} at step ${result.steps + 1}; no update was applied. Lower the learning rate or check the batch's labels.`,
-            );
-          }
-          await optimizer.step(gradMap, lr);
-          const allocation = await handle.updateAndAllocate(result.steps, gradMap);
-          result.steps++;
-          result.losses.push(loss);
-          result.allocations.push(allocation);
-          await options.onProgress?.({ step: result.steps, total, epoch, loss, lr, ms: performance.now() - t0, allocation });
-        } finally {
-          tf.dispose([value, ...gradMap.values()]);
-        }
-        if (result.steps >= total) break outer;
-      }
-      if (!yielded) throw new DataError("trainAdaLoRA: batches() yielded no batch; check the training split.");
-      epoch++;
-    }
-  } finally {
-    if (own) optimizer.dispose();
-  }
-  result.ranks = handle.ranks();
-  return result;
+  return {
+    ...(w > 0 ? { extraLoss: () => tf.mul(handle.orthRegularization(), w) as tf.Scalar } : {}),
+    afterStep: async (step, grads) => onAllocation?.(await handle.updateAndAllocate(step, grads)),
+  };
 }

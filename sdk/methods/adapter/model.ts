@@ -3,9 +3,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
+import { attachLayers, detachLayers, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { selectTargets } from "../targets.js";
@@ -13,9 +13,7 @@ import { type AdapterConfig, type ResolvedAdapterConfig, resolveAdapterConfig } 
 import { BottleneckAdapter } from "./layer.js";
 
 /** What {@link attachAdapters} returns. */
-export interface AdapterHandle {
-  readonly config: ResolvedAdapterConfig;
-  readonly layers: ReadonlyMap<string, BottleneckAdapter>;
+export interface AdapterHandle extends MethodHandle<BottleneckAdapter, ResolvedAdapterConfig> {
   /** Remove the adapters and dispose their parameters (LayerNorms go back to frozen). */
   detach(): void;
 }
@@ -34,32 +32,26 @@ export function attachAdapters(model: Model, config: AdapterConfig = {}): Adapte
   const cfg = resolveAdapterConfig(config);
   const rng = new Rng(cfg.seed);
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
-  for (const l of targets) if (l.adapter) throw new ConfigError(`${l.name} already has a ${l.adapter.kind} adapter.`);
-  const layers = new Map<string, BottleneckAdapter>();
-  for (const linear of targets) {
+  const layers = attachLayers(targets, (linear) => {
     const a = new BottleneckAdapter(linear, cfg.bottleneck, cfg.activation);
     const d = linear.outFeatures;
-    tf.tidy(() => {
-      model.params.add(a.names.downW, kaimingUniform(rng, [cfg.bottleneck, d]), "adapter");
-      model.params.add(a.names.downB, tf.zeros([cfg.bottleneck]), "adapter");
-      model.params.add(a.names.upW, tf.zeros([d, cfg.bottleneck]), "adapter");
-      model.params.add(a.names.upB, tf.zeros([d]), "adapter");
-    });
-    linear.adapter = a;
-    layers.set(linear.name, a);
-  }
+    model.params.add(a.names.downW, kaimingUniform(rng, [cfg.bottleneck, d]), "adapter");
+    model.params.add(a.names.downB, tf.zeros([cfg.bottleneck]), "adapter");
+    model.params.add(a.names.upW, tf.zeros([d, cfg.bottleneck]), "adapter");
+    model.params.add(a.names.upB, tf.zeros([d]), "adapter");
+    return a;
+  });
   const norms = model.params.list((p) => p.role === "base" && /LayerNorm|ln_\d|ln_f/.test(p.name));
   for (const p of norms) p.trainable = cfg.trainLayerNorms;
   setHeadTrainable(model, model.headModules);
-  return {
+  const handle: AdapterHandle = {
     config: cfg,
     layers,
     detach() {
-      for (const a of layers.values()) {
-        a.linear.adapter = undefined;
-        for (const n of Object.values(a.names)) model.params.delete(n);
-      }
+      detachLayers(model, layers.values());
       for (const p of norms) p.trainable = false;
+      unregisterHandle(model, "adapter", handle);
     },
   };
+  return registerHandle(model, "adapter", handle);
 }

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
+import { attachLayers, detachLayers, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { defaultTargetModules, selectTargets } from "../targets.js";
@@ -30,10 +31,7 @@ export interface LayerRank {
 export type Threshold = number | "mean";
 
 /** What {@link attachAutoLoRA} returns. */
-export interface AutoLoraHandle {
-  readonly config: ResolvedAutoLoraConfig;
-  /** Gated layers by module name, in model order. */
-  readonly layers: ReadonlyMap<string, GatedLoraLayer>;
+export interface AutoLoraHandle extends MethodHandle<GatedLoraLayer, ResolvedAutoLoraConfig> {
   /** Names of the inner problem's parameters W (LoRA factors + trained head). */
   innerParamNames(): string[];
   /** Names of the selection variables β, one vector per layer. */
@@ -57,23 +55,16 @@ export interface AutoLoraHandle {
 export function attachAutoLoRA(model: Model, config: AutoLoraConfig = {}): AutoLoraHandle {
   const cfg = resolveAutoLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const rng = new Rng(cfg.seed);
-  const layers = new Map<string, GatedLoraLayer>();
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
-  for (const linear of targets) {
-    if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter.`);
-  }
-  for (const linear of targets) {
+  const layers = attachLayers(targets, (linear) => {
     const layer = new GatedLoraLayer(linear, cfg.maxRank, cfg.alpha / cfg.maxRank, cfg.selection, cfg.dropout);
-    tf.tidy(() => {
-      model.params.add(layer.names.A, kaimingUniform(rng, [cfg.maxRank, linear.inFeatures]), "adapter");
-      model.params.add(layer.names.B, tf.zeros([linear.outFeatures, cfg.maxRank]), "adapter");
-      model.params.add(layer.names.beta, tf.fill([cfg.maxRank], cfg.betaInit), "selection", false);
-    });
-    linear.adapter = layer;
-    layers.set(linear.name, layer);
-  }
+    model.params.add(layer.names.A, kaimingUniform(rng, [cfg.maxRank, linear.inFeatures]), "adapter");
+    model.params.add(layer.names.B, tf.zeros([linear.outFeatures, cfg.maxRank]), "adapter");
+    model.params.add(layer.names.beta, tf.fill([cfg.maxRank], cfg.betaInit), "selection", false);
+    return layer;
+  });
   setHeadTrainable(model, model.headModules);
-  return {
+  const handle: AutoLoraHandle = {
     config: cfg,
     layers,
     innerParamNames: () => model.params.list((p) => p.trainable && p.role !== "selection").map((p) => p.name),
@@ -86,12 +77,11 @@ export function attachAutoLoRA(model: Model, config: AutoLoraConfig = {}): AutoL
         return { name: l.linear.name, alpha };
       }),
     detach() {
-      for (const l of layers.values()) {
-        l.linear.adapter = undefined;
-        for (const n of Object.values(l.names)) model.params.delete(n);
-      }
+      detachLayers(model, layers.values());
+      unregisterHandle(model, "autolora", handle);
     },
   };
+  return registerHandle(model, "autolora", handle);
 }
 
 /** The default threshold of each selection rule: 1/k, 0.5, or each layer's mean. */

@@ -6,3 +6,4 @@
 export * from "./config.js";
 export * from "./layer.js";
 export * from "./model.js";
+export * from "./runner.js";

@@ -8,6 +8,7 @@ import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
 import { type TrainOptions, type TrainResult, trainModel } from "../../train/loop.js";
+import { attachLayers, detachLayers, handleOf, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
 import { selectTargets } from "../targets.js";
@@ -15,10 +16,7 @@ import { type DyLoraConfig, type ResolvedDyLoraConfig, resolveDyLoraConfig } fro
 import { DyLoraLayer, type DyLoraRankState } from "./layer.js";
 
 /** What {@link attachDyLoRA} returns: the layers, the shared rank, and its sampler. */
-export interface DyLoraHandle {
-  readonly config: ResolvedDyLoraConfig;
-  /** Adapted layers by module name. */
-  readonly layers: ReadonlyMap<string, DyLoraLayer>;
+export interface DyLoraHandle extends MethodHandle<DyLoraLayer, ResolvedDyLoraConfig> {
   /** Modules trained in full and saved with the adapter (PEFT `modules_to_save`). */
   readonly modulesToSave: string[];
   /** The rank every layer computes with now (`rMax` after attaching and after training). */
@@ -36,11 +34,9 @@ export interface DyLoraHandle {
   detach(): void;
 }
 
-const handles = new WeakMap<Model, DyLoraHandle>();
-
 /** The DyLoRA attached to `model`, if any. */
 export function dyloraOf(model: Model): DyLoraHandle | undefined {
-  return handles.get(model);
+  return handleOf(model, "dylora") as DyLoraHandle | undefined;
 }
 
 /**
@@ -57,26 +53,19 @@ export function dyloraOf(model: Model): DyLoraHandle | undefined {
  * ```
  */
 export function attachDyLoRA(model: Model, config: DyLoraConfig = {}): DyLoraHandle {
-  if (handles.has(model)) throw new ConfigError("this model already has a DyLoRA adapter: call dyloraOf(model).detach() first, or load a fresh model.");
+  if (dyloraOf(model)) throw new ConfigError("this model already has a DyLoRA adapter: call dyloraOf(model).detach() first, or load a fresh model.");
   const cfg = resolveDyLoraConfig(config);
   const initRng = new Rng(cfg.seed);
   const sampler = new Rng(cfg.seed ^ 0x5eed);
   const state: DyLoraRankState = { rank: cfg.rMax };
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
-  for (const linear of targets) {
-    if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter: detach it first.`);
-  }
-  const layers = new Map<string, DyLoraLayer>();
-  for (const linear of targets) {
+  const layers = attachLayers(targets, (linear) => {
     const layer = new DyLoraLayer(linear, cfg.rMax, cfg.alpha, cfg.dropout, cfg.frozen, state);
-    tf.tidy(() => {
-      model.params.add(layer.names.A, kaimingUniform(initRng, [cfg.rMax, linear.inFeatures]), "adapter");
-      model.params.add(layer.names.B, tf.zeros([linear.outFeatures, cfg.rMax]), "adapter");
-    });
-    linear.adapter = layer;
-    layers.set(linear.name, layer);
-  }
+    model.params.add(layer.names.A, kaimingUniform(initRng, [cfg.rMax, linear.inFeatures]), "adapter");
+    model.params.add(layer.names.B, tf.zeros([linear.outFeatures, cfg.rMax]), "adapter");
+    return layer;
+  });
   setHeadTrainable(model, modulesToSave);
   const setRank = (b: number) => {
     if (!(Number.isInteger(b) && b >= 1 && b <= cfg.rMax)) {
@@ -99,20 +88,15 @@ export function attachDyLoRA(model: Model, config: DyLoraConfig = {}): DyLoraHan
       return b;
     },
     detach() {
-      for (const l of layers.values()) {
-        l.linear.adapter = undefined;
-        model.params.delete(l.names.A);
-        model.params.delete(l.names.B);
-      }
-      handles.delete(model);
+      detachLayers(model, layers.values());
+      unregisterHandle(model, "dylora", handle);
     },
   };
-  handles.set(model, handle);
-  return handle;
+  return registerHandle(model, "dylora", handle);
 }
 
 function checkHandle(model: Model, handle: DyLoraHandle, what: string): void {
-  if (handles.get(model) !== handle) {
+  if (dyloraOf(model) !== handle) {
     throw new ConfigError(
       `${what}: this DyLoRA handle is not attached to this model (detached, or another model's); pass the handle attachDyLoRA(model) returned.`,
     );
@@ -150,7 +134,52 @@ export interface DyLoraTrainResult extends TrainResult {
  */
 export async function trainDyLoRA(model: Model, handle: DyLoraHandle, options: DyLoraTrainOptions): Promise<DyLoraTrainResult> {
   checkHandle(model, handle, "trainDyLoRA");
-  const rankRng = options.rankRng ?? handle.rng;
+  const hooks = dyloraHooks(model, handle, options.rankRng);
+  const evaluate = options.evaluate;
+  try {
+    const result = await trainModel(model, {
+      ...options,
+      afterStep: hooks.afterStep,
+      evaluate: evaluate && (() => hooks.atRMax(evaluate)),
+    });
+    return { ...result, ranks: hooks.ranks };
+  } finally {
+    hooks.dispose();
+  }
+}
+
+/** DyLoRA's part of a {@link trainModel} run: see {@link dyloraHooks}. */
+export interface DyLoraHooks extends Required<Pick<TrainOptions, "afterStep">> {
+  /** The rank each completed step trained at, in order. */
+  readonly ranks: number[];
+  /** Run `fn` with every layer at `rMax`, then put the training rank back. */
+  atRMax<T>(fn: () => Promise<T>): Promise<T>;
+  /** Dispose the frozen-mode snapshot and leave the rank at `rMax`. */
+  dispose(): void;
+}
+
+/**
+ * DyLoRA's part of a {@link trainModel} run, as a hook: a rank `b ~ U{rMin..rMax}` is drawn from
+ * `rankRng` (default the handle's own) now, for the first step, and again after every step;
+ * in frozen mode the `afterStep` hook first restores the first `b−1` components the optimiser
+ * moved, so only the `b`-th learns. Call `dispose()` when the run ends (it also sets `rMax`).
+ *
+ * @example
+ * ```ts
+ * const dy = attachDyLoRA(model, { rMax: 8 });
+ * const rng = new Rng(0);
+ * const batches = () => makeBatches(spam.splits.train.slice(0, 8), tokenizer, { batchSize: 4, maxLength: 32, head: spam.head, shuffle: true, rng });
+ * const hooks = dyloraHooks(model, dy, rng);
+ * try {
+ *   await trainModel(model, { batches, epochs: 1, rng, afterStep: hooks.afterStep });
+ * } finally {
+ *   hooks.dispose();
+ * }
+ * console.log(hooks.ranks); // e.g. [8, 2]
+ * ```
+ */
+export function dyloraHooks(model: Model, handle: DyLoraHandle, rankRng: Rng = handle.rng): DyLoraHooks {
+  checkHandle(model, handle, "dyloraHooks");
   const frozen = handle.config.frozen;
   const layers = [...handle.layers.values()];
   const ranks: number[] = [];
@@ -178,34 +207,29 @@ export async function trainDyLoRA(model: Model, handle: DyLoraHandle, options: D
   };
   let current = handle.sampleRank(rankRng);
   takeSnapshot();
-  const evaluate = options.evaluate;
-  try {
-    const result = await trainModel(model, {
-      ...options,
-      evaluate: evaluate
-        ? async () => {
-            const b = handle.rank;
-            handle.setRank(handle.config.rMax);
-            try {
-              return await evaluate();
-            } finally {
-              handle.setRank(b);
-            }
-          }
-        : undefined,
-      onProgress: async (p) => {
-        restoreLeading(current);
-        ranks.push(current);
-        current = handle.sampleRank(rankRng);
-        takeSnapshot();
-        await options.onProgress?.(p);
-      },
-    });
-    return { ...result, ranks };
-  } finally {
-    tf.dispose(snapshot);
-    handle.setRank(handle.config.rMax);
-  }
+  return {
+    ranks,
+    afterStep: () => {
+      restoreLeading(current);
+      ranks.push(current);
+      current = handle.sampleRank(rankRng);
+      takeSnapshot();
+    },
+    async atRMax(fn) {
+      const b = handle.rank;
+      handle.setRank(handle.config.rMax);
+      try {
+        return await fn();
+      } finally {
+        handle.setRank(b);
+      }
+    },
+    dispose() {
+      tf.dispose(snapshot);
+      snapshot = [];
+      handle.setRank(handle.config.rMax);
+    },
+  };
 }
 
 /** One rank's score from {@link evaluateRanks}. */

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import type { Model } from "../../models/module.js";
+import { attachLayers, detachLayers, handleOf, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { kaimingUniform } from "../init.js";
 import { checkPatternKeys } from "../patterns.js";
 import { defaultTargetModules, patternValue, selectTargets } from "../targets.js";
@@ -15,10 +16,7 @@ import { type LoraConfig, type ResolvedLoraConfig, resolveLoraConfig } from "./c
 import { LoraLayer, loraScaling } from "./layer.js";
 
 /** What {@link attachLoRA} returns: the adapter's layers and the operations on them. */
-export interface LoraHandle {
-  readonly config: ResolvedLoraConfig;
-  /** Adapted layers by module name. */
-  readonly layers: ReadonlyMap<string, LoraLayer>;
+export interface LoraHandle extends MethodHandle<LoraLayer, ResolvedLoraConfig> {
   /** Modules trained in full and saved with the adapter (PEFT `modules_to_save`). */
   readonly modulesToSave: string[];
   /** Whether the update is currently folded into the frozen weights. */
@@ -31,11 +29,9 @@ export interface LoraHandle {
   detach(): void;
 }
 
-const handles = new WeakMap<Model, LoraHandle>();
-
 /** The LoRA attached to `model`, if any. */
 export function loraOf(model: Model): LoraHandle | undefined {
-  return handles.get(model);
+  return handleOf(model, "lora") as LoraHandle | undefined;
 }
 
 /** Number of trainable parameters (adapter + modules to save), as PEFT's `print_trainable_parameters`. */
@@ -56,11 +52,10 @@ export function countTrainable(model: Model): number {
  * ```
  */
 export function attachLoRA(model: Model, config: LoraConfig = {}): LoraHandle {
-  if (handles.has(model)) throw new ConfigError("this model already has a LoRA adapter: call loraOf(model).detach() first, or load a fresh model.");
+  if (loraOf(model)) throw new ConfigError("this model already has a LoRA adapter: call loraOf(model).detach() first, or load a fresh model.");
   const cfg = resolveLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const rng = new Rng(cfg.seed);
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
-  const layers = new Map<string, LoraLayer>();
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
   // A pattern key that adapts nothing is a typo, refused before the model changes.
   checkPatternKeys(
@@ -73,19 +68,15 @@ export function attachLoRA(model: Model, config: LoraConfig = {}): LoraHandle {
     targets.map((l) => l.name),
     "alphaPattern",
   );
-  for (const linear of targets) {
-    if (linear.adapter) throw new ConfigError(`${linear.name} already has a ${linear.adapter.kind} adapter.`);
+  const layers = attachLayers(targets, (linear) => {
     const r = patternValue(cfg.rankPattern, linear.name, cfg.r);
-    if (r === 0) continue;
+    if (r === 0) return undefined;
     const alpha = patternValue(cfg.alphaPattern, linear.name, cfg.alpha);
     const layer = new LoraLayer(linear, r, alpha, loraScaling(alpha, r, cfg.useRslora), cfg.dropout);
-    tf.tidy(() => {
-      model.params.add(layer.names.A, kaimingUniform(rng, [r, linear.inFeatures]), "adapter");
-      model.params.add(layer.names.B, tf.zeros([linear.outFeatures, r]), "adapter");
-    });
-    linear.adapter = layer;
-    layers.set(linear.name, layer);
-  }
+    model.params.add(layer.names.A, kaimingUniform(rng, [r, linear.inFeatures]), "adapter");
+    model.params.add(layer.names.B, tf.zeros([linear.outFeatures, r]), "adapter");
+    return layer;
+  });
   setHeadTrainable(model, modulesToSave);
   let merged = false;
   const fold = (sign: 1 | -1) => {
@@ -118,16 +109,11 @@ export function attachLoRA(model: Model, config: LoraConfig = {}): LoraHandle {
     },
     detach() {
       handle.unmerge();
-      for (const l of layers.values()) {
-        l.linear.adapter = undefined;
-        model.params.delete(l.names.A);
-        model.params.delete(l.names.B);
-      }
-      handles.delete(model);
+      detachLayers(model, layers.values());
+      unregisterHandle(model, "lora", handle);
     },
   };
-  handles.set(model, handle);
-  return handle;
+  return registerHandle(model, "lora", handle);
 }
 
 /** Train the head modules listed in `modulesToSave`, freeze the others (PEFT semantics). */

@@ -1,0 +1,18 @@
+/**
+ * The Houlsby adapters' runner for `compare`.
+ * @module
+ */
+import { type MethodRunner, trainAndEvaluate, withFreshModel } from "../runner.js";
+import { attachAdapters } from "./model.js";
+
+/** Houlsby adapters (bottleneck 2r so the parameter budget is comparable). */
+export const adapterRunner: MethodRunner = {
+  name: "adapter",
+  description: "Houlsby adapters after attention and feed-forward (bottleneck 2r)",
+  async run(ctx) {
+    return withFreshModel(ctx, async (model) => {
+      attachAdapters(model, { bottleneck: 2 * ctx.rank, targetModules: model.config.model_type === "gpt2" ? ["c_proj"] : ["output.dense"], seed: ctx.seed });
+      return await trainAndEvaluate("adapter", model, ctx);
+    });
+  },
+};

@@ -1,0 +1,198 @@
+/**
+ * The runner contract: how `compare` (sdk/compare) runs a method once, with the budget, data and
+ * seed every method shares. Each method folder exports its runner(s) (`lora/runner.ts`, …) built
+ * from the helpers here, and compare registers them; the AutoLoRA runners need the `Session`, which
+ * sits above this folder, so they live in sdk/compare/autolora.ts (docs/ARCHITECTURE.md).
+ *
+ * This file imports only sdk/core, sdk/data, sdk/models and sdk/train. The one piece it cannot
+ * import, the evaluation of examples with a task's metrics (`evaluateExamples`, in sdk/session for
+ * now), compare hands in once with {@link setRunEvaluator}.
+ * @module
+ */
+import { ConfigError } from "../core/errors.js";
+import { Rng } from "../core/rng.js";
+import { makeBatches, type TokenizerLike } from "../data/batching.js";
+import type { Batch, Example, Task } from "../data/types.js";
+import type { Model } from "../models/module.js";
+import { loadPretrained } from "../models/pretrained.js";
+import { trainModel } from "../train/loop.js";
+import { countTrainable } from "./lora/model.js";
+import type { TargetModules } from "./targets.js";
+
+/** Everything a method needs to run once. */
+export interface RunContext {
+  modelDir: string;
+  task: Pick<Task, "name" | "head" | "numLabels" | "metrics" | "labels"> & { train: Example[]; dev: Example[] };
+  tokenizer: TokenizerLike;
+  seed: number;
+  /** Training budget, in epochs over the training set. */
+  epochs: number;
+  batchSize: number;
+  maxLength: number;
+  lr: number;
+  /** LoRA-family rank budget (r for LoRA, rMax for DyLoRA, initR for AdaLoRA, k for AutoLoRA). */
+  rank: number;
+  /** Layers the LoRA family adapts (PEFT's `target_modules`); default: each method's own. */
+  targetModules?: TargetModules;
+  /** Stops the run at its next step boundary; the runner then throws {@link RunInterrupted}. */
+  signal?: AbortSignal;
+  /** Progress within the run: a note and the share of the run done, in [0, 1]. */
+  onProgress?: (p: RunProgress) => void;
+}
+
+/** Progress of one run, for a bar. */
+export interface RunProgress {
+  /** e.g. `"lora step 3/10 loss 0.6931"`. */
+  note: string;
+  /** Share of this run done, in [0, 1]. */
+  fraction: number;
+}
+
+/** What one run of a method gives. */
+export interface MethodResult {
+  method: string;
+  seed: number;
+  /** The task's main metric on the dev set. */
+  metric: number;
+  metricName: string;
+  trainableParams: number;
+  ms: number;
+  /** Per-layer ranks, for methods that choose them. */
+  ranks?: { name: string; rank: number }[];
+  extra?: Record<string, number | string>;
+}
+
+/** A method as the comparison runs it. */
+export interface MethodRunner {
+  name: string;
+  /** One line for the table's legend. */
+  description: string;
+  run(ctx: RunContext): Promise<MethodResult>;
+}
+
+/** Thrown by a runner whose `signal` stopped it before the run finished (the run has no result). */
+export class RunInterrupted extends Error {
+  constructor(method: string) {
+    super(`${method}: interrupted before the run finished`);
+    this.name = "RunInterrupted";
+  }
+}
+
+/** Throw {@link RunInterrupted} when the run's signal has fired. */
+export function checkInterrupted(ctx: RunContext, method: string): void {
+  if (ctx.signal?.aborted) throw new RunInterrupted(method);
+}
+
+/** The same rank on every adapted layer (methods with one rank for all). */
+export function uniformRanks(layers: Iterable<string>, rank: number): { name: string; rank: number }[] {
+  return [...layers].map((name) => ({ name, rank }));
+}
+
+/** Load a fresh base model with the task's head. */
+export async function freshModel(ctx: RunContext): Promise<Model> {
+  return loadPretrained(ctx.modelDir, { head: ctx.task.head, numLabels: ctx.task.numLabels, seed: ctx.seed });
+}
+
+/** Run `fn` on a fresh base model and dispose the model afterwards, whatever happens. */
+export async function withFreshModel<T>(ctx: RunContext, fn: (model: Model) => Promise<T>): Promise<T> {
+  const model = await freshModel(ctx);
+  try {
+    return await fn(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Seeded epoch batches of the training set. */
+export function epochBatches(ctx: RunContext, rng: Rng): () => Batch[] {
+  return () =>
+    makeBatches(ctx.task.train, ctx.tokenizer, {
+      batchSize: ctx.batchSize,
+      maxLength: ctx.maxLength,
+      shuffle: true,
+      rng,
+      head: ctx.task.head,
+    });
+}
+
+/** The dev loss and metrics of `model` on `examples` (the signature of the session's `evaluateExamples`). */
+export type RunEvaluator = (
+  model: Model,
+  tokenizer: TokenizerLike,
+  examples: Example[],
+  metrics: string[],
+  cfg: { batchSize: number; maxLength: number },
+  labelNames?: string[],
+) => Promise<{ loss: number; metrics: Record<string, number> }>;
+
+let evaluator: RunEvaluator | undefined;
+
+/**
+ * Install the evaluation {@link devMetric} uses (sdk/compare installs the session's
+ * `evaluateExamples` when it loads; a test may install its own). Returns the previous one.
+ */
+export function setRunEvaluator(e: RunEvaluator | undefined): RunEvaluator | undefined {
+  const before = evaluator;
+  evaluator = e;
+  return before;
+}
+
+/** The main dev metric of `model` (and all metrics). */
+export async function devMetric(
+  model: Model,
+  ctx: RunContext,
+  examples: Example[] = ctx.task.dev,
+): Promise<{ metric: number; metricName: string; all: Record<string, number> }> {
+  if (!evaluator) throw new ConfigError("devMetric: no evaluation installed; import the runners through autolora/compare (it installs one).");
+  const ev = await evaluator(model, ctx.tokenizer, examples, ctx.task.metrics, { batchSize: 64, maxLength: ctx.maxLength }, ctx.task.labels ?? undefined);
+  const metricName = ctx.task.metrics[0] ?? "loss";
+  return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
+}
+
+/** Warm-up share of every method's training (AutoLoRA's retraining included): one recipe for all. */
+export const BASELINE_WARMUP = 0.06;
+
+/** The shared training recipe (AdamW without weight decay, linear schedule, {@link BASELINE_WARMUP}) for `ctx`, seeded with `rng`. */
+export function baselineTraining(ctx: RunContext, rng: Rng) {
+  return {
+    batches: epochBatches(ctx, rng),
+    epochs: ctx.epochs,
+    rng,
+    optimizer: { lr: ctx.lr, weightDecay: 0 },
+    schedule: "linear" as const,
+    warmupRatio: BASELINE_WARMUP,
+    signal: ctx.signal,
+  };
+}
+
+/** `onProgress` of a training inside a run: `"<method> step i/n loss x"`, mapped into `share` of the run. */
+export function stepProgress(method: string, ctx: RunContext, share: [number, number] = [0, 1]) {
+  return (p: { step: number; total: number; loss: number }) =>
+    ctx.onProgress?.({
+      note: `${method} step ${p.step}/${p.total} loss ${p.loss.toFixed(4)}`,
+      fraction: share[0] + (share[1] - share[0]) * (p.step / Math.max(1, p.total)),
+    });
+}
+
+/**
+ * Train whatever is trainable in `model` with the shared budget, evaluate, time it. `share` maps
+ * this training's progress into the run's (`[from, to]` of the run; default all of it).
+ */
+export async function trainAndEvaluate(
+  method: string,
+  model: Model,
+  ctx: RunContext,
+  extra: Partial<MethodResult> = {},
+  share: [number, number] = [0, 1],
+): Promise<MethodResult> {
+  const t0 = performance.now();
+  await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), onProgress: stepProgress(method, ctx, share) });
+  checkInterrupted(ctx, method);
+  return { ...(await resultOf(method, model, ctx, t0)), ...extra };
+}
+
+/** A run's result after training: the dev metric of `model`, its trainable parameters, the time since `t0`. */
+export async function resultOf(method: string, model: Model, ctx: RunContext, t0: number): Promise<MethodResult> {
+  const m = await devMetric(model, ctx);
+  return { method, seed: ctx.seed, metric: m.metric, metricName: m.metricName, trainableParams: countTrainable(model), ms: performance.now() - t0 };
+}

@@ -1,0 +1,80 @@
+// Runner registration (issue 18, item 2): every runner compare knows is its method folder's own
+// (sdk/methods/<method>/runner.ts; AutoLoRA's in sdk/compare/autolora.ts, as it needs the Session),
+// registered through registerRunner; compare.ts defines none; a runner registered from outside runs.
+import { readFileSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AUTOLORA_RUNNERS } from "../../sdk/compare/autolora.js";
+import { compare, RUNNERS, registerRunner } from "../../sdk/compare/compare.js";
+import type { Task } from "../../sdk/data/types.js";
+import * as adalora from "../../sdk/methods/adalora/runner.js";
+import * as adapter from "../../sdk/methods/adapter/runner.js";
+import * as dylora from "../../sdk/methods/dylora/runner.js";
+import * as full from "../../sdk/methods/full/runner.js";
+import * as lora from "../../sdk/methods/lora/runner.js";
+import { type MethodRunner, setRunEvaluator } from "../../sdk/methods/runner.js";
+import { evaluateExamples } from "../../sdk/session/session.js";
+import { TINY, toyExamples } from "../session/helpers.js";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+describe("compare's runners", () => {
+  it("each is exported by its method folder (AutoLoRA's by sdk/compare/autolora.ts), and each is registered", () => {
+    const owners: [string, readonly MethodRunner[]][] = [
+      ["sdk/methods/lora/runner.ts", Object.values(lora)],
+      ["sdk/methods/dylora/runner.ts", Object.values(dylora)],
+      ["sdk/methods/adalora/runner.ts", Object.values(adalora)],
+      ["sdk/methods/adapter/runner.ts", Object.values(adapter)],
+      ["sdk/methods/full/runner.ts", Object.values(full)],
+      ["sdk/compare/autolora.ts", AUTOLORA_RUNNERS],
+    ];
+    for (const [name, r] of RUNNERS) {
+      expect(r.name).toBe(name);
+      const owner = owners.find(([, rs]) => rs.includes(r));
+      expect(owner, `${name} comes from no method folder`).toBeDefined();
+      if (!name.startsWith("autolora")) expect(owner![0]).toBe(`sdk/methods/${name.split("-")[0]}/runner.ts`);
+    }
+    // …and every folder's runner is registered (the order is the CLI's list: test/cli/cli.test.ts).
+    for (const [file, rs] of owners) for (const r of rs) expect(RUNNERS.get(r.name), `${file}: ${r.name}`).toBe(r);
+    // compare.ts registers runners; it defines none.
+    const src = readFileSync("sdk/compare/compare.ts", "utf8");
+    expect(src).not.toMatch(/:\s*MethodRunner\s*=\s*\{|async run\(/);
+    expect(src).toMatch(/registerRunner\(r\)/);
+  });
+
+  it("compare installs the session's evaluation for the runners' dev metric", () => {
+    const installed = setRunEvaluator(undefined);
+    setRunEvaluator(installed);
+    expect(installed).toBe(evaluateExamples);
+  });
+
+  it("a runner registered with registerRunner is run by compare", async () => {
+    const seen: number[] = [];
+    registerRunner({
+      name: "constant",
+      description: "a test runner",
+      async run(ctx) {
+        seen.push(ctx.seed);
+        return { method: "constant", seed: ctx.seed, metric: 0.5 + ctx.seed / 10, metricName: "accuracy", trainableParams: 1, ms: 1 };
+      },
+    });
+    try {
+      const task = {
+        name: "toy",
+        head: "sequence-classification",
+        numLabels: 3,
+        metrics: ["accuracy"],
+        labels: null,
+        splits: { train: toyExamples(8, 1), dev: toyExamples(4, 2) },
+      } as unknown as Task;
+      const out = await compare({ modelDir: TINY, task, methods: ["constant"], seeds: 2, firstSeed: 3, live: false });
+      expect(seen).toEqual([3, 4]);
+      expect(out.summaries.map((s) => [s.method, s.description])).toEqual([["constant", "a test runner"]]);
+      expect(out.summaries[0]!.mean).toBeCloseTo(0.85, 12);
+    } finally {
+      RUNNERS.delete("constant");
+    }
+  });
+});

@@ -11,7 +11,8 @@ import { compareCommand } from "./compare.js";
  *     autolora search   [--model DIR] [--task NAME | --train PATH [--dev PATH]] [--out DIR] [options]
  *     autolora compare  [--methods a,b] [--seeds N] [data options] [--out DIR]
  *     autolora pretrain mlm|clm|corpus --out PATH [options]
- *     autolora sweep FILE [--workers N]
+ *     autolora sweep FILE [--workers N | --queue redis://host:port]
+ *     autolora worker --queue redis://host:port [--concurrency N]
  *     autolora help [command]
  *
  * Every subcommand parses its flags with one layer (sdk/cli/args.ts, on `commander`): `--help` on
@@ -23,12 +24,12 @@ import { compareCommand } from "./compare.js";
 import { installTerminalLiveView } from "./live.js";
 import { pretrainSubcommand } from "./pretrain.js";
 import { searchCommand } from "./search.js";
-import { sweepCommand } from "./sweep.js";
+import { sweepCommand, workerCommand } from "./sweep.js";
 
 export { EXIT } from "./args.js";
 export { DEFAULT_MODELS, DEFAULT_TASK } from "./defaults.js";
 
-const SUBCOMMANDS = ["search", "compare", "pretrain", "sweep", "help"];
+const SUBCOMMANDS = ["search", "compare", "pretrain", "sweep", "worker", "help"];
 
 const EXAMPLES = `
 Examples:
@@ -61,6 +62,7 @@ function program(ctx: CommandContext, rest: readonly string[]) {
   p.addCommand(compareCommand(ctx, rest));
   p.addCommand(pretrainSubcommand(ctx, rest));
   p.addCommand(sweepCommand(ctx));
+  p.addCommand(workerCommand(ctx));
   p.helpCommand("help [command]", "show the help of a command");
   return p;
 }

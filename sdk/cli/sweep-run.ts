@@ -46,6 +46,7 @@ import { beginTask, type TaskOutcome } from "../core/interrupt.js";
 import { type CommandContext, checkOutDir } from "./args.js";
 import { compareCommand } from "./compare.js";
 import { searchCommand } from "./search.js";
+import { redisConnection, runOnQueue } from "./sweep-queue.js";
 
 /** A flag value in a sweep file: `true` is a flag without a value, a list is comma-joined (`methods: [lora]`). */
 export type SweepValue = string | number | boolean;
@@ -102,6 +103,11 @@ export interface SweepOptions {
   env?: NodeJS.ProcessEnv;
   /** Told when a cell ends. */
   onCell?: (c: CellOutcome, done: number, total: number) => void;
+  /**
+   * `redis://host:port`: put the cells on this BullMQ queue for `autolora worker`s (on this and
+   * other machines, sharing the output folder) instead of running them here (sweep-queue.ts).
+   */
+  queue?: string;
 }
 
 /** What {@link sweep} returns (and writes to `sweep.json`). */
@@ -241,13 +247,17 @@ function cellResult(cell: SweepCell): string | undefined {
 }
 
 /** What to say of a failed attempt: the CLI's `error: …` line if it printed one, else its last line, else how it ended. */
-function lastError(stderr: string, code: number | null): string {
+export function lastError(stderr: string, code: number | null): string {
   const lines = stderr.trim().split("\n").filter(Boolean);
   return lines.filter((l) => /^error\b/i.test(l)).pop() ?? lines.pop() ?? (code === null ? "killed" : `exit code ${code}`);
 }
 
 /** One attempt of a cell: a child process of the CLI. Resolves to its exit code (null: killed) and stderr's end. */
-function runCell(cell: SweepCell, env: NodeJS.ProcessEnv, started: (c: ChildProcess) => void): Promise<{ code: number | null; stderr: string }> {
+export function runCell(
+  cell: Pick<SweepCell, "argv">,
+  env: NodeJS.ProcessEnv,
+  started: (c: ChildProcess) => void,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...cell.argv], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     started(child);
@@ -276,6 +286,7 @@ export async function sweep(config: SweepConfig, options: SweepOptions = {}): Pr
   const workers = options.workers ?? availableParallelism();
   if (!(Number.isInteger(workers) && workers >= 1)) throw new ConfigError(`sweep: workers must be an integer ≥ 1, got ${String(options.workers)}.`);
   checkOutDir(cfg.out, "out");
+  if (options.queue !== undefined) redisConnection(options.queue); // a bad URL is refused before any work
   const cells = sweepCells(cfg);
   await checkFlags(cells);
   mkdirSync(join(resolve(cfg.out), "cells"), { recursive: true });
@@ -334,7 +345,19 @@ export async function sweep(config: SweepConfig, options: SweepOptions = {}): Pr
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, todo.length)) }, next));
+    if (options.queue !== undefined) {
+      const byKey = new Map(todo.map((c) => [c.key, c]));
+      await runOnQueue(
+        todo.map((c) => ({ key: c.key, argv: c.argv, dir: c.dir, command: cfg.command, flags: c.flags })),
+        {
+          url: options.queue,
+          retries: cfg.retries!,
+          stopRequested: () => task.stopRequested,
+          onEnd: (job, o) =>
+            end({ key: job.key, flags: job.flags as Record<string, SweepValue>, ...o, ...(o.status === "done" ? withResult(byKey.get(job.key)!) : {}) }),
+        },
+      );
+    } else await Promise.all(Array.from({ length: Math.min(workers, Math.max(1, todo.length)) }, next));
     const result = summarizeSweep(
       cfg,
       cells,

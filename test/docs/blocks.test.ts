@@ -136,6 +136,12 @@ interface ShellRule {
 const OUT = "tmp/doc-blocks/out";
 const SMALL_SEARCH = "--steps 2 --max-train 32 --max-dev 16 --retrain-epochs 1";
 const SHELL: Record<string, ShellRule> = {
+  "npx autolora worker --queue redis://queue-host:6379 --backend webgpu --concurrency 1": {
+    skip: "a worker serves a Redis queue until stopped (test/cli/sweep-queue.test.ts runs workers on a real redis-server)",
+  },
+  "npx autolora sweep examples/sweep-compare.yaml --queue redis://queue-host:6379": {
+    skip: "needs the Redis server and workers above (test/cli/sweep-queue.test.ts runs this on a real redis-server)",
+  },
   "npx autolora sweep examples/sweep-thresholds.yaml --workers 2": {
     run: `mkdir -p ${OUT} && sed 's#out: runs/#out: ${OUT}/#' examples/sweep-thresholds.yaml > ${OUT}/sweep-thresholds.yaml && npx autolora sweep ${OUT}/sweep-thresholds.yaml --workers 2`,
     creates: [`${OUT}/sweep-thresholds/sweep.md`, `${OUT}/sweep-thresholds/sweep.json`],

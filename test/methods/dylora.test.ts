@@ -39,7 +39,39 @@ function randomizeB(model: Model, seed = 3): void {
 
 const rows = (t: tf.Tensor) => t.arraySync() as number[][];
 
+/** y = x·W0ᵀ + bias + (α / b)·(x·A[:b]ᵀ)·B[:, :b]ᵀ, the DyLoRA paper's truncated update, in plain arrays (no tfjs). */
+function dyloraByHand(x: number[][], w: number[][], bias: number[] | null, A: number[][], B: number[][], alpha: number, b: number): number[][] {
+  return x.map((row) => {
+    const ax = A.slice(0, b).map((a) => a.reduce((s, v, j) => s + v * row[j]!, 0)); // [b]
+    return w.map((wo, o) => {
+      const base = wo.reduce((s, v, j) => s + v * row[j]!, 0) + (bias ? bias[o]! : 0);
+      const up = ax.reduce((s, v, k) => s + B[o]![k]! * v, 0);
+      return base + (alpha / b) * up;
+    });
+  });
+}
+
 describe("DyLoRA", () => {
+  it("a layer's output is the paper's formula at every rank b: W0 x + (α/b) B[:, :b] A[:b] x (independent of our LoRA)", async () => {
+    const model = await loadPretrained(FX);
+    const dy = attachDyLoRA(model, { rMax: 4, alpha: 6, targetModules: ["query"], seed: 5 });
+    randomizeB(model, 11);
+    const layer = dy.layers.get("bert.encoder.layer.1.attention.self.query")!;
+    const lin = layer.linear;
+    const w = rows(lin.weightOutIn());
+    const bias = lin.hasBias ? (model.params.get(`${lin.name}.bias`).arraySync() as number[]) : null;
+    const A = rows(model.params.get(layer.names.A));
+    const B = rows(model.params.get(layer.names.B));
+    const x = Array.from({ length: 3 }, (_, i) => Array.from({ length: w[0]!.length }, (_, j) => Math.sin(1 + i * 7 + j * 0.37)));
+    for (let b = 1; b <= 4; b++) {
+      dy.setRank(b);
+      const got = tf.tidy(() => rows(lin.forward(tf.tensor2d(x), { training: false })));
+      expect(maxAbsDiff(got, dyloraByHand(x, w, bias, A, B, 6, b)), `rank ${b}`).toBeLessThan(1e-5);
+    }
+    model.dispose();
+  });
+
+
   it("at every rank b, the forward pass equals a plain LoRA holding A[:b], B[:, :b] with alpha / b", async () => {
     const model = await loadPretrained(FX);
     const dy = attachDyLoRA(model, { rMax: 4, alpha: 6, targetModules: ["query", "value"], seed: 1 });

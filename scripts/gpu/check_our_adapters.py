@@ -3,7 +3,8 @@
     python3 scripts/gpu/check_our_adapters.py OUT.json
 
 For each adapter: PeftModel.from_pretrained(base, dir) on the tiny HF checkpoint it was made for,
-logits on the same padded batch, max abs difference to our logits (over real tokens).
+logits on the same padded batch, max abs difference to our logits (over real tokens), and PEFT's
+own logits (`peft_logits`), which test/methods/lora.test.ts compares with what our loader gives.
 """
 import glob
 import json
@@ -34,6 +35,12 @@ for d in sorted(glob.glob("datasets/fixtures/ours/*/")):
     else:
         diff = (logits - theirs).abs().max().item()
     cfg = json.load(open(os.path.join(d, "adapter_config.json")))
-    out["adapters"][os.path.basename(d.rstrip("/"))] = {"max_abs_diff": diff, "r": cfg["r"], "rank_pattern": cfg["rank_pattern"], "use_rslora": cfg["use_rslora"]}
+    out["adapters"][os.path.basename(d.rstrip("/"))] = {
+        "max_abs_diff": diff,
+        "r": cfg["r"],
+        "rank_pattern": cfg["rank_pattern"],
+        "use_rslora": cfg["use_rslora"],
+        "peft_logits": logits.float().tolist(),
+    }
     print(d, "max abs diff", diff)
 json.dump(out, open(sys.argv[1], "w"), indent=2)

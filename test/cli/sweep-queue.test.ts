@@ -5,43 +5,23 @@
 // apt-get install redis-server; .ci/run installs it).
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type SweepConfig, sweep } from "../../sdk/cli/sweep-run.js";
+import { sweep } from "../../sdk/cli/sweep-run.js";
 import { ConfigError } from "../../sdk/core/errors.js";
+import { cellResults, processesWith, tinyGrid } from "../helpers/sweep.js";
 
 const REDIS = "/usr/bin/redis-server";
 const BIN = resolve("dist/cli/main.js");
-const TINY = resolve("datasets/fixtures/hf/tiny-bert-seqcls");
 const tmp = mkdtempSync(join(tmpdir(), "sweep-queue-"));
 const children: ChildProcess[] = [];
 
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 });
-
-const grid = (out: string): SweepConfig => ({
-  command: "compare",
-  out,
-  args: { model: TINY, "max-train": 16, "max-dev": 16, "batch-size": 8, backend: "wasm" },
-  grid: { methods: ["lora", "autolora"], "first-seed": [0, 1] },
-});
-
-function results(out: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const key of readdirSync(join(out, "cells"))) {
-    const dir = join(out, "cells", key);
-    if (!existsSync(join(dir, "cell.json"))) continue;
-    const runs = (JSON.parse(readFileSync(join(dir, "compare.json"), "utf8")) as { summaries: { runs: { ms?: number }[] }[] }).summaries.flatMap((s) => s.runs);
-    expect(runs.length, key).toBe(1);
-    const { ms: _ms, ...run } = runs[0]!;
-    m.set(key, JSON.stringify(run));
-  }
-  return m;
-}
 
 const freePort = () =>
   new Promise<number>((done) => {
@@ -67,26 +47,10 @@ function start(cmd: string, args: string[], ready: RegExp): Promise<ChildProcess
   });
 }
 
-/** [pid, parent pid] of processes whose command line mentions `text`. */
-function processesWith(text: string): [number, number][] {
-  const out: [number, number][] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (!readFileSync(`/proc/${p}/cmdline`, "utf8").includes(text)) continue;
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      out.push([Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])]);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 describe("sweep --queue", () => {
   it("refuses a queue URL that is not redis:// before any work", async () => {
     const out = join(tmp, "bad-url");
-    const err = await sweep(grid(out), { queue: "http://127.0.0.1:6379", live: false }).catch((e: unknown) => e);
+    const err = await sweep(tinyGrid(out), { queue: "http://127.0.0.1:6379", live: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/redis:\/\//);
     expect(existsSync(join(out, "cells"))).toBe(false);
@@ -96,8 +60,8 @@ describe("sweep --queue", () => {
     "two workers on a real Redis, one killed with its cell mid-cell: every result once, equal to the local pool's",
     async () => {
       const local = join(tmp, "local");
-      await sweep(grid(local), { workers: 2, live: false });
-      const want = results(local);
+      await sweep(tinyGrid(local), { workers: 2, live: false });
+      const want = cellResults(local);
       expect(want.size).toBe(4);
 
       const port = await freePort();
@@ -118,10 +82,10 @@ describe("sweep --queue", () => {
           }, 300);
         }
       }, 20);
-      const r = await sweep(grid(out), { queue: url, live: false }).finally(() => clearInterval(watch));
+      const r = await sweep(tinyGrid(out), { queue: url, live: false }).finally(() => clearInterval(watch));
       expect(killed.length).toBe(2);
       expect(r.cells.map((c) => c.status)).toEqual(["done", "done", "done", "done"]);
-      expect(results(out)).toEqual(want);
+      expect(cellResults(out)).toEqual(want);
       expect(r.comparisons[0]!.result.paired[0]!.seeds).toEqual([0, 1]);
       for (const w of workers) if (w.exitCode === null) w.kill("SIGINT");
       redis.kill("SIGTERM");

@@ -2,53 +2,17 @@
 // keys, and the local pool survives a worker killed mid-cell and a Ctrl-C: every cell's result
 // exists exactly once and equals the one of an undisturbed sweep of the same file.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSweepConfig, loadSweepConfig, type SweepConfig, sweep, sweepCells } from "../../sdk/cli/sweep-run.js";
+import { checkSweepConfig, loadSweepConfig, sweep, sweepCells } from "../../sdk/cli/sweep-run.js";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { spawnAsync } from "../helpers/spawn.js";
+import { cellResults, processesWith, tinyGrid } from "../helpers/sweep.js";
 
 const BIN = resolve("dist/cli/main.js");
-const TINY = resolve("datasets/fixtures/hf/tiny-bert-seqcls");
 const tmp = mkdtempSync(join(tmpdir(), "sweep-"));
-
-const grid = (out: string): SweepConfig => ({
-  command: "compare",
-  out,
-  args: { model: TINY, "max-train": 16, "max-dev": 16, "batch-size": 8, backend: "wasm" },
-  grid: { methods: ["lora", "autolora"], "first-seed": [0, 1] },
-});
-
-/** Each done cell's run (metric, parameters, ranks: all but the wall time), by cell key, from its compare.json. */
-function results(out: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const key of readdirSync(join(out, "cells"))) {
-    const dir = join(out, "cells", key);
-    if (!existsSync(join(dir, "cell.json"))) continue;
-    const j = JSON.parse(readFileSync(join(dir, "compare.json"), "utf8")) as { summaries: { runs: { ms?: number }[] }[] };
-    const runs = j.summaries.flatMap((s) => s.runs);
-    expect(runs.length, key).toBe(1); // one method × one seed per cell: counted once
-    const { ms: _ms, ...run } = runs[0]!;
-    m.set(key, JSON.stringify(run));
-  }
-  return m;
-}
-
-/** PIDs of processes whose command line mentions `text` (Linux /proc). */
-function pidsWith(text: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(text)) out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 describe("sweep files are checked before any work", () => {
   it("refuses bad shapes with a ConfigError naming the entry", () => {
@@ -99,35 +63,35 @@ describe("sweep files are checked before any work", () => {
 describe.skipIf(!existsSync(BIN))("the local pool", () => {
   it("a worker killed mid-cell: the cell is retried, every result exists once and equals an undisturbed sweep's", async () => {
     const clean = join(tmp, "clean");
-    const r = await sweep(grid(clean), { workers: 2, live: false });
+    const r = await sweep(tinyGrid(clean), { workers: 2, live: false });
     expect(r.cells.map((c) => c.status)).toEqual(["done", "done", "done", "done"]);
     expect(r.comparisons).toHaveLength(1);
     expect(r.comparisons[0]!.result.paired[0]).toMatchObject({ method: "autolora", baseline: "lora", seeds: [0, 1] });
     expect(readFileSync(join(clean, "sweep.md"), "utf8")).toContain("Paired differences from **lora**");
-    const want = results(clean);
+    const want = cellResults(clean);
     expect(want.size).toBe(4);
 
     const killed = join(tmp, "killed");
     let victim: number | undefined;
     const watch = setInterval(() => {
       if (victim !== undefined) return;
-      const [pid] = pidsWith(`${killed}/cells/`);
+      const [pid] = processesWith(`${killed}/cells/`).map(([pid]) => pid);
       if (pid !== undefined) {
         victim = pid;
         setTimeout(() => process.kill(pid, "SIGKILL"), 200);
       }
     }, 20);
-    const k = await sweep(grid(killed), { workers: 2, live: false }).finally(() => clearInterval(watch));
+    const k = await sweep(tinyGrid(killed), { workers: 2, live: false }).finally(() => clearInterval(watch));
     expect(victim).toBeDefined();
     expect(k.cells.every((c) => c.status === "done")).toBe(true);
     expect(k.cells.some((c) => c.attempts === 2)).toBe(true); // the killed cell ran again
-    expect(results(killed)).toEqual(want);
+    expect(cellResults(killed)).toEqual(want);
   }, 240_000);
 
   it("autolora sweep: Ctrl-C stops it (exit 130), the rerun skips the done cells and ends with the same results", async () => {
     const out = join(tmp, "resumed");
     const file = join(tmp, "resume.json");
-    writeFileSync(file, JSON.stringify(grid(out)));
+    writeFileSync(file, JSON.stringify(tinyGrid(out)));
     const first = await spawnAsync(process.execPath, [BIN, "sweep", file, "--workers", "1"], {
       timeout: 120_000,
       onStderr: (s, child) => {
@@ -135,13 +99,13 @@ describe.skipIf(!existsSync(BIN))("the local pool", () => {
       },
     });
     expect(first.status, first.stderr).toBe(130);
-    const done = results(out);
+    const done = cellResults(out);
     expect(done.size).toBeGreaterThanOrEqual(1);
     expect(done.size).toBeLessThan(4);
     const second = await spawnAsync(process.execPath, [BIN, "sweep", file, "--workers", "2"], { timeout: 120_000 });
     expect(second.status, second.stderr).toBe(0);
     expect(second.stderr.match(/ skipped/g)?.length).toBe(done.size);
     expect(second.stdout).toContain("| autolora |");
-    expect(results(out)).toEqual(results(join(tmp, "clean")));
+    expect(cellResults(out)).toEqual(cellResults(join(tmp, "clean")));
   }, 240_000);
 });

@@ -61,17 +61,10 @@ export interface SessionState {
   params: Map<string, StoredTensor>;
 }
 
-interface SessionJson {
+/** session.json: the state but W, β and the moments (the safetensors files), each optimiser with its step counts and shapes. */
+interface SessionJson extends Omit<SessionState, "optimizers" | "params"> {
   format: typeof FORMAT;
   version: number;
-  config: SessionConfig;
-  dataFingerprint: string;
-  splitIndices: { train: number[]; val: number[] };
-  innerCount: number;
-  outerCount: number;
-  rng: number[];
-  cursors: { train: SplitCursor; val: SplitCursor };
-  rows: HistoryRow[];
   optimizers: Record<"inner" | "outer", Omit<AdamWState, "params"> & { steps: Record<string, { step: number; shape: number[] }> }>;
 }
 

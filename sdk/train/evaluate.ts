@@ -90,8 +90,8 @@ export function computeMetrics(
 }
 
 /**
- * Loss and metrics of `model` on `examples` (evaluation mode, batched): {@link collate} in
- * batches of `cfg.batchSize`, {@link evaluateModel}, then {@link computeMetrics}. What a session's
+ * Loss and metrics of `model` on `examples` (evaluation mode, batched): `collate` in batches
+ * of `cfg.batchSize`, {@link evaluateModel}, then `computeMetrics` (the metrics its head reports). What a session's
  * `evaluate`, its retraining and `compare` report.
  */
 export async function evaluateExamples(

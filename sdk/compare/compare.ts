@@ -15,9 +15,8 @@ import { adapterRunner } from "../methods/adapter/runner.js";
 import { dyloraRunner } from "../methods/dylora/runner.js";
 import { fullRunner } from "../methods/full/runner.js";
 import { loraGridRunner, loraRunner } from "../methods/lora/runner.js";
-import { type MethodResult, type MethodRunner, type RunContext, RunInterrupted, type RunProgress, setRunEvaluator, withFreshModel } from "../methods/runner.js";
+import { type MethodResult, type MethodRunner, type RunContext, RunInterrupted, type RunProgress, withFreshModel } from "../methods/runner.js";
 import { selectTargets, type TargetModules } from "../methods/targets.js";
-import { evaluateExamples } from "../session/session.js";
 import type { Figure } from "../viz/types.js";
 import { AUTOLORA_RUNNERS } from "./autolora.js";
 import { describeDifference, type PairedDifference, pairedDifference } from "./stats.js";
@@ -56,7 +55,6 @@ export function registerRunner(r: MethodRunner): void {
 for (const r of [loraRunner, loraGridRunner, dyloraRunner, adaloraRunner, adapterRunner, fullRunner, ...AUTOLORA_RUNNERS]) registerRunner(r);
 
 // The runners' dev metric is the session's evaluation, which sits above sdk/methods.
-setRunEvaluator(evaluateExamples);
 
 /** Options of {@link compare}. */
 export interface CompareOptions {

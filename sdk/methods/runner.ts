@@ -1,20 +1,9 @@
-/**
- * The runner contract: how `compare` (sdk/compare) runs a method once, with the budget, data and
- * seed every method shares. Each method folder exports its runner(s) (`lora/runner.ts`, …) built
- * from the helpers here, and compare registers them; the AutoLoRA runners need the `Session`, which
- * sits above this folder, so they live in sdk/compare/autolora.ts (docs/ARCHITECTURE.md).
- *
- * This file imports only sdk/core, sdk/data, sdk/models and sdk/train. The one piece it cannot
- * import, the evaluation of examples with a task's metrics (`evaluateExamples`, in sdk/session for
- * now), compare hands in once with {@link setRunEvaluator}.
- * @module
- */
-import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { makeBatches, type TokenizerLike } from "../data/batching.js";
 import type { Batch, Example, Task } from "../data/types.js";
 import type { Model } from "../models/module.js";
 import { loadPretrained } from "../models/pretrained.js";
+import { evaluateExamples } from "../train/evaluate.js";
 import { trainModel } from "../train/loop.js";
 import { countTrainable } from "./lora/model.js";
 import type { TargetModules } from "./targets.js";
@@ -115,36 +104,20 @@ export function epochBatches(ctx: RunContext, rng: Rng): () => Batch[] {
     });
 }
 
-/** The dev loss and metrics of `model` on `examples` (the signature of the session's `evaluateExamples`). */
-export type RunEvaluator = (
-  model: Model,
-  tokenizer: TokenizerLike,
-  examples: Example[],
-  metrics: string[],
-  cfg: { batchSize: number; maxLength: number },
-  labelNames?: string[],
-) => Promise<{ loss: number; metrics: Record<string, number> }>;
-
-let evaluator: RunEvaluator | undefined;
-
-/**
- * Install the evaluation {@link devMetric} uses (sdk/compare installs the session's
- * `evaluateExamples` when it loads; a test may install its own). Returns the previous one.
- */
-export function setRunEvaluator(e: RunEvaluator | undefined): RunEvaluator | undefined {
-  const before = evaluator;
-  evaluator = e;
-  return before;
-}
-
 /** The main dev metric of `model` (and all metrics). */
 export async function devMetric(
   model: Model,
   ctx: RunContext,
   examples: Example[] = ctx.task.dev,
 ): Promise<{ metric: number; metricName: string; all: Record<string, number> }> {
-  if (!evaluator) throw new ConfigError("devMetric: no evaluation installed; import the runners through autolora/compare (it installs one).");
-  const ev = await evaluator(model, ctx.tokenizer, examples, ctx.task.metrics, { batchSize: 64, maxLength: ctx.maxLength }, ctx.task.labels ?? undefined);
+  const ev = await evaluateExamples(
+    model,
+    ctx.tokenizer,
+    examples,
+    ctx.task.metrics,
+    { batchSize: 64, maxLength: ctx.maxLength },
+    ctx.task.labels ?? undefined,
+  );
   const metricName = ctx.task.metrics[0] ?? "loss";
   return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
 }

@@ -11,8 +11,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
-import { layerNormSpecs, predictPlain } from "./encoder.js";
+import { layerNormSpecs } from "./encoder.js";
 import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead, tokenClassificationHead } from "./heads.js";
+import { predictPlain, saveModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -30,7 +31,6 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields GPT-2 reads (HF names; defaults are GPT-2 small's). */
 export interface DecoderConfig extends ModelConfig {

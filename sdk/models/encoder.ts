@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
 import { bertSequenceHead, type Head, linearSpecs, robertaSequenceHead, tokenClassificationHead } from "./heads.js";
+import { predictPlain, saveModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -30,7 +31,6 @@ import {
   ParamStore,
   type PlainInputs,
 } from "./module.js";
-import { saveModel } from "./pretrained.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
 export interface EncoderConfig extends ModelConfig {
@@ -297,33 +297,4 @@ export function layerNormSpecs(name: string, size: number): ParamSpec[] {
     { name: `${name}.weight`, shape: [size], role: "base", init: "ones" },
     { name: `${name}.bias`, shape: [size], role: "base", init: "zeros" },
   ];
-}
-
-/**
- * Run a model on plain arrays (evaluation mode, no dropout) and read the logits back; every
- * tensor it makes is disposed.
- *
- * @example
- * ```ts
- * const logits = await predictPlain(model, { inputIds: [[2, 40, 3]] });
- * ```
- */
-export async function predictPlain(model: Model, inputs: PlainInputs): Promise<number[][] | number[][][]> {
-  const t = inputs.inputIds[0]?.length ?? 0;
-  if (inputs.inputIds.length === 0 || t === 0 || inputs.inputIds.some((r) => r.length !== t)) {
-    throw new ConfigError(
-      "predict needs a non-empty rectangular batch of inputIds (pad the rows to one length, e.g. tokenizer.encodeBatch(texts, { padding: 'longest' })).",
-    );
-  }
-  const logits = tf.tidy(() => {
-    const inputIds = tf.tensor2d(inputs.inputIds, undefined, "int32");
-    const attentionMask = inputs.attentionMask ? tf.tensor2d(inputs.attentionMask, undefined, "int32") : tf.onesLike(inputIds);
-    const tokenTypeIds = inputs.tokenTypeIds ? tf.tensor2d(inputs.tokenTypeIds, undefined, "int32") : undefined;
-    return model.forward({ inputIds, attentionMask, tokenTypeIds }, { training: false });
-  });
-  try {
-    return (await logits.array()) as number[][] | number[][][];
-  } finally {
-    logits.dispose();
-  }
 }

@@ -16,6 +16,7 @@ export * from "./decoder.js";
 export * from "./encoder.js";
 export * from "./generate.js";
 export * from "./heads.js";
+export * from "./io.js";
 export * from "./module.js";
 export * from "./pretrained.js";
 export * from "./safetensors.js";

@@ -1,7 +1,7 @@
 /**
  * Hugging Face checkpoints in and out: {@link loadPretrained} reads a folder written by
  * `save_pretrained` (`config.json` + `model.safetensors`), {@link createModel} builds a randomly
- * initialised model from a config, {@link saveModel} writes one back in the same format.
+ * initialised model from a config; `saveModel` (io.ts) writes one back in the same format.
  *
  * A checkpoint need not carry the head you ask for: a base (`BertModel`) or masked-LM
  * (`BertForMaskedLM`, `RobertaForMaskedLM`) checkpoint loads its encoder and ignores `cls.*` /
@@ -11,14 +11,13 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { resolveInside, saveFailure } from "../core/confine.js";
+import { resolveInside } from "../core/confine.js";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/fs.js";
 import { Rng } from "../core/rng.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
-import { readSafetensors, type StoredTensor, writeSafetensors } from "./safetensors.js";
+import { readSafetensors, type StoredTensor } from "./safetensors.js";
 
 /** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
 export type PretrainedModel = EncoderModel | DecoderModel;
@@ -494,38 +493,4 @@ function isBodyWeight(name: string, prefix: string, headModules: readonly string
   const bare = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
   if (/(^|\.)(position_ids|token_type_ids)$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
   return /^(embeddings|encoder|wte|wpe|h|ln_f)\./.test(bare);
-}
-
-/**
- * Write a model as a Hugging Face checkpoint: `config.json` (architecture and labels updated)
- * and `model.safetensors` with every `base` and `head` parameter (adapter and selection
- * parameters are not part of the base model; GPT-2's tied `lm_head` is not stored, as in HF).
- * Both files are written atomically.
- *
- * @example
- * ```ts
- * await saveModel(model, "out/checkpoint"); // then loadPretrained("out/checkpoint")
- * ```
- */
-export async function saveModel(model: PretrainedModel, dir: string): Promise<void> {
-  const config: Record<string, unknown> = { ...model.config, architectures: [model.architecture] };
-  if (model.head !== "causal-lm") {
-    const old = model.config.id2label as Record<string, string> | undefined;
-    const keep = old && Object.keys(old).length === model.numLabels;
-    const id2label: Record<string, string> = {};
-    for (let i = 0; i < model.numLabels; i++) id2label[String(i)] = keep ? (old[String(i)] ?? `LABEL_${i}`) : `LABEL_${i}`;
-    config.id2label = id2label;
-    config.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
-    delete config.num_labels; // HF derives it from id2label
-  }
-  const tensors = new Map<string, StoredTensor>();
-  for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
-    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
-  }
-  try {
-    await writeSafetensors(join(dir, "model.safetensors"), tensors);
-    await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
-  } catch (e) {
-    throw saveFailure(e, dir);
-  }
 }

@@ -15,40 +15,56 @@
  * is built — counters equal the history's rows by phase and the optimisers' step counts, cursors
  * lie in range, data orders are permutations of their split — and reads only files that resolve
  * inside the session folder.
+ *
+ * This module knows checkpoints, not sessions: it saves and loads a {@link SessionState}, a plain
+ * record of everything a session's future depends on; `Session.save` / `Session.load` turn a
+ * session into one and back.
  * @module
  */
 
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { resolveInside } from "../core/confine.js";
 import { AutoLoraError, CheckpointError, DataError, ShapeMismatchError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import { Rng } from "../core/rng.js";
+import type { Example } from "../data/types.js";
 import { loraParamNames } from "../methods/lora/layer.js";
 import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import type { AdamWState } from "../train/adamw.js";
-import { fingerprint } from "./data.js";
-import { resolveSessionConfig, type Session, type SplitCursor, sessionFromParts, sessionInternals } from "./session.js";
-import type { HistoryRow, SessionConfig, SessionData, SessionTokenizer } from "./types.js";
+import { resolveSessionConfig } from "./config.js";
+import type { HistoryRow, SessionConfig, SessionData, SplitCursor } from "./types.js";
 
 const FORMAT = "autolora-session";
 const VERSION = 1;
 
-interface SessionJson {
-  format: typeof FORMAT;
-  version: number;
+/**
+ * Everything a session's future depends on, as plain host values: what a checkpoint holds. The
+ * split of `data.train` into D_tr / D_val is kept as indices, the data itself is the caller's.
+ */
+export interface SessionState {
   config: SessionConfig;
+  /** {@link fingerprint} of `data.train`: a load refuses other data. */
   dataFingerprint: string;
   splitIndices: { train: number[]; val: number[] };
   innerCount: number;
   outerCount: number;
+  /** The generator's state (`Rng.state()`). */
   rng: number[];
   cursors: { train: SplitCursor; val: SplitCursor };
   rows: HistoryRow[];
+  /** Both optimisers (AdamW over W, Adam over β), moments included. */
+  optimizers: Record<"inner" | "outer", AdamWState>;
+  /** W (LoRA factors, head) and β by parameter name. */
+  params: Map<string, StoredTensor>;
+}
+
+/** session.json: the state but W, β and the moments (the safetensors files), each optimiser with its step counts and shapes. */
+interface SessionJson extends Omit<SessionState, "optimizers" | "params"> {
+  format: typeof FORMAT;
+  version: number;
   optimizers: Record<"inner" | "outer", Omit<AdamWState, "params"> & { steps: Record<string, { step: number; shape: number[] }> }>;
 }
 
@@ -69,13 +85,16 @@ function saveError(e: unknown, dir: string): unknown {
   });
 }
 
-/** @internal Write a checkpoint of `session` (see the module doc for the layout); the caller holds the session's lock. */
-export async function saveSession(session: Session, dir: string, hooks: { beforeFile?: (name: string) => void }): Promise<void> {
+/**
+ * Write `state` as a checkpoint in `dir` (see the module doc for the layout): a new sub-folder,
+ * then the switch of `LATEST`. `hooks.beforeFile` runs before each file is written (tests
+ * interrupt a save with it).
+ * @throws {@link CheckpointError} naming the path when `dir` cannot be written.
+ */
+export async function saveSessionState(dir: string, state: SessionState, hooks: { beforeFile?: (name: string) => void } = {}): Promise<void> {
   if (typeof dir !== "string" || dir.length === 0)
     throw new CheckpointError("save(dir): give the folder to save the session in, e.g. session.save('runs/search').");
-  const internals = sessionInternals(session);
-  const st = internals.snapshot();
-  const sub = `ckpt-${st.innerCount}-${st.outerCount}-${randomBytes(4).toString("hex")}`;
+  const sub = `ckpt-${state.innerCount}-${state.outerCount}-${randomBytes(4).toString("hex")}`;
   const at = join(dir, sub);
   try {
     await mkdir(at, { recursive: true });
@@ -83,18 +102,10 @@ export async function saveSession(session: Session, dir: string, hooks: { before
     throw saveError(e, dir);
   }
   try {
-    const weights = new Map<string, StoredTensor>();
-    for (const name of [...session.adapter.innerParamNames(), ...session.adapter.selectionParamNames()]) {
-      const v = session.model.params.get(name);
-      weights.set(name, { shape: [...v.shape], data: Float32Array.from((await v.data()) as Float32Array) });
-    }
     const optim = new Map<string, StoredTensor>();
     const optJson = {} as SessionJson["optimizers"];
-    for (const [key, opt] of [
-      ["inner", internals.inner],
-      ["outer", internals.outer],
-    ] as const) {
-      const s = await opt.state();
+    for (const key of ["inner", "outer"] as const) {
+      const s = state.optimizers[key];
       const steps: Record<string, { step: number; shape: number[] }> = {};
       for (const [name, p] of Object.entries(s.params)) {
         optim.set(`${key}/${name}/m`, { shape: p.shape, data: p.m });
@@ -106,18 +117,18 @@ export async function saveSession(session: Session, dir: string, hooks: { before
     const json: SessionJson = {
       format: FORMAT,
       version: VERSION,
-      config: session.config,
-      dataFingerprint: session.dataFingerprint,
-      splitIndices: session.splitIndices,
-      innerCount: st.innerCount,
-      outerCount: st.outerCount,
-      rng: st.rng,
-      cursors: st.cursors,
-      rows: st.rows,
+      config: state.config,
+      dataFingerprint: state.dataFingerprint,
+      splitIndices: state.splitIndices,
+      innerCount: state.innerCount,
+      outerCount: state.outerCount,
+      rng: state.rng,
+      cursors: state.cursors,
+      rows: state.rows,
       optimizers: optJson,
     };
     hooks.beforeFile?.("weights.safetensors");
-    await writeSafetensors(join(at, "weights.safetensors"), weights);
+    await writeSafetensors(join(at, "weights.safetensors"), state.params);
     hooks.beforeFile?.("optimizer.safetensors");
     await writeSafetensors(join(at, "optimizer.safetensors"), optim);
     hooks.beforeFile?.("session.json");
@@ -212,11 +223,14 @@ function isPermutation(xs: unknown, n: number): boolean {
   return true;
 }
 
-/** @internal Resume a session from `dir`. */
-export async function loadSession(dir: string, opts: { model: Model; tokenizer: SessionTokenizer; data: SessionData }): Promise<Session> {
-  if (typeof dir !== "string" || dir.length === 0) throw new CheckpointError("Session.load(dir, ...): give the folder a session was saved in.");
-  if (!opts || typeof opts !== "object" || !opts.model || !opts.tokenizer || !opts.data || !Array.isArray(opts.data.train))
-    throw new CheckpointError("Session.load(dir, { model, tokenizer, data }): pass the model, tokenizer and data the session was created with.");
+/**
+ * Read the checkpoint in `dir` and check it, before anything is built: against itself (see
+ * `checkSessionJson`), against `data` (its fingerprint) and against `model` (the config must run
+ * on it; every adapter and head tensor the session will hold is present with its shape, and the
+ * moments the optimisers list are there). Reads only files that resolve inside `dir`.
+ * @throws {@link CheckpointError}, {@link DataError} or {@link ShapeMismatchError} saying what does not fit.
+ */
+export async function loadSessionState(dir: string, opts: { model: Model; data: SessionData }): Promise<SessionState> {
   const latest = join(dir, "LATEST");
   let sub: string;
   try {
@@ -269,52 +283,40 @@ export async function loadSession(dir: string, opts: { model: Model; tokenizer: 
     if (!t) throw new CheckpointError(`${join(at, "weights.safetensors")} lacks ${name}: was it saved from another model or target list?`);
     if (t.shape.join() !== shape.join()) throw new ShapeMismatchError(`${name}: the checkpoint has shape [${t.shape}], the model [${shape}].`);
   }
+  // Both optimisers, with the moments every entry of session.json lists.
+  const optimizers = {} as SessionState["optimizers"];
   for (const key of ["inner", "outer"] as const) {
-    for (const [name, { shape }] of Object.entries(json.optimizers[key].steps)) {
-      for (const part of ["m", "v"]) {
-        const t = optim.tensors.get(`${key}/${name}/${part}`);
-        if (!t || t.shape.join() !== shape.join())
-          throw new CheckpointError(`${join(at, "optimizer.safetensors")} lacks the moments of ${name} (shape [${shape}]) that session.json lists.`);
-      }
+    const o = json.optimizers[key];
+    const params: AdamWState["params"] = {};
+    for (const [name, { step, shape }] of Object.entries(o.steps)) {
+      const [m, v] = ["m", "v"].map((part) => optim.tensors.get(`${key}/${name}/${part}`));
+      if (!m || !v || m.shape.join() !== shape.join() || v.shape.join() !== shape.join())
+        throw new CheckpointError(`${join(at, "optimizer.safetensors")} lacks the moments of ${name} (shape [${shape}]) that session.json lists.`);
+      params[name] = { step, shape, m: m.data as Float32Array, v: v.data as Float32Array };
     }
+    optimizers[key] = { kind: o.kind, lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weightDecay, params };
   }
-  const session = sessionFromParts(opts.model, opts.tokenizer, config, opts.data, json.splitIndices, new Rng(config.seed));
-  try {
-    const internals = sessionInternals(session);
-    const names = [...session.adapter.innerParamNames(), ...session.adapter.selectionParamNames()];
-    for (const name of names) {
-      const t = weights.tensors.get(name);
-      const v = opts.model.params.param(name)!.variable;
-      if (!t) throw new CheckpointError(`${join(at, "weights.safetensors")} lacks ${name}: was it saved from another model or target list?`);
-      if (t.shape.join() !== v.shape.join()) throw new ShapeMismatchError(`${name}: the checkpoint has shape [${t.shape}], the model [${v.shape}].`);
-    }
-    const states: [typeof internals.inner, AdamWState][] = [];
-    for (const [key, opt] of [
-      ["inner", internals.inner],
-      ["outer", internals.outer],
-    ] as const) {
-      const o = json.optimizers[key];
-      const params: AdamWState["params"] = {};
-      for (const [name, { step, shape }] of Object.entries(o.steps)) {
-        const m = optim.tensors.get(`${key}/${name}/m`);
-        const v = optim.tensors.get(`${key}/${name}/v`);
-        if (!m || !v) throw new CheckpointError(`${join(at, "optimizer.safetensors")} lacks the moments of ${name}.`);
-        params[name] = { step, shape, m: m.data as Float32Array, v: v.data as Float32Array };
-      }
-      states.push([opt, { kind: o.kind, lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weightDecay, params }]);
-    }
-    // Everything checked: now change the model.
-    tf.tidy(() => {
-      for (const name of names) {
-        const t = weights.tensors.get(name)!;
-        opts.model.params.param(name)!.variable.assign(tf.tensor(t.data, t.shape, "float32"));
-      }
-    });
-    for (const [opt, state] of states) opt.loadState(state);
-    internals.restore({ innerCount: json.innerCount, outerCount: json.outerCount, rng: json.rng, cursors: json.cursors, rows: json.rows });
-  } catch (e) {
-    session.dispose();
-    throw e;
+  return {
+    config,
+    dataFingerprint: json.dataFingerprint,
+    splitIndices: json.splitIndices,
+    innerCount: json.innerCount,
+    outerCount: json.outerCount,
+    rng: json.rng,
+    cursors: json.cursors,
+    rows: json.rows,
+    optimizers,
+    params: new Map([...expected.keys()].map((name) => [name, weights.tensors.get(name)!])),
+  };
+}
+
+/** FNV-1a over the training examples: lets a checkpoint refuse to resume on other data. */
+export function fingerprint(examples: Example[]): string {
+  let h = 0x811c9dc5;
+  const s = JSON.stringify(examples.map((e) => [e.text, e.textPair ?? null, e.label]));
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return session;
+  return `${examples.length}:${h.toString(16)}`;
 }

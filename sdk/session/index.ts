@@ -3,6 +3,7 @@
  * @module
  */
 
+export { DEFAULT_MAX_LENGTH, modelRoom, resolveSessionConfig } from "./config.js";
 export type { RetrainResult } from "./retrain.js";
-export { DEFAULT_MAX_LENGTH, evaluateExamples, modelRoom, type RunResult, resolveSessionConfig, Session, type SplitCursor } from "./session.js";
+export { type RunResult, Session } from "./session.js";
 export * from "./types.js";

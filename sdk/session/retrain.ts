@@ -2,6 +2,9 @@
  * Retraining with the ranks a search found (the paper's last stage): a plain LoRA with rank
  * `k_l*` per layer (PEFT `rank_pattern`), on a fresh copy of the base model, trained on
  * D_tr ∪ D_val, evaluated on the dev set (or D_val when there is none).
+ *
+ * It reads what a search leaves ({@link RetrainSource}: the searched model and its gated adapter,
+ * the splits, the config), not the session: `Session.retrain` passes them under its lock.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -9,15 +12,32 @@ import { ConfigError, UnknownNameError } from "../core/errors.js";
 import { beginTask, type Task, type TaskOutcome } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
-import { type LayerRank, selectionWeights } from "../methods/autolora/index.js";
+import { type AutoLoraHandle, selectionWeights } from "../methods/autolora/index.js";
 import { attachLoRA, countTrainable, type LoraHandle } from "../methods/lora/index.js";
 import type { Model } from "../models/module.js";
 import { createModel, type PretrainedModel } from "../models/pretrained.js";
+import { collate, evaluateExamples } from "../train/evaluate.js";
 import { trainModel } from "../train/loop.js";
-import { collate } from "./data.js";
-import type { Session } from "./session.js";
-import { evaluateExamples, note, sessionInternals } from "./session.js";
-import type { RetrainOptions } from "./types.js";
+import { note } from "./note.js";
+import type { RetrainOptions, SessionConfig, SessionTokenizer } from "./types.js";
+
+/** What a retraining reads of the search that chose its ranks (a session passes its own). */
+export interface RetrainSource {
+  /** The searched model: its base weights are copied, its gated factors seed a warm start. */
+  model: Model;
+  /** The gated adapter on `model`: the target layers and their α. */
+  adapter: AutoLoraHandle;
+  /** D_tr, D_val and the dev set: trained on D_tr ∪ D_val, evaluated on dev (D_val without one). */
+  splits: { train: Example[]; val: Example[]; dev: Example[] };
+  config: SessionConfig;
+  tokenizer: SessionTokenizer;
+  metrics: string[];
+  labelNames?: string[];
+  /** Head weights as the search found them (the retrained model starts from these). */
+  initialHead: ReadonlyMap<string, Float32Array>;
+  /** Told the task once it is registered, and `undefined` when it ends (a session's `stop()` pauses it). */
+  onTask?: (task: Task | undefined) => void;
+}
 
 /** What {@link Session.retrain} returns. */
 export interface RetrainResult {
@@ -53,12 +73,15 @@ function copyBase(model: Model, head: ReadonlyMap<string, Float32Array>): Pretra
   return fresh;
 }
 
-/** @internal Implementation of {@link Session.retrain}. */
-export async function retrainSession(session: Session, initialHead: ReadonlyMap<string, Float32Array>, opts: RetrainOptions): Promise<RetrainResult> {
+/**
+ * @internal Retrain a plain LoRA with `opts.ranks` on a fresh copy of `from.model`'s base (what
+ * `Session.retrain` runs, with its ranks as the default).
+ */
+export async function retrain(from: RetrainSource, opts: RetrainOptions & { ranks: { name: string; rank: number }[] }): Promise<RetrainResult> {
   const t0 = performance.now();
-  const cfg = session.config;
-  const ranks: LayerRank[] | { name: string; rank: number }[] = opts.ranks ?? session.ranks();
-  const layers = session.adapter.layers;
+  const cfg = from.config;
+  const ranks = opts.ranks;
+  const layers = from.adapter.layers;
   for (const r of ranks) {
     if (!layers.has(r.name))
       throw new UnknownNameError(`retrain: "${r.name}" is not a target layer of this session (targets: ${[...layers.keys()].join(", ")}).`);
@@ -82,10 +105,10 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
     throw new ConfigError("retrain: examples must be a non-empty array of examples (default: D_tr ∪ D_val).");
   const alpha = opts.alpha ?? cfg.alpha;
   const task = beginTask("retrain", { signal: opts.signal, live: opts.live !== false });
-  sessionInternals(session).setTask(task);
+  from.onTask?.(task);
   let outcome: TaskOutcome | undefined;
   try {
-    const r = await retrainModel(session, initialHead, opts, { ranks, kept, epochs, alpha, t0, task });
+    const r = await retrainModel(from, opts, { ranks, kept, epochs, alpha, t0, task });
     const scores = Object.entries(r.eval.metrics)
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
       .join(", ");
@@ -102,23 +125,22 @@ export async function retrainSession(session: Session, initialHead: ReadonlyMap<
     throw e;
   } finally {
     task.end(outcome);
-    sessionInternals(session).setTask(undefined);
+    from.onTask?.(undefined);
   }
 }
 
 async function retrainModel(
-  session: Session,
-  initialHead: ReadonlyMap<string, Float32Array>,
+  from: RetrainSource,
   opts: RetrainOptions,
   plan: { ranks: { name: string; rank: number }[]; kept: { name: string; rank: number }[]; epochs: number; alpha: number; t0: number; task: Task },
 ): Promise<RetrainResult> {
   const { ranks, kept, epochs, alpha, t0, task } = plan;
-  const cfg = session.config;
+  const cfg = from.config;
   // trainModel stops on an AbortSignal checked between steps; the task's stop request (interrupt,
   // stop(), opts.signal) is passed on after each step and before the first.
   const ac = new AbortController();
   if (task.stopRequested) ac.abort();
-  const model = copyBase(session.model, initialHead);
+  const model = copyBase(from.model, from.initialHead);
   try {
     const lora = attachLoRA(model, {
       targetModules: kept.map((r) => r.name),
@@ -128,9 +150,9 @@ async function retrainModel(
       dropout: cfg.dropout,
       seed: opts.seed ?? cfg.seed + 1,
     });
-    if (opts.warmStart) await warmStart(session, lora, kept);
+    if (opts.warmStart) await warmStart(from, lora, kept);
     const rng = new Rng(opts.seed ?? cfg.seed + 2);
-    const all: Example[] = opts.examples ?? [...session.splits.train, ...session.splits.val];
+    const all: Example[] = opts.examples ?? [...from.splits.train, ...from.splits.val];
     const batches = (): Batch[] => {
       const order = rng.shuffle([...all.keys()]);
       const out: Batch[] = [];
@@ -138,7 +160,7 @@ async function retrainModel(
         out.push(
           collate(
             order.slice(i, i + cfg.batchSize).map((j) => all[j]!),
-            session.tokenizer,
+            from.tokenizer,
             model,
             cfg.maxLength,
           ),
@@ -164,8 +186,8 @@ async function retrainModel(
       note(
         `retrain() paused after step ${result.steps} of ${result.total}; the session is unchanged; the result holds the model trained so far (aborted: true)`,
       );
-    const split = session.splits.dev.length ? "dev" : "val";
-    const ev = await evaluateExamples(model, session.tokenizer, session.splits[split], session.metrics, cfg, session.labelNames);
+    const split = from.splits.dev.length ? "dev" : "val";
+    const ev = await evaluateExamples(model, from.tokenizer, from.splits[split], from.metrics, cfg, from.labelNames);
     return {
       model,
       lora,
@@ -187,12 +209,12 @@ async function retrainModel(
  * Keep each layer's surviving components (largest α first): A's rows, and B's columns scaled by
  * `α_j · s_gated / s_lora`, so the retrained adapter starts as the gated one restricted to them.
  */
-async function warmStart(session: Session, lora: LoraHandle, kept: { name: string; rank: number }[]): Promise<void> {
-  const src = session.model.params;
+async function warmStart(from: RetrainSource, lora: LoraHandle, kept: { name: string; rank: number }[]): Promise<void> {
+  const src = from.model.params;
   // α read first, asynchronously (webgpu in Node has no synchronous read).
   const alphas = new Map<string, number[]>();
   for (const { name } of kept) {
-    const gated = session.adapter.layers.get(name)!;
+    const gated = from.adapter.layers.get(name)!;
     const alpha = tf.tidy(() => selectionWeights(src.get(gated.names.beta), gated.selection));
     try {
       alphas.set(name, Array.from(await alpha.data()));
@@ -202,7 +224,7 @@ async function warmStart(session: Session, lora: LoraHandle, kept: { name: strin
   }
   tf.tidy(() => {
     for (const { name, rank } of kept) {
-      const gated = session.adapter.layers.get(name)!;
+      const gated = from.adapter.layers.get(name)!;
       const layer = lora.layers.get(name)!;
       const alpha = selectionWeights(src.get(gated.names.beta), gated.selection);
       const a = alphas.get(name)!;

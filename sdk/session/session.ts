@@ -19,19 +19,23 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError, DataError, NonFiniteError } from "../core/errors.js";
+import { CheckpointError, ConfigError, DataError, NonFiniteError, ShapeMismatchError } from "../core/errors.js";
 import { beginTask, type Task, type TaskOutcome, type TaskProgress } from "../core/interrupt.js";
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
 import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
-import { ALL_LINEAR, defaultTargetModules, selectTargets } from "../methods/targets.js";
+import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
+import type { StoredTensor } from "../models/safetensors.js";
 import { AdamW } from "../train/adamw.js";
-import { type BatchTensors, batchToTensors, evaluateModel, isRegression } from "../train/loop.js";
+import { collate, defaultMetrics, evaluateExamples } from "../train/evaluate.js";
+import { type BatchTensors, batchToTensors, isRegression } from "../train/loop.js";
 import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
-import { collate, computeMetrics, defaultMetrics, fingerprint } from "./data.js";
-import type { RetrainResult } from "./retrain.js";
+import { fingerprint, loadSessionState, type SessionState, saveSessionState } from "./checkpoint.js";
+import { resolveSessionConfig } from "./config.js";
+import { note } from "./note.js";
+import { type RetrainResult, retrain } from "./retrain.js";
 import type {
   HistoryRow,
   RanksOptions,
@@ -41,110 +45,9 @@ import type {
   SessionData,
   SessionOptions,
   SessionTokenizer,
+  SplitCursor,
   StepReport,
 } from "./types.js";
-
-/** Where a split's reading position is: a permutation of example indices and a cursor. */
-export interface SplitCursor {
-  order: number[];
-  cursor: number;
-  epoch: number;
-}
-
-const PRESETS: Record<
-  SessionConfig["preset"],
-  Omit<SessionConfig, "preset" | "seed" | "targetModules" | "maxRank" | "selection" | "hypergradient" | "unrollSteps" | "maxLength" | "dropout">
-> = {
-  paper: { alpha: 8, innerLr: 1e-4, outerLr: 1e-3, outerBetas: [0.9, 0.999], weightDecay: 0, batchSize: 16, valFraction: 0.5, normalizeRanks: false },
-  "authors-code": {
-    alpha: 16,
-    innerLr: 3e-4,
-    outerLr: 3e-4,
-    outerBetas: [0.5, 0.999],
-    weightDecay: 0.1,
-    batchSize: 32,
-    valFraction: 0.3,
-    normalizeRanks: true,
-  },
-};
-
-/** The default `maxLength` cap: long enough for sentence tasks, short enough to keep a step fast. */
-export const DEFAULT_MAX_LENGTH = 128;
-
-/**
- * How many tokens a batch of `model` may hold: BERT's and GPT-2's position table, RoBERTa's
- * minus `pad_token_id + 1` (its positions are counted after the padding index; the check the
- * forward pass makes in sdk/models/encoder.ts).
- */
-export function modelRoom(model: Model): number {
-  const c = model.config as Record<string, unknown>;
-  if (c.model_type === "gpt2") return Number(c.n_positions);
-  const positions = Number(c.max_position_embeddings);
-  return c.model_type === "roberta" ? positions - (Number(c.pad_token_id) + 1) : positions;
-}
-
-/**
- * Resolve options against the preset and check every field (types, integers, ranges) before any
- * work. With `model`, `targetModules` defaults to PEFT's choice for its architecture and
- * `maxLength` to the model's room capped at {@link DEFAULT_MAX_LENGTH}, and a `maxLength` beyond
- * the model's room is refused.
- * @throws {@link ConfigError} naming the option and the accepted values.
- */
-export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenizer" | "data">, model?: Model): SessionConfig {
-  if (o === null || typeof o !== "object") throw new ConfigError("the session options must be an object ({ model, tokenizer, data, ... }).");
-  const preset = o.preset ?? "paper";
-  const base = Object.hasOwn(PRESETS, preset) ? PRESETS[preset] : undefined;
-  if (!base) throw new ConfigError(`unknown preset ${JSON.stringify(preset)}: use "paper" or "authors-code".`);
-  const room = model ? modelRoom(model) : undefined;
-  const c: SessionConfig = {
-    preset,
-    targetModules: o.targetModules ?? (model ? defaultTargetModules(model) : ["query", "value"]),
-    maxRank: o.maxRank ?? 8,
-    alpha: o.alpha ?? base.alpha,
-    selection: o.selection ?? "softmax",
-    hypergradient: o.hypergradient ?? "darts",
-    innerLr: o.innerLr ?? base.innerLr,
-    outerLr: o.outerLr ?? base.outerLr,
-    outerBetas: o.outerBetas ?? base.outerBetas,
-    weightDecay: o.weightDecay ?? base.weightDecay,
-    batchSize: o.batchSize ?? base.batchSize,
-    valFraction: o.valFraction ?? base.valFraction,
-    unrollSteps: o.unrollSteps ?? 1,
-    maxLength: o.maxLength ?? (room !== undefined && Number.isFinite(room) ? Math.min(room, DEFAULT_MAX_LENGTH) : DEFAULT_MAX_LENGTH),
-    dropout: o.dropout ?? 0,
-    normalizeRanks: o.normalizeRanks ?? base.normalizeRanks,
-    seed: o.seed ?? 0,
-  };
-  const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
-  for (const k of ["batchSize", "maxLength", "unrollSteps", "maxRank"] as const) {
-    const v = c[k];
-    if (!(Number.isSafeInteger(v) && v >= 1)) throw bad(k, v, "an integer ≥ 1");
-  }
-  for (const k of ["innerLr", "outerLr", "alpha"] as const) {
-    const v = c[k];
-    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) throw bad(k, v, "a finite number > 0");
-  }
-  if (!(typeof c.weightDecay === "number" && Number.isFinite(c.weightDecay) && c.weightDecay >= 0))
-    throw bad("weightDecay", c.weightDecay, "a finite number ≥ 0");
-  if (!(typeof c.dropout === "number" && c.dropout >= 0 && c.dropout < 1)) throw bad("dropout", c.dropout, "a number in [0, 1)");
-  if (!(typeof c.valFraction === "number" && c.valFraction > 0 && c.valFraction < 1)) throw bad("valFraction", c.valFraction, "a number in (0, 1)");
-  if (!(Number.isSafeInteger(c.seed) && c.seed >= 0)) throw bad("seed", c.seed, "an integer ≥ 0");
-  const betas = c.outerBetas as unknown;
-  if (!(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === "number" && b >= 0 && b < 1)))
-    throw bad("outerBetas", JSON.stringify(betas), "two numbers in [0, 1)");
-  if (typeof c.normalizeRanks !== "boolean") throw bad("normalizeRanks", c.normalizeRanks, "true or false");
-  if (!["exact", "darts", "first-order"].includes(c.hypergradient)) throw bad("hypergradient", c.hypergradient, '"exact", "darts" or "first-order"');
-  if (!["softmax", "sigmoid", "unconstrained"].includes(c.selection)) throw bad("selection", c.selection, '"softmax", "sigmoid" or "unconstrained"');
-  const t = c.targetModules as unknown;
-  if (!(typeof t === "string" ? t.length > 0 : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && x.length > 0)))
-    throw bad("targetModules", JSON.stringify(t), `a list of module names (e.g. ["query", "value"]), a regular expression, or "${ALL_LINEAR}"`);
-  if (room !== undefined && c.maxLength > room) {
-    throw new ConfigError(
-      `maxLength ${c.maxLength} is more than this ${model!.config.model_type} model has room for (${room} tokens): use maxLength ≤ ${room}, or omit it (the default is the model's room, at most ${DEFAULT_MAX_LENGTH}).`,
-    );
-  }
-  return c;
-}
 
 /** What {@link Session.run} resolves to. */
 export interface RunResult {
@@ -172,74 +75,29 @@ interface Busy {
 const AT_BOUNDARY = new Set(["save()", "evaluate()"]);
 
 /** Everything the session's future depends on besides the device tensors (copies). */
-interface Snapshot {
-  innerCount: number;
-  outerCount: number;
-  rng: number[];
-  cursors: { train: SplitCursor; val: SplitCursor };
-  rows: HistoryRow[];
-}
+type Snapshot = Pick<SessionState, "innerCount" | "outerCount" | "rng" | "cursors" | "rows">;
 
 /**
- * What checkpoint.ts and retrain.ts (and tests) read and set on a session; not part of the public
- * API (kept off the class so that completion on `session.` shows only what users call).
+ * What tests read of a session beyond its public API (kept off the class so that completion on
+ * `session.` shows only what users call).
  * @internal
  */
 export interface SessionInternals {
   inner: AdamW;
   outer: AdamW;
-  /** Head weights as the session found them (device copies). */
-  initialHead: ReadonlyMap<string, tf.Tensor>;
   /** A consistent copy of the counters, generator, cursors and history. */
   snapshot(): Snapshot;
-  restore(s: Snapshot): void;
-  /** Run `fn` holding the session's lock under `name` (refused if another operation holds it). */
-  locked<T>(name: string, fn: () => Promise<T>): Promise<T>;
-  /** Register `task` as the one `stop()` pauses (while the lock is held). */
-  setTask(task: Task | undefined): void;
-  /** Release everything because a new session takes over the model (see {@link releaseHolder}). */
-  retire(): void;
 }
 
 let internalsOf: (s: Session) => SessionInternals;
-let buildFromParts: (
-  model: Model,
-  tokenizer: SessionTokenizer,
-  config: SessionConfig,
-  data: SessionData,
-  splitIndices: { train: number[]; val: number[] },
-  rng: Rng,
-) => Session;
 
-/** @internal The session's internals (checkpoint.ts, retrain.ts, tests). */
+/** @internal The session's internals (tests). */
 export function sessionInternals(s: Session): SessionInternals {
   return internalsOf(s);
 }
 
-/** @internal Build a session from already-split data (create and load). */
-export function sessionFromParts(
-  model: Model,
-  tokenizer: SessionTokenizer,
-  config: SessionConfig,
-  data: SessionData,
-  splitIndices: { train: number[]; val: number[] },
-  rng: Rng,
-): Session {
-  return buildFromParts(model, tokenizer, config, data, splitIndices, rng);
-}
-
 /** The live session that holds each model's adapter (a new session on the model replaces it). */
 const holders = new WeakMap<Model, Session>();
-
-/**
- * @internal Before a new session attaches to `model`: release the live session that holds it
- * (its adapter, optimiser state and head copies; the model's head is put back as that session
- * found it). Refused while that session is running something.
- */
-export function releaseHolder(model: Model): void {
-  const old = holders.get(model);
-  if (old) internalsOf(old).retire();
-}
 
 /**
  * An AutoLoRA rank search on one model and one training set.
@@ -294,23 +152,36 @@ export class Session {
   readonly #cursors: { train: SplitCursor; val: SplitCursor };
 
   static {
-    internalsOf = (s) => s.#internals();
-    buildFromParts = (model, tokenizer, config, data, splitIndices, rng) => {
-      // Copies, so that later changes to the caller's arrays cannot change the session's data.
-      const pick = (ids: number[]) =>
-        ids.map((i) => {
-          const e = data.train[i];
-          if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
-          return structuredClone(e);
-        });
-      const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
-      const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
-      const metrics = data.metrics ?? defaultMetrics(model);
-      return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, {
-        train: cursor(splits.train.length),
-        val: cursor(splits.val.length),
+    internalsOf = (s) => ({
+      inner: s.#inner,
+      outer: s.#outer,
+      snapshot: () => s.#snapshot(),
+    });
+  }
+
+  /** A session on already-split data (create and load). */
+  static #fromParts(
+    model: Model,
+    tokenizer: SessionTokenizer,
+    config: SessionConfig,
+    data: SessionData,
+    splitIndices: { train: number[]; val: number[] },
+    rng: Rng,
+  ): Session {
+    // Copies, so that later changes to the caller's arrays cannot change the session's data.
+    const pick = (ids: number[]) =>
+      ids.map((i) => {
+        const e = data.train[i];
+        if (!e) throw new DataError(`example index ${i} is outside data.train (${data.train.length} examples).`);
+        return structuredClone(e);
       });
-    };
+    const splits = { train: pick(splitIndices.train), val: pick(splitIndices.val), dev: structuredClone(data.dev ?? []) };
+    const cursor = (n: number) => ({ order: [...Array(n).keys()], cursor: 0, epoch: 0 });
+    const metrics = data.metrics ?? defaultMetrics(model);
+    return new Session(model, tokenizer, config, splits, metrics, data.labels, splitIndices, fingerprint(data.train), rng, {
+      train: cursor(splits.train.length),
+      val: cursor(splits.val.length),
+    });
   }
 
   private constructor(
@@ -332,9 +203,12 @@ export class Session {
     this.#config = config;
     this.#rng = rng;
     this.#cursors = cursors;
-    // Bad targets are refused before a live session on this model is released.
+    // Bad targets are refused before a live session on this model is released (its adapter,
+    // optimiser state and head copies; the head is put back as it found it); refused while that
+    // session runs something.
     selectTargets(model, config.targetModules, model.headModules);
-    releaseHolder(model);
+    const holder = holders.get(model);
+    if (holder) holder.#retire();
     this.adapter = attachAutoLoRA(model, {
       targetModules: config.targetModules,
       maxRank: config.maxRank,
@@ -377,7 +251,7 @@ export class Session {
       );
     }
     const splitIndices = { val: idx.slice(0, nVal), train: idx.slice(nVal) };
-    const session = buildFromParts(model, tokenizer, config, data, splitIndices, rng);
+    const session = Session.#fromParts(model, tokenizer, config, data, splitIndices, rng);
     session.#cursors.train.order = rng.shuffle([...session.splits.train.keys()]);
     session.#cursors.val.order = rng.shuffle([...session.splits.val.keys()]);
     await session.refreshAlphas();
@@ -401,8 +275,18 @@ export class Session {
    * ```
    */
   static async load(dir: string, opts: { model: Model; tokenizer: SessionTokenizer; data: SessionData }): Promise<Session> {
-    const { loadSession } = await import("./checkpoint.js");
-    const session = await loadSession(dir, opts);
+    if (typeof dir !== "string" || dir.length === 0) throw new CheckpointError("Session.load(dir, ...): give the folder a session was saved in.");
+    if (!opts || typeof opts !== "object" || !opts.model || !opts.tokenizer || !opts.data || !Array.isArray(opts.data.train))
+      throw new CheckpointError("Session.load(dir, { model, tokenizer, data }): pass the model, tokenizer and data the session was created with.");
+    // Everything is read and checked before the model changes (or a live session on it is released).
+    const state = await loadSessionState(dir, opts);
+    const session = Session.#fromParts(opts.model, opts.tokenizer, state.config, opts.data, state.splitIndices, new Rng(state.config.seed));
+    try {
+      session.#restoreState(state);
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
     await session.refreshAlphas();
     return session;
   }
@@ -414,10 +298,7 @@ export class Session {
    * @throws {@link CheckpointError} naming the path when `dir` cannot be written.
    */
   async save(dir: string, hooks: { beforeFile?: (name: string) => void } = {}): Promise<void> {
-    return this.#locked("save()", async () => {
-      const { saveSession } = await import("./checkpoint.js");
-      await saveSession(this, dir, hooks);
-    });
+    return this.#locked("save()", async () => saveSessionState(dir, await this.#state(), hooks));
   }
 
   /** Inner steps taken so far. */
@@ -645,10 +526,23 @@ export class Session {
    */
   async retrain(opts: RetrainOptions = {}): Promise<RetrainResult> {
     return this.#locked("retrain()", async () => {
-      const { retrainSession } = await import("./retrain.js");
-      const head = new Map<string, Float32Array>();
-      for (const [name, t] of this.#initialHead) head.set(name, Float32Array.from((await t.data()) as Float32Array));
-      return retrainSession(this, head, opts ?? {});
+      const o = opts ?? {};
+      const initialHead = new Map<string, Float32Array>();
+      for (const [name, t] of this.#initialHead) initialHead.set(name, Float32Array.from((await t.data()) as Float32Array));
+      const source = {
+        model: this.model,
+        adapter: this.adapter,
+        splits: this.splits,
+        config: this.#config,
+        tokenizer: this.tokenizer,
+        metrics: this.metrics,
+        labelNames: this.labelNames,
+        initialHead,
+        onTask: (task: Task | undefined) => {
+          if (this.#busy) this.#busy.task = task;
+        },
+      };
+      return retrain(source, { ...o, ranks: o.ranks ?? this.ranks() });
     });
   }
 
@@ -709,36 +603,63 @@ export class Session {
 
   // ---------------------------------------------------------------- internals
 
-  #internals(): SessionInternals {
+  #snapshot(): Snapshot {
     return {
-      inner: this.#inner,
-      outer: this.#outer,
-      initialHead: this.#initialHead,
-      snapshot: () => ({
-        innerCount: this.#innerCount,
-        outerCount: this.#outerCount,
-        rng: this.#rng.state(),
-        cursors: structuredClone(this.#cursors),
-        rows: structuredClone(this.#rows),
-      }),
-      restore: (s) => {
-        this.#innerCount = s.innerCount;
-        this.#outerCount = s.outerCount;
-        this.#rng.setState(s.rng);
-        Object.assign(this.#cursors.train, structuredClone(s.cursors.train));
-        Object.assign(this.#cursors.val, structuredClone(s.cursors.val));
-        this.#rows.splice(0, this.#rows.length, ...structuredClone(s.rows));
-      },
-      locked: (name, fn) => this.#locked(name, fn),
-      setTask: (task) => {
-        if (this.#busy) this.#busy.task = task;
-      },
-      retire: () => {
-        if (this.#dead) return;
-        if (this.#busy) throw new ConfigError(`${busyMessage(this.#busy, "a new session on its model")}`);
-        this.#release("this session was replaced: a newer Session.create / Session.load took over its model. Use the new session.");
-      },
+      innerCount: this.#innerCount,
+      outerCount: this.#outerCount,
+      rng: this.#rng.state(),
+      cursors: structuredClone(this.#cursors),
+      rows: structuredClone(this.#rows),
     };
+  }
+
+  /** What a checkpoint holds (host copies of W, β and both optimisers' moments; the caller holds the lock). */
+  async #state(): Promise<SessionState> {
+    const params = new Map<string, StoredTensor>();
+    for (const name of [...this.adapter.innerParamNames(), ...this.adapter.selectionParamNames()]) {
+      const v = this.model.params.get(name);
+      params.set(name, { shape: [...v.shape], data: Float32Array.from((await v.data()) as Float32Array) });
+    }
+    return {
+      config: this.#config,
+      dataFingerprint: this.dataFingerprint,
+      splitIndices: this.splitIndices,
+      ...this.#snapshot(),
+      optimizers: { inner: await this.#inner.state(), outer: await this.#outer.state() },
+      params,
+    };
+  }
+
+  /** Take W, β, the optimisers' moments, counters, generator, cursors and history from a loaded checkpoint. */
+  #restoreState(state: SessionState): void {
+    const names = [...this.adapter.innerParamNames(), ...this.adapter.selectionParamNames()];
+    for (const name of names) {
+      const t = state.params.get(name);
+      const v = this.model.params.param(name)!.variable;
+      if (!t) throw new CheckpointError(`the checkpoint lacks ${name}: was it saved from another model or target list?`);
+      if (t.shape.join() !== v.shape.join()) throw new ShapeMismatchError(`${name}: the checkpoint has shape [${t.shape}], the model [${v.shape}].`);
+    }
+    tf.tidy(() => {
+      for (const name of names) {
+        const t = state.params.get(name)!;
+        this.model.params.param(name)!.variable.assign(tf.tensor(t.data, t.shape, "float32"));
+      }
+    });
+    this.#inner.loadState(state.optimizers.inner);
+    this.#outer.loadState(state.optimizers.outer);
+    this.#innerCount = state.innerCount;
+    this.#outerCount = state.outerCount;
+    this.#rng.setState(state.rng);
+    Object.assign(this.#cursors.train, structuredClone(state.cursors.train));
+    Object.assign(this.#cursors.val, structuredClone(state.cursors.val));
+    this.#rows.splice(0, this.#rows.length, ...structuredClone(state.rows));
+  }
+
+  /** Release everything because a new session takes over the model. */
+  #retire(): void {
+    if (this.#dead) return;
+    if (this.#busy) throw new ConfigError(`${busyMessage(this.#busy, "a new session on its model")}`);
+    this.#release("this session was replaced: a newer Session.create / Session.load took over its model. Use the new session.");
   }
 
   #release(why: string): void {
@@ -942,11 +863,6 @@ function busyMessage(busy: Busy, wanted: string): string {
   return `cannot start ${wanted}: ${what}: ${how}.`;
 }
 
-/** One line on stderr (the notebook shows it under the cell): a pause, a warning. */
-export function note(line: string): void {
-  if (typeof process !== "undefined" && process.stderr?.write) process.stderr.write(`${line}\n`);
-}
-
 /** α collapse (see `#noteCollapse`): a layer's max α above this within the first outer steps. */
 const COLLAPSE_ALPHA = 0.999;
 const COLLAPSE_WITHIN = 5;
@@ -1029,25 +945,6 @@ async function applyUpdate(opt: AdamW, lossT: tf.Scalar, grads: Map<string, tf.T
 function validateData(data: SessionData): void {
   if (!data || !Array.isArray(data.train)) throw new DataError("data.train must be an array of examples ({ text, label }).");
   if (data.train.length === 0) throw new DataError("data.train is empty: a rank search needs labelled training examples.");
-}
-
-/**
- * Loss and metrics of `model` on `examples` (evaluation mode, batched; sdk/train's
- * `evaluateModel` with the session's batching and metrics).
- */
-export async function evaluateExamples(
-  model: Model,
-  tokenizer: SessionTokenizer,
-  examples: Example[],
-  metrics: string[],
-  cfg: { batchSize: number; maxLength: number },
-  labelNames?: string[],
-): Promise<{ loss: number; metrics: Record<string, number> }> {
-  const batches = function* () {
-    for (let i = 0; i < examples.length; i += cfg.batchSize) yield collate(examples.slice(i, i + cfg.batchSize), tokenizer, model, cfg.maxLength);
-  };
-  const r = await evaluateModel(model, batches, (preds, labels) => computeMetrics(model, metrics, preds, labels as (number | number[])[], labelNames));
-  return { loss: r.loss, metrics: r.metrics };
 }
 
 function disposeBatch(t: BatchTensors): void {

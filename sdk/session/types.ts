@@ -7,14 +7,16 @@ import type { HypergradientKind } from "../meta/hypergradient.js";
 import type { LayerAlpha, Selection, Threshold } from "../methods/autolora/index.js";
 import type { TargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
+import type { TextTokenizer } from "../train/evaluate.js";
 
 /** Anything that turns texts into padded id batches (what `loadTokenizer` returns). */
-export interface SessionTokenizer {
-  encodeBatch(
-    texts: string[] | [string, string][],
-    opts?: { maxLength?: number; padding?: "longest" | "max_length" | false; truncation?: boolean },
-  ): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
-  readonly padTokenId: number;
+export type SessionTokenizer = TextTokenizer;
+
+/** Where a split's reading position is: a permutation of example indices and a cursor. */
+export interface SplitCursor {
+  order: number[];
+  cursor: number;
+  epoch: number;
 }
 
 /** Labelled data for a session: a training set (split into D_tr / D_val) and an optional dev set. */

@@ -1,9 +1,11 @@
 /**
  * Training: {@link AdamW} / {@link Adam} (PyTorch semantics), learning-rate schedules, the plain
- * training loop {@link trainModel} and the evaluation loop {@link evaluateModel}.
+ * training loop {@link trainModel}, the evaluation loop {@link evaluateModel} and
+ * {@link evaluateExamples} (examples → loss and metrics).
  * @module
  */
 export { Adam, AdamW, type AdamWOptions, type AdamWParamState, type AdamWState, type NamedParams } from "./adamw.js";
+export { evaluateExamples, type TextTokenizer } from "./evaluate.js";
 export {
   type BatchTensors,
   batchToTensors,

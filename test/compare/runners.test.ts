@@ -12,8 +12,7 @@ import * as adapter from "../../sdk/methods/adapter/runner.js";
 import * as dylora from "../../sdk/methods/dylora/runner.js";
 import * as full from "../../sdk/methods/full/runner.js";
 import * as lora from "../../sdk/methods/lora/runner.js";
-import { type MethodRunner, setRunEvaluator } from "../../sdk/methods/runner.js";
-import { evaluateExamples } from "../../sdk/session/session.js";
+import type { MethodRunner } from "../../sdk/methods/runner.js";
 import { TINY, toyExamples } from "../session/helpers.js";
 
 beforeAll(async () => {
@@ -42,12 +41,6 @@ describe("compare's runners", () => {
     const src = readFileSync("sdk/compare/compare.ts", "utf8");
     expect(src).not.toMatch(/:\s*MethodRunner\s*=\s*\{|async run\(/);
     expect(src).toMatch(/registerRunner\(r\)/);
-  });
-
-  it("compare installs the session's evaluation for the runners' dev metric", () => {
-    const installed = setRunEvaluator(undefined);
-    setRunEvaluator(installed);
-    expect(installed).toBe(evaluateExamples);
   });
 
   it("a runner registered with registerRunner is run by compare", async () => {

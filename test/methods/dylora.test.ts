@@ -71,7 +71,6 @@ describe("DyLoRA", () => {
     model.dispose();
   });
 
-
   it("at every rank b, the forward pass equals a plain LoRA holding A[:b], B[:, :b] with alpha / b", async () => {
     const model = await loadPretrained(FX);
     const dy = attachDyLoRA(model, { rMax: 4, alpha: 6, targetModules: ["query", "value"], seed: 1 });

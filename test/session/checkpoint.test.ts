@@ -291,3 +291,42 @@ describe("no leaks", () => {
     model.dispose();
   });
 });
+
+/**
+ * `a` equals `b`: integers (counters, generator words, cursors, steps) exactly, other numbers to a
+ * relative 1e-5 (another machine's JavaScript engine may round a last float bit differently).
+ */
+function expectNear(a: unknown, b: unknown, path = "state"): void {
+  if (typeof a === "number" && typeof b === "number" && !(Number.isInteger(a) && Number.isInteger(b))) {
+    if (!(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)))) expect.fail(`${path}: ${a} vs ${b}`);
+  } else if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    expect(Object.keys(a), path).toEqual(Object.keys(b));
+    for (const k of Object.keys(a)) expectNear((a as Json)[k], (b as Json)[k], `${path}.${k}`);
+  } else {
+    expect(a, path).toEqual(b);
+  }
+}
+
+// test/fixtures/session-v1 was saved before checkpoints became a plain SessionState record
+// (issue 18, item 3), by the code at a2744e4: makeSession(), then run({ steps: 2, evalEvery: 2 }).
+describe("a checkpoint saved by an earlier version", () => {
+  const FIXTURE = join(import.meta.dirname, "../fixtures/session-v1");
+
+  it("loads, equals the same steps taken now, and continues as they do", async () => {
+    const { model, tokenizer } = await tinySetup();
+    const before = tf.memory().numTensors;
+    const old = await Session.load(FIXTURE, { model, tokenizer, data: toyData });
+    const now = await makeSession();
+    await now.run({ steps: 2, evalEvery: 2 });
+    expect(old.historyRows().map((r) => r.phase)).toEqual(["inner", "outer", "inner", "outer", "eval"]);
+    expectNear(await fingerprintState(old), await fingerprintState(now));
+    await old.step();
+    await now.step();
+    expectNear(await fingerprintState(old), await fingerprintState(now));
+    old.dispose();
+    now.dispose();
+    now.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});

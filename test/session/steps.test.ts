@@ -13,9 +13,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { useBackend } from "../../sdk/backend/index.js";
 import type { Example } from "../../sdk/data/types.js";
 import { type BilevelProblem, type HypergradientKind, hypergradient, innerGradients } from "../../sdk/meta/hypergradient.js";
-import { collate } from "../../sdk/session/data.js";
 import { Session } from "../../sdk/session/index.js";
 import type { SessionOptions } from "../../sdk/session/types.js";
+import { collate } from "../../sdk/train/evaluate.js";
 import { batchToTensors } from "../../sdk/train/loop.js";
 import { tinySetup, toyExamples } from "./helpers.js";
 

@@ -1,6 +1,9 @@
 /**
- * The session's bridge to sdk/data and sdk/metrics: one batch from examples, default metrics by
- * head, metrics from logits.
+ * Evaluation of a model on labelled examples, in one place: {@link collate} (examples → one
+ * batch, labels checked against the head), {@link evaluateExamples} (collate, the evaluation loop
+ * {@link evaluateModel}, metrics), and the metrics a head reports ({@link defaultMetrics},
+ * {@link computeMetrics}: logits → sdk/metrics' `computeMetric`). The session, its retraining and
+ * `compare` all evaluate through here.
  * @module
  */
 import { DataError } from "../core/errors.js";
@@ -8,14 +11,23 @@ import { makeBatches, type TokenizerLike } from "../data/batching.js";
 import type { Batch, Example } from "../data/types.js";
 import { computeMetric } from "../metrics/registry.js";
 import type { Model } from "../models/module.js";
-import type { SessionTokenizer } from "./types.js";
+import { evaluateModel } from "./loop.js";
+
+/** Anything that turns texts into padded id batches (what `loadTokenizer` returns; token type ids optional). */
+export interface TextTokenizer {
+  encodeBatch(
+    texts: string[] | [string, string][],
+    opts?: { maxLength?: number; padding?: "longest" | "max_length" | false; truncation?: boolean },
+  ): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
+  readonly padTokenId: number;
+}
 
 /**
  * One batch of `examples` for `model`'s head (sdk/data's `makeBatches`), after checking that
  * class labels fit the head (a label outside 0..numLabels−1 would otherwise give a NaN loss or a
  * silent gather).
  */
-export function collate(examples: Example[], tokenizer: SessionTokenizer, model: Model, maxLength: number): Batch {
+export function collate(examples: Example[], tokenizer: TextTokenizer, model: Model, maxLength: number): Batch {
   if (examples.length === 0) throw new DataError("empty batch: the split has no examples left.");
   if (model.head === "sequence-classification") {
     examples.forEach((e, i) => {
@@ -26,7 +38,7 @@ export function collate(examples: Example[], tokenizer: SessionTokenizer, model:
         throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1}.`);
     });
   }
-  const tok = tokenizer as SessionTokenizer & TokenizerLike;
+  const tok = tokenizer as TextTokenizer & TokenizerLike;
   return makeBatches(examples, tok, { batchSize: examples.length, maxLength, head: model.head })[0]!;
 }
 
@@ -77,13 +89,22 @@ export function computeMetrics(
   return out;
 }
 
-/** FNV-1a over the training examples: lets a checkpoint refuse to resume on other data. */
-export function fingerprint(examples: Example[]): string {
-  let h = 0x811c9dc5;
-  const s = JSON.stringify(examples.map((e) => [e.text, e.textPair ?? null, e.label]));
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${examples.length}:${h.toString(16)}`;
+/**
+ * Loss and metrics of `model` on `examples` (evaluation mode, batched): `collate` in batches
+ * of `cfg.batchSize`, {@link evaluateModel}, then `computeMetrics` (the metrics its head reports). What a session's
+ * `evaluate`, its retraining and `compare` report.
+ */
+export async function evaluateExamples(
+  model: Model,
+  tokenizer: TextTokenizer,
+  examples: Example[],
+  metrics: string[],
+  cfg: { batchSize: number; maxLength: number },
+  labelNames?: string[],
+): Promise<{ loss: number; metrics: Record<string, number> }> {
+  const batches = function* () {
+    for (let i = 0; i < examples.length; i += cfg.batchSize) yield collate(examples.slice(i, i + cfg.batchSize), tokenizer, model, cfg.maxLength);
+  };
+  const r = await evaluateModel(model, batches, (preds, labels) => computeMetrics(model, metrics, preds, labels as (number | number[])[], labelNames));
+  return { loss: r.loss, metrics: r.metrics };
 }

@@ -1,0 +1,78 @@
+/**
+ * What every model does the same way, below the architectures that use it: {@link predictPlain}
+ * (plain arrays in, logits out) and {@link saveModel} (a Hugging Face checkpoint out). The encoder
+ * and the decoder implement `Model.predict` / `Model.save` with these, and pretrained.ts builds
+ * encoders and decoders, so neither imports pretrained.ts (no import loop in sdk/models).
+ * @module
+ */
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { saveFailure } from "../core/confine.js";
+import { ConfigError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+import type { Model, PlainInputs } from "./module.js";
+import { type StoredTensor, writeSafetensors } from "./safetensors.js";
+
+/**
+ * Run a model on plain arrays (evaluation mode, no dropout) and read the logits back; every
+ * tensor it makes is disposed.
+ *
+ * @example
+ * ```ts
+ * const logits = await predictPlain(model, { inputIds: [[2, 40, 3]] });
+ * ```
+ */
+export async function predictPlain(model: Model, inputs: PlainInputs): Promise<number[][] | number[][][]> {
+  const t = inputs.inputIds[0]?.length ?? 0;
+  if (inputs.inputIds.length === 0 || t === 0 || inputs.inputIds.some((r) => r.length !== t)) {
+    throw new ConfigError(
+      "predict needs a non-empty rectangular batch of inputIds (pad the rows to one length, e.g. tokenizer.encodeBatch(texts, { padding: 'longest' })).",
+    );
+  }
+  const logits = tf.tidy(() => {
+    const inputIds = tf.tensor2d(inputs.inputIds, undefined, "int32");
+    const attentionMask = inputs.attentionMask ? tf.tensor2d(inputs.attentionMask, undefined, "int32") : tf.onesLike(inputIds);
+    const tokenTypeIds = inputs.tokenTypeIds ? tf.tensor2d(inputs.tokenTypeIds, undefined, "int32") : undefined;
+    return model.forward({ inputIds, attentionMask, tokenTypeIds }, { training: false });
+  });
+  try {
+    return (await logits.array()) as number[][] | number[][][];
+  } finally {
+    logits.dispose();
+  }
+}
+
+/**
+ * Write a model as a Hugging Face checkpoint: `config.json` (architecture and labels updated)
+ * and `model.safetensors` with every `base` and `head` parameter (adapter and selection
+ * parameters are not part of the base model; GPT-2's tied `lm_head` is not stored, as in HF).
+ * Both files are written atomically. `model.architecture` names its HF class
+ * (`BertForSequenceClassification`, …).
+ *
+ * @example
+ * ```ts
+ * await saveModel(model, "out/checkpoint"); // then loadPretrained("out/checkpoint")
+ * ```
+ */
+export async function saveModel(model: Model & { readonly architecture: string }, dir: string): Promise<void> {
+  const config: Record<string, unknown> = { ...model.config, architectures: [model.architecture] };
+  if (model.head !== "causal-lm") {
+    const old = model.config.id2label as Record<string, string> | undefined;
+    const keep = old && Object.keys(old).length === model.numLabels;
+    const id2label: Record<string, string> = {};
+    for (let i = 0; i < model.numLabels; i++) id2label[String(i)] = keep ? (old[String(i)] ?? `LABEL_${i}`) : `LABEL_${i}`;
+    config.id2label = id2label;
+    config.label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
+    delete config.num_labels; // HF derives it from id2label
+  }
+  const tensors = new Map<string, StoredTensor>();
+  for (const p of model.params.list((q) => q.role === "base" || q.role === "head")) {
+    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
+  }
+  try {
+    await writeSafetensors(join(dir, "model.safetensors"), tensors);
+    await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  } catch (e) {
+    throw saveFailure(e, dir);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * A session's configuration: the presets (the paper's and the authors' code's defaults) and
+ * {@link resolveSessionConfig}, which fills options from a preset and checks every field. Shared
+ * by `Session.create` and the checkpoint loader (a saved config is checked as a new one is).
+ * @module
+ */
+import { ConfigError } from "../core/errors.js";
+import { ALL_LINEAR, defaultTargetModules } from "../methods/targets.js";
+import type { Model } from "../models/module.js";
+import type { SessionConfig, SessionOptions } from "./types.js";
+
+const PRESETS: Record<
+  SessionConfig["preset"],
+  Omit<SessionConfig, "preset" | "seed" | "targetModules" | "maxRank" | "selection" | "hypergradient" | "unrollSteps" | "maxLength" | "dropout">
+> = {
+  paper: { alpha: 8, innerLr: 1e-4, outerLr: 1e-3, outerBetas: [0.9, 0.999], weightDecay: 0, batchSize: 16, valFraction: 0.5, normalizeRanks: false },
+  "authors-code": {
+    alpha: 16,
+    innerLr: 3e-4,
+    outerLr: 3e-4,
+    outerBetas: [0.5, 0.999],
+    weightDecay: 0.1,
+    batchSize: 32,
+    valFraction: 0.3,
+    normalizeRanks: true,
+  },
+};
+
+/** The default `maxLength` cap: long enough for sentence tasks, short enough to keep a step fast. */
+export const DEFAULT_MAX_LENGTH = 128;
+
+/**
+ * How many tokens a batch of `model` may hold: BERT's and GPT-2's position table, RoBERTa's
+ * minus `pad_token_id + 1` (its positions are counted after the padding index; the check the
+ * forward pass makes in sdk/models/encoder.ts).
+ */
+export function modelRoom(model: Model): number {
+  const c = model.config as Record<string, unknown>;
+  if (c.model_type === "gpt2") return Number(c.n_positions);
+  const positions = Number(c.max_position_embeddings);
+  return c.model_type === "roberta" ? positions - (Number(c.pad_token_id) + 1) : positions;
+}
+
+/**
+ * Resolve options against the preset and check every field (types, integers, ranges) before any
+ * work. With `model`, `targetModules` defaults to PEFT's choice for its architecture and
+ * `maxLength` to the model's room capped at {@link DEFAULT_MAX_LENGTH}, and a `maxLength` beyond
+ * the model's room is refused.
+ * @throws {@link ConfigError} naming the option and the accepted values.
+ */
+export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenizer" | "data">, model?: Model): SessionConfig {
+  if (o === null || typeof o !== "object") throw new ConfigError("the session options must be an object ({ model, tokenizer, data, ... }).");
+  const preset = o.preset ?? "paper";
+  const base = Object.hasOwn(PRESETS, preset) ? PRESETS[preset] : undefined;
+  if (!base) throw new ConfigError(`unknown preset ${JSON.stringify(preset)}: use "paper" or "authors-code".`);
+  const room = model ? modelRoom(model) : undefined;
+  const c: SessionConfig = {
+    preset,
+    targetModules: o.targetModules ?? (model ? defaultTargetModules(model) : ["query", "value"]),
+    maxRank: o.maxRank ?? 8,
+    alpha: o.alpha ?? base.alpha,
+    selection: o.selection ?? "softmax",
+    hypergradient: o.hypergradient ?? "darts",
+    innerLr: o.innerLr ?? base.innerLr,
+    outerLr: o.outerLr ?? base.outerLr,
+    outerBetas: o.outerBetas ?? base.outerBetas,
+    weightDecay: o.weightDecay ?? base.weightDecay,
+    batchSize: o.batchSize ?? base.batchSize,
+    valFraction: o.valFraction ?? base.valFraction,
+    unrollSteps: o.unrollSteps ?? 1,
+    maxLength: o.maxLength ?? (room !== undefined && Number.isFinite(room) ? Math.min(room, DEFAULT_MAX_LENGTH) : DEFAULT_MAX_LENGTH),
+    dropout: o.dropout ?? 0,
+    normalizeRanks: o.normalizeRanks ?? base.normalizeRanks,
+    seed: o.seed ?? 0,
+  };
+  const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
+  for (const k of ["batchSize", "maxLength", "unrollSteps", "maxRank"] as const) {
+    const v = c[k];
+    if (!(Number.isSafeInteger(v) && v >= 1)) throw bad(k, v, "an integer ≥ 1");
+  }
+  for (const k of ["innerLr", "outerLr", "alpha"] as const) {
+    const v = c[k];
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) throw bad(k, v, "a finite number > 0");
+  }
+  if (!(typeof c.weightDecay === "number" && Number.isFinite(c.weightDecay) && c.weightDecay >= 0))
+    throw bad("weightDecay", c.weightDecay, "a finite number ≥ 0");
+  if (!(typeof c.dropout === "number" && c.dropout >= 0 && c.dropout < 1)) throw bad("dropout", c.dropout, "a number in [0, 1)");
+  if (!(typeof c.valFraction === "number" && c.valFraction > 0 && c.valFraction < 1)) throw bad("valFraction", c.valFraction, "a number in (0, 1)");
+  if (!(Number.isSafeInteger(c.seed) && c.seed >= 0)) throw bad("seed", c.seed, "an integer ≥ 0");
+  const betas = c.outerBetas as unknown;
+  if (!(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === "number" && b >= 0 && b < 1)))
+    throw bad("outerBetas", JSON.stringify(betas), "two numbers in [0, 1)");
+  if (typeof c.normalizeRanks !== "boolean") throw bad("normalizeRanks", c.normalizeRanks, "true or false");
+  if (!["exact", "darts", "first-order"].includes(c.hypergradient)) throw bad("hypergradient", c.hypergradient, '"exact", "darts" or "first-order"');
+  if (!["softmax", "sigmoid", "unconstrained"].includes(c.selection)) throw bad("selection", c.selection, '"softmax", "sigmoid" or "unconstrained"');
+  const t = c.targetModules as unknown;
+  if (!(typeof t === "string" ? t.length > 0 : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && x.length > 0)))
+    throw bad("targetModules", JSON.stringify(t), `a list of module names (e.g. ["query", "value"]), a regular expression, or "${ALL_LINEAR}"`);
+  if (room !== undefined && c.maxLength > room) {
+    throw new ConfigError(
+      `maxLength ${c.maxLength} is more than this ${model!.config.model_type} model has room for (${room} tokens): use maxLength ≤ ${room}, or omit it (the default is the model's room, at most ${DEFAULT_MAX_LENGTH}).`,
+    );
+  }
+  return c;
+}

@@ -29,7 +29,7 @@ import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import type { StoredTensor } from "../models/safetensors.js";
 import { AdamW } from "../train/adamw.js";
-import { collate, defaultMetrics, evaluateExamples } from "../train/evaluate.js";
+import { checkLabels, collate, defaultMetrics, evaluateExamples } from "../train/evaluate.js";
 import { type BatchTensors, batchToTensors, isRegression } from "../train/loop.js";
 import { htmlTable, MIME_BUNDLE, type MimeBundle, textTable } from "../viz/mime.js";
 import { fingerprint, loadSessionState, type SessionState, saveSessionState } from "./checkpoint.js";
@@ -242,6 +242,9 @@ export class Session {
     const config = resolveSessionConfig(opts, opts.model);
     const { model, tokenizer, data } = opts;
     validateData(data);
+    // Labels the head cannot take are refused now, not at the first step that draws them.
+    checkLabels(data.train, model, "data.train");
+    if (data.dev) checkLabels(data.dev, model, "data.dev");
     const rng = new Rng(config.seed);
     const idx = rng.shuffle([...data.train.keys()]);
     const nVal = Math.round(idx.length * config.valFraction);

@@ -29,17 +29,28 @@ export interface TextTokenizer {
  */
 export function collate(examples: Example[], tokenizer: TextTokenizer, model: Model, maxLength: number): Batch {
   if (examples.length === 0) throw new DataError("empty batch: the split has no examples left.");
-  if (model.head === "sequence-classification") {
-    examples.forEach((e, i) => {
-      const y = e.label;
-      if (typeof y !== "number" || !Number.isFinite(y))
-        throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${JSON.stringify(y)}; a sequence-classification head needs a number.`);
-      if (model.numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= model.numLabels))
-        throw new DataError(`example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1}.`);
-    });
-  }
+  checkLabels(examples, model);
   const tok = tokenizer as TextTokenizer & TokenizerLike;
   return makeBatches(examples, tok, { batchSize: examples.length, maxLength, head: model.head })[0]!;
+}
+
+/**
+ * Check that every example's label fits `model`'s head: a finite number for a sequence-
+ * classification head, and an integer in 0..numLabels − 1 when it has classes. `where` names the
+ * split in the message (e.g. "data.train").
+ * @throws {@link DataError} naming the example, its label and what the head takes.
+ */
+export function checkLabels(examples: readonly Example[], model: Model, where = "the batch"): void {
+  if (model.head !== "sequence-classification") return;
+  examples.forEach((e, i) => {
+    const y = e.label;
+    if (typeof y !== "number" || !Number.isFinite(y))
+      throw new DataError(`${where}: example ${i} ("${e.text.slice(0, 40)}") has label ${JSON.stringify(y)}; a sequence-classification head needs a number.`);
+    if (model.numLabels > 1 && (!Number.isInteger(y) || y < 0 || y >= model.numLabels))
+      throw new DataError(
+        `${where}: example ${i} ("${e.text.slice(0, 40)}") has label ${y}, outside 0..${model.numLabels - 1} (this head has ${model.numLabels} classes).`,
+      );
+  });
 }
 
 /** The metric reported when the data names none: accuracy, Pearson for regression, none for LM. */

@@ -41,6 +41,18 @@ const CREATE: [string, Record<string, unknown>, ErrorClass, RegExp][] = [
   ["seed -1", { seed: -1 }, ConfigError, /seed/],
   ["targetModules matching nothing", { targetModules: ["no_such_layer"] }, UnknownNameError, /no_such_layer/],
   ["data.train empty", { data: { train: [] } }, DataError, /train/],
+  [
+    "a label outside the head",
+    { data: { train: [...toyData.train.slice(0, 8), { text: "x", label: 7 }] } },
+    DataError,
+    /data\.train: example 8 .*label 7, outside 0\.\.2/,
+  ],
+  [
+    "a text label on a classification head",
+    { data: { train: toyData.train.slice(0, 8), dev: [{ text: "x", label: "pos" }] } },
+    DataError,
+    /data\.dev: example 0 .*label "pos"/,
+  ],
 ];
 
 describe("Session.create refuses bad options before any work", () => {

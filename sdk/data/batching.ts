@@ -6,23 +6,12 @@
  */
 import { ConfigError, DataError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import type { Batch, Example, TaskHead } from "./types.js";
+import type { Batch, Example, TaskHead, TextTokenizer } from "./types.js";
 
-/** Options of a tokenizer's `encodeBatch`. */
-export interface EncodeOptions {
-  maxLength?: number;
-  padding?: "longest" | "max_length" | false;
-  truncation?: boolean;
-}
+export type { EncodeOptions } from "./types.js";
 
-/**
- * What batching needs from a tokenizer; `loadTokenizer(dir)` of sdk/data/tokenizer.ts satisfies it.
- * `encodeBatch` adds the model's special tokens (`[CLS] … [SEP]`, `<s> … </s>`, none for GPT-2).
- */
-export interface TokenizerLike {
-  encodeBatch(texts: string[] | [string, string][], options?: EncodeOptions): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] };
-  readonly padTokenId: number;
-}
+/** What batching needs from a tokenizer: {@link TextTokenizer} (the name is kept for existing code). */
+export type TokenizerLike = TextTokenizer;
 
 /** Options of {@link makeBatches}. */
 export interface BatchOptions {

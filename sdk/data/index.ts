@@ -54,4 +54,4 @@ export type { TaskOptions } from "./tasks.js";
 export { JNLPBA_TAGS, registerTask, task, taskNames } from "./tasks.js";
 export type { DecodeOptions, EncodeBatchOptions, Encoded, EncodedBatch, LoadedTokenizer } from "./tokenizer.js";
 export { loadTokenizer } from "./tokenizer.js";
-export type { Batch, Example, Task, TaskHead, TaskSplits } from "./types.js";
+export type { Batch, Example, Task, TaskHead, TaskSplits, TextTokenizer } from "./types.js";

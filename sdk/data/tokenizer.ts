@@ -6,11 +6,13 @@
  * token type ids from the post-processor's template.
  * @module
  */
+
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { resolveInside } from "../core/confine.js";
 import { CheckpointError, ConfigError, DataError } from "../core/errors.js";
+import type { TextTokenizer } from "./types.js";
 
 /** One encoded text (or pair): ids with special tokens, their token strings, types and mask. */
 export interface Encoded {
@@ -43,8 +45,8 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
-/** A tokenizer as {@link loadTokenizer} returns it. */
-export interface LoadedTokenizer {
+/** A tokenizer as {@link loadTokenizer} returns it: the {@link TextTokenizer} batching needs, and more. */
+export interface LoadedTokenizer extends TextTokenizer {
   /** Encode one text or one pair, with special tokens, untruncated. */
   encode(text: string, pair?: string): Encoded;
   /** Encode, truncate and pad a batch of texts or pairs, as HF's `tokenizer(texts, padding=…, truncation=…, max_length=…)`. */

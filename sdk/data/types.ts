@@ -16,6 +16,23 @@ export interface Example {
   references?: string[];
 }
 
+/** Options of a tokenizer's `encodeBatch`. */
+export interface EncodeOptions {
+  maxLength?: number;
+  padding?: "longest" | "max_length" | false;
+  truncation?: boolean;
+}
+
+/**
+ * The one tokenizer interface: what batching, training, evaluation and the session need.
+ * `loadTokenizer(dir)` (sdk/data/tokenizer.ts) returns a `LoadedTokenizer`, which has it and more.
+ * `encodeBatch` adds the model's special tokens (`[CLS] … [SEP]`, `<s> … </s>`, none for GPT-2).
+ */
+export interface TextTokenizer {
+  encodeBatch(texts: string[] | [string, string][], options?: EncodeOptions): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
+  readonly padTokenId: number;
+}
+
 /**
  * A tokenized, padded batch, plain arrays (`[batch][length]`). `labels`: `[batch]` class ids or
  * floats; `[batch][length]` with −100 at ignored positions for token labelling / causal LM.

@@ -1,6 +1,6 @@
 import { Rng } from "../core/rng.js";
-import { makeBatches, type TokenizerLike } from "../data/batching.js";
-import type { Batch, Example, Task } from "../data/types.js";
+import { makeBatches } from "../data/batching.js";
+import type { Batch, Example, Task, TextTokenizer } from "../data/types.js";
 import type { Model } from "../models/module.js";
 import { loadPretrained } from "../models/pretrained.js";
 import { evaluateExamples } from "../train/evaluate.js";
@@ -12,7 +12,7 @@ import type { TargetModules } from "./targets.js";
 export interface RunContext {
   modelDir: string;
   task: Pick<Task, "name" | "head" | "numLabels" | "metrics" | "labels"> & { train: Example[]; dev: Example[] };
-  tokenizer: TokenizerLike;
+  tokenizer: TextTokenizer;
   seed: number;
   /** Training budget, in epochs over the training set. */
   epochs: number;

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../core/errors.js";
+import { AUTOLORA_DEFAULTS } from "../methods/autolora/config.js";
 import { ALL_LINEAR, defaultTargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import type { SessionConfig, SessionOptions } from "./types.js";
@@ -25,6 +26,12 @@ const PRESETS: Record<
     normalizeRanks: true,
   },
 };
+
+/**
+ * The warm-up share of `retrain()`'s learning rate when the call gives none, per preset: the
+ * authors' retraining script warms up for 6% of the steps; the paper names no warm-up.
+ */
+export const RETRAIN_WARMUP: Readonly<Record<SessionConfig["preset"], number>> = { paper: 0, "authors-code": 0.06 };
 
 /** The default `maxLength` cap: long enough for sentence tasks, short enough to keep a step fast. */
 export const DEFAULT_MAX_LENGTH = 128;
@@ -57,9 +64,9 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   const c: SessionConfig = {
     preset,
     targetModules: o.targetModules ?? (model ? defaultTargetModules(model) : ["query", "value"]),
-    maxRank: o.maxRank ?? 8,
+    maxRank: o.maxRank ?? AUTOLORA_DEFAULTS.maxRank,
     alpha: o.alpha ?? base.alpha,
-    selection: o.selection ?? "softmax",
+    selection: o.selection ?? AUTOLORA_DEFAULTS.selection,
     hypergradient: o.hypergradient ?? "darts",
     innerLr: o.innerLr ?? base.innerLr,
     outerLr: o.outerLr ?? base.outerLr,
@@ -69,7 +76,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     valFraction: o.valFraction ?? base.valFraction,
     unrollSteps: o.unrollSteps ?? 1,
     maxLength: o.maxLength ?? (room !== undefined && Number.isFinite(room) ? Math.min(room, DEFAULT_MAX_LENGTH) : DEFAULT_MAX_LENGTH),
-    dropout: o.dropout ?? 0,
+    dropout: o.dropout ?? AUTOLORA_DEFAULTS.dropout,
     normalizeRanks: o.normalizeRanks ?? base.normalizeRanks,
     seed: o.seed ?? 0,
   };

@@ -18,6 +18,7 @@ import type { Model } from "../models/module.js";
 import { createModel, type PretrainedModel } from "../models/pretrained.js";
 import { collate, evaluateExamples } from "../train/evaluate.js";
 import { trainModel } from "../train/loop.js";
+import { RETRAIN_WARMUP } from "./config.js";
 import { note } from "./note.js";
 import type { RetrainOptions, SessionConfig, SessionTokenizer } from "./types.js";
 
@@ -174,7 +175,7 @@ async function retrainModel(
       rng,
       optimizer: { lr: opts.lr ?? cfg.innerLr, weightDecay: cfg.weightDecay },
       schedule: "linear",
-      warmupRatio: opts.warmupRatio ?? (cfg.preset === "authors-code" ? 0.06 : 0),
+      warmupRatio: opts.warmupRatio ?? RETRAIN_WARMUP[cfg.preset],
       onProgress: (p) => {
         opts.onProgress?.({ step: p.step, total: p.total, loss: p.loss });
         task.report({ step: p.step, total: p.total, losses: { train: p.loss }, ranks: kept });

@@ -2,14 +2,13 @@
  * Options and reports of a {@link Session}.
  * @module
  */
-import type { Example } from "../data/types.js";
+import type { Example, TextTokenizer } from "../data/types.js";
 import type { HypergradientKind } from "../meta/hypergradient.js";
 import type { LayerAlpha, Selection, Threshold } from "../methods/autolora/index.js";
 import type { TargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
-import type { TextTokenizer } from "../train/evaluate.js";
 
-/** Anything that turns texts into padded id batches (what `loadTokenizer` returns). */
+/** The tokenizer a session takes: {@link TextTokenizer} (sdk/data/types.ts, the one tokenizer interface). */
 export type SessionTokenizer = TextTokenizer;
 
 /** Where a split's reading position is: a permutation of example indices and a cursor. */

@@ -7,20 +7,14 @@
  * @module
  */
 import { DataError } from "../core/errors.js";
-import { makeBatches, type TokenizerLike } from "../data/batching.js";
-import type { Batch, Example } from "../data/types.js";
+import { makeBatches } from "../data/batching.js";
+import type { Batch, Example, TextTokenizer } from "../data/types.js";
+
+export type { TextTokenizer } from "../data/types.js";
+
 import { computeMetric } from "../metrics/registry.js";
 import type { Model } from "../models/module.js";
 import { evaluateModel } from "./loop.js";
-
-/** Anything that turns texts into padded id batches (what `loadTokenizer` returns; token type ids optional). */
-export interface TextTokenizer {
-  encodeBatch(
-    texts: string[] | [string, string][],
-    opts?: { maxLength?: number; padding?: "longest" | "max_length" | false; truncation?: boolean },
-  ): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
-  readonly padTokenId: number;
-}
 
 /**
  * One batch of `examples` for `model`'s head (sdk/data's `makeBatches`), after checking that
@@ -30,8 +24,7 @@ export interface TextTokenizer {
 export function collate(examples: Example[], tokenizer: TextTokenizer, model: Model, maxLength: number): Batch {
   if (examples.length === 0) throw new DataError("empty batch: the split has no examples left.");
   checkLabels(examples, model);
-  const tok = tokenizer as TextTokenizer & TokenizerLike;
-  return makeBatches(examples, tok, { batchSize: examples.length, maxLength, head: model.head })[0]!;
+  return makeBatches(examples, tokenizer, { batchSize: examples.length, maxLength, head: model.head })[0]!;
 }
 
 /**

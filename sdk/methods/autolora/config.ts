@@ -34,16 +34,28 @@ export interface AutoLoraConfig {
 /** A config with defaults filled. */
 export type ResolvedAutoLoraConfig = Required<AutoLoraConfig>;
 
+/** The defaults of an AutoLoRA adapter: the one place for them (the Session's config takes its own from here). */
+export const AUTOLORA_DEFAULTS: Readonly<ResolvedAutoLoraConfig> = Object.freeze({
+  targetModules: ["query", "value"],
+  maxRank: 8,
+  alpha: 8,
+  dropout: 0,
+  selection: "softmax",
+  betaInit: 1,
+  seed: 0,
+});
+
 /** Fill defaults and check ranges. */
 export function resolveAutoLoraConfig(c: AutoLoraConfig): ResolvedAutoLoraConfig {
+  const d = AUTOLORA_DEFAULTS;
   const out: ResolvedAutoLoraConfig = {
-    targetModules: c.targetModules ?? ["query", "value"],
-    maxRank: c.maxRank ?? 8,
-    alpha: c.alpha ?? 8,
-    dropout: c.dropout ?? 0,
-    selection: c.selection ?? "softmax",
-    betaInit: c.betaInit ?? 1,
-    seed: c.seed ?? 0,
+    targetModules: c.targetModules ?? d.targetModules,
+    maxRank: c.maxRank ?? d.maxRank,
+    alpha: c.alpha ?? d.alpha,
+    dropout: c.dropout ?? d.dropout,
+    selection: c.selection ?? d.selection,
+    betaInit: c.betaInit ?? d.betaInit,
+    seed: c.seed ?? d.seed,
   };
   if (!Number.isInteger(out.maxRank) || out.maxRank < 1) throw new ConfigError(`maxRank ${out.maxRank} must be an integer ≥ 1.`);
   if (!["softmax", "sigmoid", "unconstrained"].includes(out.selection))

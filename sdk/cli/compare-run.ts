@@ -11,8 +11,8 @@ import { CheckpointError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { saveHtml } from "../viz/index.js";
 import { type CommandContext, checkOutDir, EXIT, maxLengthFor, targetModulesOf, UsageError } from "./args.js";
-import type { CompareFlags } from "./compare.js";
 import { checkData, readData } from "./data.js";
+import type { CompareFlags } from "./flags.js";
 import { ProgressBar } from "./progress.js";
 
 type Saved = CompareResult & { command: string };

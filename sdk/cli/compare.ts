@@ -6,9 +6,9 @@
  * @module
  */
 import type { Command } from "commander";
-import type { BackendName } from "../backend/use-backend.js";
 import { backendOption, type CommandContext, csvList, newCommand, nonNegativeInt, positiveInt, positiveNumber } from "./args.js";
-import { addDataOptions, type DataFlags } from "./data.js";
+import { addDataOptions } from "./data.js";
+import type { CompareFlags } from "./flags.js";
 
 /**
  * The methods `compare` runs, for the help text without loading the SDK (a test checks that
@@ -27,22 +27,7 @@ export const COMPARE_METHODS = [
   "autolora-first-order",
 ] as const;
 
-/** The parsed flags of `compare`. */
-export interface CompareFlags extends DataFlags {
-  methods: string[];
-  seeds: number;
-  baseline?: string;
-  firstSeed: number;
-  merge?: string[];
-  epochs: number;
-  batchSize: number;
-  maxLength?: number;
-  lr: number;
-  rank: number;
-  targetModules?: string[];
-  out: string;
-  backend?: BackendName;
-}
+export type { CompareFlags } from "./flags.js";
 
 /** The `compare` subcommand. */
 export function compareCommand(ctx: CommandContext, argv: readonly string[] = []): Command {

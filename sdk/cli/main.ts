@@ -104,6 +104,19 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
 }
 
 /**
+ * Run `autolora pretrain` with the arguments after `pretrain`, in this process. Resolves to the
+ * exit code (0 done, 2 a usage or input error — reported on stderr in one line —, 1 a bug).
+ *
+ * @example
+ * ```ts
+ * const code = await pretrainCommand(["clm", "--out", "runs/gpt2-tiny", "--steps", "50"]);
+ * ```
+ */
+export async function pretrainCommand(argv: string[]): Promise<number> {
+  return main(["pretrain", ...argv]);
+}
+
+/**
  * The CLI as a process: Ctrl-C handling (first: stop after the current step; second: exit 130),
  * a last-resort handler for errors that escape a promise chain (which tfjs' wasm module would
  * otherwise turn into exit code 7 and a line of minified source), and `process.exit` with the code.

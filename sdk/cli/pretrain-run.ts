@@ -7,7 +7,7 @@ import { useBackend } from "../backend/index.js";
 import { buildCorpus, CORPUS_SOURCES, type CorpusSource, saveCorpus } from "../pretrain/corpus.js";
 import { type PretrainKind, type PretrainOptions, pretrain, pretrainDefaults } from "../pretrain/pipeline.js";
 import { type CommandContext, checkInput, checkOutDir, checkOutFile, EXIT, UsageError } from "./args.js";
-import type { PretrainFlags } from "./pretrain.js";
+import type { PretrainFlags } from "./flags.js";
 
 /** Run `pretrain` with its objective and parsed flags; resolves to the exit code. */
 export async function runPretrain(kind: "mlm" | "clm" | "corpus", v: PretrainFlags, ctx: CommandContext, argv: readonly string[]): Promise<number> {

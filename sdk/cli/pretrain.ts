@@ -7,7 +7,6 @@
  * @module
  */
 import { Argument, type Command, Option } from "commander";
-import type { BackendName } from "../backend/use-backend.js";
 import { CORPUS_SOURCES } from "../pretrain/corpus.js";
 import {
   BACKENDS,
@@ -21,29 +20,9 @@ import {
   positiveNumber,
   unitFraction,
 } from "./args.js";
+import type { PretrainFlags } from "./flags.js";
 
-/** The parsed flags of `pretrain`. */
-export interface PretrainFlags {
-  out?: string;
-  hidden?: number;
-  layers?: number;
-  heads?: number;
-  intermediate?: number;
-  vocabSize?: number;
-  blockSize?: number;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  warmupRatio?: number;
-  weightDecay?: number;
-  dropout?: number;
-  evalBlocks?: number;
-  sources?: string[];
-  corpus?: string;
-  seed?: number;
-  logEvery?: number;
-  backend: BackendName;
-}
+export type { PretrainFlags } from "./flags.js";
 
 /** The `pretrain` subcommand. */
 export function pretrainSubcommand(ctx: CommandContext, argv: readonly string[] = []): Command {
@@ -78,18 +57,4 @@ export function pretrainSubcommand(ctx: CommandContext, argv: readonly string[] 
       ctx.code = await runPretrain(kind, flags, ctx, argv);
     });
   return cmd;
-}
-
-/**
- * Run `autolora pretrain` with the arguments after `pretrain`, in this process. Resolves to the
- * exit code (0 done, 2 a usage or input error — reported on stderr in one line —, 1 a bug).
- *
- * @example
- * ```ts
- * const code = await pretrainCommand(["clm", "--out", "runs/gpt2-tiny", "--steps", "50"]);
- * ```
- */
-export async function pretrainCommand(argv: string[]): Promise<number> {
-  const { main } = await import("./main.js");
-  return main(["pretrain", ...argv]);
 }

@@ -17,8 +17,8 @@ import { resolveSessionConfig, Session } from "../session/index.js";
 import type { SessionOptions } from "../session/types.js";
 import { type CommandContext, checkOutDir, EXIT, maxLengthFor, targetModulesOf } from "./args.js";
 import { checkData, readData } from "./data.js";
+import type { SearchFlags } from "./flags.js";
 import { ProgressBar } from "./progress.js";
-import type { SearchFlags } from "./search.js";
 
 /** Run `search` with parsed flags; resolves to the exit code. */
 export async function runSearch(v: SearchFlags, ctx: CommandContext): Promise<number> {

@@ -7,8 +7,6 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import type { BackendName } from "../backend/use-backend.js";
-import type { SessionOptions } from "../session/types.js";
 import {
   backendOption,
   CLI_MAX_LENGTH,
@@ -20,29 +18,12 @@ import {
   positiveNumber,
   thresholdValue,
 } from "./args.js";
-import { addDataOptions, type DataFlags } from "./data.js";
+import { addDataOptions } from "./data.js";
+import type { SearchFlags } from "./flags.js";
 
 export { type CommandContext, maxLengthFor, targetModulesOf } from "./args.js";
 
-/** The parsed flags of `search`. */
-export interface SearchFlags extends DataFlags {
-  out: string;
-  steps?: number;
-  maxRank?: number;
-  selection?: SessionOptions["selection"];
-  hypergradient?: SessionOptions["hypergradient"];
-  preset?: SessionOptions["preset"];
-  innerLr?: number;
-  outerLr?: number;
-  batchSize?: number;
-  maxLength?: number;
-  seed: number;
-  targetModules?: string[];
-  threshold?: number | "mean";
-  retrainEpochs: number;
-  warmStart: boolean;
-  backend?: BackendName;
-}
+export type { SearchFlags } from "./flags.js";
 
 /** The `search` subcommand. */
 export function searchCommand(ctx: CommandContext): Command {

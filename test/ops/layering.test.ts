@@ -86,7 +86,7 @@ describe("layering of sdk/ops", () => {
 // Inside a folder too: a file-level loop (session ↔ checkpoint, pretrained ↔ encoder) is either
 // a load-order hazard or hidden behind an import() inside a function; both folders once had them.
 describe("file-level imports", () => {
-  const ACYCLIC = ["session", "models"];
+  const ACYCLIC = ["session", "models", "cli"];
 
   it("the loop finder finds a loop of two files and one of three", () => {
     const edges = new Map([

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pretrainCommand } from "../../sdk/cli/pretrain.js";
+import { pretrainCommand } from "../../sdk/cli/main.js";
 import { ConfigError, DataError } from "../../sdk/core/errors.js";
 import { Rng } from "../../sdk/core/rng.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";

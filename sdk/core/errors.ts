@@ -23,11 +23,15 @@ export class CheckpointError extends AutoLoraError {}
 /** A tensor's shape does not match what the model or adapter expects. */
 export class ShapeMismatchError extends AutoLoraError {}
 
-/** A module name, task name, backend name or architecture we do not know. */
-export class UnknownNameError extends AutoLoraError {}
-
 /** An option is out of range or of the wrong kind. */
 export class ConfigError extends AutoLoraError {}
+
+/**
+ * A module name, task name, backend name or architecture we do not know: a name in the
+ * configuration that matches nothing, so also a {@link ConfigError} (`target_modules` that match
+ * no layer are both, as PEFT's contract asks of a pattern that matches nothing).
+ */
+export class UnknownNameError extends ConfigError {}
 
 /** A loss or gradient became NaN or infinite; the step was rolled back. */
 export class NonFiniteError extends AutoLoraError {}

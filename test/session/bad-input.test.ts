@@ -40,6 +40,8 @@ const CREATE: [string, Record<string, unknown>, ErrorClass, RegExp][] = [
   ["preset 'fast'", { preset: "fast" }, ConfigError, /preset/],
   ["seed -1", { seed: -1 }, ConfigError, /seed/],
   ["targetModules matching nothing", { targetModules: ["no_such_layer"] }, UnknownNameError, /no_such_layer/],
+  // a pattern that matches nothing is also a ConfigError (issue 14: PEFT's contract), naming the pattern
+  ["a targetModules regex matching nothing", { targetModules: ".*\\.nope$" }, ConfigError, /\.nope/],
   ["data.train empty", { data: { train: [] } }, DataError, /train/],
   [
     "a label outside the head",

@@ -108,4 +108,34 @@ describe.skipIf(!existsSync(BIN))("the local pool", () => {
     expect(second.stdout).toContain("| autolora |");
     expect(cellResults(out)).toEqual(cellResults(join(tmp, "clean")));
   }, 240_000);
+
+  it("autolora sweep on a 2 × 2 × 2 grid: kill -9 of the sweep and its cells, then the rerun resumes and prints the table", async () => {
+    const out = join(tmp, "killed-sweep");
+    const file = join(tmp, "cube.yaml");
+    const base = tinyGrid(out);
+    writeFileSync(file, JSON.stringify({ ...base, grid: { ...base.grid, lr: [0.001, 0.003] } }));
+    // The sweep in a process group of its own, so that kill -9 takes its cells too (a machine losing power).
+    let killed = false;
+    const first = await spawnAsync(process.execPath, [BIN, "sweep", file, "--workers", "2"], {
+      timeout: 120_000,
+      detached: true,
+      onStderr: (s, child) => {
+        if (killed || !/cell 2\/8 \S+ done/.test(s)) return;
+        killed = true;
+        process.kill(-child.pid!, "SIGKILL");
+      },
+    });
+    expect(first.signal).toBe("SIGKILL");
+    const before = cellResults(out);
+    expect(before.size).toBeGreaterThanOrEqual(2);
+    expect(before.size).toBeLessThan(8);
+    const second = await spawnAsync(process.execPath, [BIN, "sweep", file, "--workers", "2"], { timeout: 120_000 });
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr.match(/ skipped/g)?.length).toBe(before.size);
+    expect(second.stdout).toMatch(/^# Sweep: autolora compare, 8 cells/);
+    expect(second.stdout.match(/## --backend wasm .*--lr 0\.00[13]/g)?.length).toBe(2); // one comparison per learning rate
+    const after = cellResults(out);
+    expect(after.size).toBe(8);
+    for (const [k, v] of before) expect(after.get(k)).toBe(v); // a done cell was not run again
+  }, 240_000);
 });

@@ -21,12 +21,19 @@ export interface SpawnOptions {
   timeout?: number;
   /** Called with all of stderr so far after each chunk (to signal the child at a given line). */
   onStderr?: (stderr: string, child: ChildProcess) => void;
+  /** Start the child in a process group of its own (`process.kill(-pid, …)` then reaches its children too). */
+  detached?: boolean;
 }
 
 /** Spawn `cmd args`, collect stdout and stderr, resolve when it closes. */
 export function spawnAsync(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<SpawnResult> {
   return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: opts.detached ?? false,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -54,8 +54,12 @@ export interface Task {
    * else undefined. Live views draw a nested task inside its parent's view.
    */
   readonly parent: Task | undefined;
-  /** Tell the watchers where the task stands (after a step). Cheap: a view redraws at most a few times a second. */
-  report(progress: TaskProgress): void;
+  /**
+   * Tell the watchers where the task stands (after a step). Cheap: a view redraws at most a few
+   * times a second. Pass a function when building the record costs something (the session's ranks):
+   * it is called only when someone watches.
+   */
+  report(progress: TaskProgress | (() => TaskProgress)): void;
   /**
    * Remove the task from the register (call in a `finally`) and tell the watchers how it ended.
    * Default outcome: `paused` when a stop was requested, else `done`; pass `{ status: "failed", message }`
@@ -188,7 +192,9 @@ export function beginTask(name: string, opts: { signal?: AbortSignal; live?: boo
       reason ??= r;
     },
     report(progress) {
-      if (live && !ended && reg.watchers.size > 0) notify(reg, (w) => w.report?.(task, progress));
+      if (!live || ended || reg.watchers.size === 0) return;
+      const p = typeof progress === "function" ? progress() : progress;
+      notify(reg, (w) => w.report?.(task, p));
     },
     end(outcome) {
       if (ended) return;

@@ -400,7 +400,7 @@ export class Session {
         this.#busy!.task = task;
         let outcome: TaskOutcome = { status: "done" };
         try {
-          task.report(this.#progress(0, total));
+          task.report(() => this.#progress(0, total));
           for (let i = 0; i < total; i++) {
             if (task.stopRequested) {
               const message = `run() paused after step ${i} of ${total}; the session is consistent; run() continues from here`;
@@ -410,7 +410,7 @@ export class Session {
             }
             current = i + 1;
             const { inner, outer } = await this.#step();
-            task.report(this.#progress(i + 1, total, { inner: inner.loss, outer: outer.loss }, outer.ms));
+            task.report(() => this.#progress(i + 1, total, { inner: inner.loss, outer: outer.loss }, outer.ms));
             if (o.evalEvery && (i + 1) % o.evalEvery === 0) await this.#evaluate("val");
             const me = this.#busy!;
             me.boundary = true;

@@ -10,6 +10,12 @@
  *   `v = ∇_{W'} L_val(W', β)`, `W± = W ± ε v`, `ε = r / ‖v‖` (r = 0.01);
  * - `first-order`: η = 0, `g = ∇_β L_val(W, β)` (the paper's ablation).
  *
+ * Betty's `darts` (the AutoLoRA authors' code) differs in three places, each an option here:
+ * W' is a step of the inner optimiser (Adam) rather than of SGD (`lookahead`), the implicit term
+ * has no η factor (`implicitScale: 1`), and W± are taken around W' rather than W
+ * (`perturbAround: "lookahead"`):
+ * `g = ∇_β L_val(W', β) − (∇_β L_tr(W'⁺, β) − ∇_β L_tr(W'⁻, β)) / (2ε)`, `W'± = W' ± ε v`.
+ *
  * The problem reads its parameters through a {@link ParamStore}, so W and β can be replaced by
  * plain tensors for one evaluation ({@link ParamStore.withOverrides}).
  * @module
@@ -42,6 +48,18 @@ export interface HypergradientOptions {
   eta: number;
   /** DARTS' r in ε = r / ‖v‖. Default 0.01. */
   dartsR?: number;
+  /**
+   * W' from ∇_W L_tr(W, β) (the gradients in `innerNames` order): default the virtual SGD step
+   * `W − η ∇_W L_tr`. The authors' code takes a real step of the inner Adam and rolls it back
+   * afterwards, which is the same as computing that step without committing it
+   * (`AdamW.lookahead`). Called inside a `tf.tidy`; return one tensor per inner name (an entry
+   * that no step moves, such as a frozen head, may be returned as the W tensor itself).
+   */
+  lookahead?: (grads: tf.Tensor[]) => tf.Tensor[];
+  /** The factor of DARTS' implicit term. Default η (the paper, DARTS); 1 in Betty, the authors' code. */
+  implicitScale?: number;
+  /** Where DARTS' W± are taken: around W (default, DARTS' paper) or around W' (`"lookahead"`, Betty). */
+  perturbAround?: "W" | "lookahead";
 }
 
 /** The estimate, per β name, and the validation loss it was taken at. */
@@ -104,25 +122,29 @@ export function hypergradientTensors(kind: HypergradientKind, p: BilevelProblem,
     }
     if (kind === "darts") {
       const r = opts.dartsR ?? 0.01;
+      const scale = opts.implicitScale ?? eta;
       // The vector arithmetic is sdk/ops' axpy / sumSquares (fused on webgpu: one dispatch per
       // tensor and op, ε read on the device). Nothing differentiates through it: W', W± enter
       // the later tf.grads as constants.
       const gW = tf.grads((...w: tf.Tensor[]) => p.store.withOverrides(asMap(p.innerNames, w), () => p.trainLoss()))(W);
-      const W1 = W.map((w, i) => axpy(w, gW[i]!, -eta));
+      const W1 = opts.lookahead ? opts.lookahead(gW) : W.map((w, i) => axpy(w, gW[i]!, -eta));
+      if (W1.length !== W.length) throw new ConfigError(`hypergradient: lookahead returned ${W1.length} tensors for ${W.length} inner parameters.`);
       // ∇_{W'} L_val and ∇_β L_val at W', in one backward pass.
       const { value, grads: g1 } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
         p.store.withOverrides(asMap([...p.innerNames, ...p.outerNames], xs), () => p.valLoss()),
       )([...W1, ...B]);
       const v = g1.slice(0, W.length);
       const dBeta = g1.slice(W.length);
-      if (eta === 0) return [value, ...dBeta];
-      // ε = r / ‖v‖ and η / (2ε) = η‖v‖ / (2r), as tensors (no host read). When ‖v‖ = 0, W± = W,
-      // the two gradients are equal and the correction is exactly 0 (ε stays finite).
+      if (scale === 0) return [value, ...dBeta];
+      // ε = r / ‖v‖ and scale / (2ε) = scale·‖v‖ / (2r), as tensors (no host read). When ‖v‖ = 0,
+      // W± = W, the two gradients are equal and the correction is exactly 0 (ε stays finite).
+      // Betty adds 1e-15 to ‖v‖ instead; the two differ only when ‖v‖ < 1e-13.
       const norm = tf.sqrt(sumSquares(v));
       const eps = tf.div(r, tf.maximum(norm, 1e-30));
-      const coef = norm.mul(eta / (2 * r));
+      const coef = norm.mul(scale / (2 * r));
+      const centre = opts.perturbAround === "lookahead" ? W1 : W;
       const gradBetaTrainAt = (sign: 1 | -1) => {
-        const Wx = W.map((w, i) => axpy(w, v[i]!, sign, undefined, eps));
+        const Wx = centre.map((w, i) => axpy(w, v[i]!, sign, undefined, eps));
         return p.store.withOverrides(asMap(p.innerNames, Wx), () =>
           tf.grads((...b: tf.Tensor[]) => p.store.withOverrides(asMap(p.outerNames, b), () => p.trainLoss()))(B),
         );

@@ -26,6 +26,7 @@ import {
   type Model,
   type ModelConfig,
   type ModelInputs,
+  modelDropoutContext,
   type ParamSource,
   type ParamSpec,
   ParamStore,
@@ -189,7 +190,7 @@ export class DecoderModel implements Model {
       // Position ids 0..T−1, as HF uses without a cache (right padding leaves real tokens at 0..n−1).
       const positions = tf.range(0, t, 1, "int32");
       let x = tf.add(tf.gather(s.get("transformer.wte.weight"), ids), tf.gather(s.get("transformer.wpe.weight"), positions));
-      x = dropout(x, c.embd_pdrop, ctx);
+      x = dropout(x, c.embd_pdrop, modelDropoutContext(ctx));
       // Causal mask (key j > query i) plus padded keys, additive, [B, 1, T, T].
       const row = tf.range(0, t).reshape([t, 1]);
       const col = tf.range(0, t).reshape([1, t]);
@@ -216,12 +217,12 @@ export class DecoderModel implements Model {
       const [q, k, v] = tf.split(qkv, 3, -1).map(heads) as [tf.Tensor, tf.Tensor, tf.Tensor];
       // HF divides by √hd (scale_attn_weights), then by the layer's number (a rare config).
       const divisors = [c.scale_attn_weights ? Math.sqrt(hd) : 1, ...(c.scale_attn_by_inverse_layer_idx ? [index + 1] : [])];
-      const seed = dropoutSeed(c.attn_pdrop, ctx);
+      const seed = dropoutSeed(c.attn_pdrop, modelDropoutContext(ctx));
       const dropProbs = seed === undefined ? undefined : { rate: c.attn_pdrop, seed };
       const attn = attention(q, k, v, bias, { divisors, dropout: dropProbs }).transpose([0, 2, 1, 3]).reshape([b, t, h]);
-      const y = tf.add(x, dropout(l.attnProj.forward(attn, ctx), c.resid_pdrop, ctx));
+      const y = tf.add(x, dropout(l.attnProj.forward(attn, ctx), c.resid_pdrop, modelDropoutContext(ctx)));
       const m = activation(c.activation_function, l.cFc.forward(layerNorm(s, `${l.name}.ln_2`, y, c.layer_norm_epsilon), ctx));
-      return tf.add(y, dropout(l.mlpProj.forward(m, ctx), c.resid_pdrop, ctx));
+      return tf.add(y, dropout(l.mlpProj.forward(m, ctx), c.resid_pdrop, modelDropoutContext(ctx)));
     });
   }
 

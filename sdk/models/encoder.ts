@@ -26,6 +26,7 @@ import {
   type Model,
   type ModelConfig,
   type ModelInputs,
+  modelDropoutContext,
   type ParamSource,
   type ParamSpec,
   ParamStore,
@@ -226,7 +227,7 @@ export class EncoderModel implements Model {
       let x = tf.gather(s.get(`${p}.embeddings.word_embeddings.weight`), ids);
       x = tf.add(x, tf.gather(s.get(`${p}.embeddings.position_embeddings.weight`), positions));
       x = tf.add(x, tf.gather(s.get(`${p}.embeddings.token_type_embeddings.weight`), types));
-      x = dropout(layerNorm(s, `${p}.embeddings.LayerNorm`, x, c.layer_norm_eps), c.hidden_dropout_prob, ctx);
+      x = dropout(layerNorm(s, `${p}.embeddings.LayerNorm`, x, c.layer_norm_eps), c.hidden_dropout_prob, modelDropoutContext(ctx));
       // Additive mask on padded keys, [B, 1, 1, T]; a large finite negative keeps softmax NaN-free.
       const bias = tf.mul(tf.sub(1, mask), -1e9).reshape([b, 1, 1, t]);
       for (const layer of this.layers) x = this.block(layer, x, bias, ctx);
@@ -246,15 +247,15 @@ export class EncoderModel implements Model {
       const q = heads(l.query.forward(x, ctx));
       const k = heads(l.key.forward(x, ctx));
       const v = heads(l.value.forward(x, ctx));
-      const seed = dropoutSeed(c.attention_probs_dropout_prob, ctx);
+      const seed = dropoutSeed(c.attention_probs_dropout_prob, modelDropoutContext(ctx));
       const dropProbs = seed === undefined ? undefined : { rate: c.attention_probs_dropout_prob, seed };
       const ctxOut = attention(q, k, v, bias, { divisors: [Math.sqrt(hd)], dropout: dropProbs })
         .transpose([0, 2, 1, 3])
         .reshape([b, t, h]);
-      const attn = dropout(l.attnOut.forward(ctxOut, ctx), c.hidden_dropout_prob, ctx);
+      const attn = dropout(l.attnOut.forward(ctxOut, ctx), c.hidden_dropout_prob, modelDropoutContext(ctx));
       const y = layerNorm(s, `${l.name}.attention.output.LayerNorm`, tf.add(attn, x), c.layer_norm_eps);
       const ff = activation(c.hidden_act, l.inter.forward(y, ctx));
-      const out = dropout(l.out.forward(ff, ctx), c.hidden_dropout_prob, ctx);
+      const out = dropout(l.out.forward(ff, ctx), c.hidden_dropout_prob, modelDropoutContext(ctx));
       return layerNorm(s, `${l.name}.output.LayerNorm`, tf.add(out, y), c.layer_norm_eps);
     });
   }

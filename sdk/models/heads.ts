@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ShapeMismatchError } from "../core/errors.js";
 // softmax-family ops that stay differentiable twice (the exact hypergradient needs that)
 import { logSoftmax, tanh } from "../ops/second-order.js";
-import { dropout, type ForwardContext, type HeadKind, Linear, type ModelInputs, type ParamSpec, type ParamStore } from "./module.js";
+import { dropout, type ForwardContext, type HeadKind, Linear, type ModelInputs, modelDropoutContext, type ParamSpec, type ParamStore } from "./module.js";
 
 /** The label HF ignores in token-classification and causal-LM losses. */
 export const IGNORE_INDEX = -100;
@@ -104,7 +104,7 @@ export function bertSequenceHead(store: ParamStore, prefix: string, o: HeadOptio
     forward: (hidden, _inputs, ctx) =>
       tf.tidy(() => {
         const pooled = tanh(pooler.forward(firstToken(hidden), ctx));
-        return classifier.forward(dropout(pooled, o.dropout, ctx), ctx);
+        return classifier.forward(dropout(pooled, o.dropout, modelDropoutContext(ctx)), ctx);
       }),
     loss: (logits, labels) => sequenceClassificationLoss(logits, labels),
   };
@@ -130,8 +130,8 @@ export function robertaSequenceHead(store: ParamStore, o: HeadOptions): Head {
     linears: [dense, outProj],
     forward: (hidden, _inputs, ctx) =>
       tf.tidy(() => {
-        const x = tanh(dense.forward(dropout(firstToken(hidden), o.dropout, ctx), ctx));
-        return outProj.forward(dropout(x, o.dropout, ctx), ctx);
+        const x = tanh(dense.forward(dropout(firstToken(hidden), o.dropout, modelDropoutContext(ctx)), ctx));
+        return outProj.forward(dropout(x, o.dropout, modelDropoutContext(ctx)), ctx);
       }),
     loss: (logits, labels) => sequenceClassificationLoss(logits, labels),
   };
@@ -153,7 +153,7 @@ export function tokenClassificationHead(store: ParamStore, o: HeadOptions): Head
     modules: ["classifier"],
     specs: linearSpecs("classifier", o.hidden, o.numLabels, o.std, "head"),
     linears: [classifier],
-    forward: (hidden, _inputs, ctx) => tf.tidy(() => classifier.forward(dropout(hidden, o.dropout, ctx), ctx)),
+    forward: (hidden, _inputs, ctx) => tf.tidy(() => classifier.forward(dropout(hidden, o.dropout, modelDropoutContext(ctx)), ctx)),
     loss: (logits, labels) => crossEntropyLoss(logits, labels),
   };
 }

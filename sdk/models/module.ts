@@ -121,6 +121,16 @@ export interface ForwardContext {
   training: boolean;
   /** Seeds dropout masks; required when `training` is true and any dropout rate is > 0. */
   rng?: Rng;
+  /**
+   * `false`: the model's own dropout layers (hidden, attention, head) stay off while `training`
+   * still turns on the adapters' dropout. Default: they follow `training`.
+   */
+  modelDropout?: boolean;
+}
+
+/** The context for a model's own dropout layers (see {@link ForwardContext.modelDropout}). */
+export function modelDropoutContext(ctx: ForwardContext): ForwardContext {
+  return ctx.modelDropout === false && ctx.training ? { ...ctx, training: false } : ctx;
 }
 
 /**

@@ -34,7 +34,7 @@ import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import { readSafetensors, type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import type { AdamWState } from "../train/adamw.js";
-import { resolveSessionConfig } from "./config.js";
+import { PAPER_STEP, resolveSessionConfig } from "./config.js";
 import type { HistoryRow, SessionConfig, SessionData, SplitCursor } from "./types.js";
 
 const FORMAT = "autolora-session";
@@ -257,7 +257,9 @@ export async function loadSessionState(dir: string, opts: { model: Model; data: 
   }
   let config: SessionConfig;
   try {
-    config = resolveSessionConfig(json.config, opts.model);
+    // Checkpoints written before the meta-step options existed ran the paper's step whatever their preset.
+    const saved: SessionConfig = json.config;
+    config = resolveSessionConfig("lookahead" in saved ? saved : Object.assign({}, PAPER_STEP, saved), opts.model);
   } catch (e) {
     throw new CheckpointError(`${join(at, "session.json")} holds a config this model cannot run: ${(e as Error).message}`, { cause: e });
   }

@@ -10,20 +10,51 @@ import { ALL_LINEAR, defaultTargetModules } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import type { SessionConfig, SessionOptions } from "./types.js";
 
+/**
+ * How the paper's (and every session's before these options existed) meta-step is taken: a
+ * virtual SGD step, DARTS with η around W, the head trained, no model dropout, every batch kept.
+ * Checkpoints written before the options existed are read with these values.
+ */
+export const PAPER_STEP = Object.freeze({
+  lookahead: "sgd",
+  dartsEta: true,
+  perturbAround: "W",
+  trainHead: true,
+  modelDropout: false,
+  dropLast: false,
+} as const satisfies Pick<SessionConfig, "lookahead" | "dartsEta" | "perturbAround" | "trainHead" | "modelDropout" | "dropLast">);
+
 const PRESETS: Record<
   SessionConfig["preset"],
   Omit<SessionConfig, "preset" | "seed" | "targetModules" | "maxRank" | "selection" | "hypergradient" | "unrollSteps" | "maxLength" | "dropout">
 > = {
-  paper: { alpha: 8, innerLr: 1e-4, outerLr: 1e-3, outerBetas: [0.9, 0.999], weightDecay: 0, batchSize: 16, valFraction: 0.5, normalizeRanks: false },
+  paper: {
+    alpha: 8,
+    innerLr: 1e-4,
+    outerLr: 1e-3,
+    outerBetas: [0.9, 0.999],
+    weightDecay: 0,
+    batchSize: 16,
+    valFraction: 0.5,
+    normalizeRanks: false,
+    ...PAPER_STEP,
+  },
   "authors-code": {
     alpha: 16,
     innerLr: 3e-4,
     outerLr: 3e-4,
     outerBetas: [0.5, 0.999],
-    weightDecay: 0.1,
+    // The search script's optimisers are plain Adam (its weight-decay flag feeds a Trainer that is commented out).
+    weightDecay: 0,
     batchSize: 32,
     valFraction: 0.3,
     normalizeRanks: true,
+    lookahead: "adam",
+    dartsEta: false,
+    perturbAround: "lookahead",
+    trainHead: false,
+    modelDropout: true,
+    dropLast: true,
   },
 };
 
@@ -78,6 +109,12 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     maxLength: o.maxLength ?? (room !== undefined && Number.isFinite(room) ? Math.min(room, DEFAULT_MAX_LENGTH) : DEFAULT_MAX_LENGTH),
     dropout: o.dropout ?? AUTOLORA_DEFAULTS.dropout,
     normalizeRanks: o.normalizeRanks ?? base.normalizeRanks,
+    lookahead: o.lookahead ?? base.lookahead,
+    dartsEta: o.dartsEta ?? base.dartsEta,
+    perturbAround: o.perturbAround ?? base.perturbAround,
+    trainHead: o.trainHead ?? base.trainHead,
+    modelDropout: o.modelDropout ?? base.modelDropout,
+    dropLast: o.dropLast ?? base.dropLast,
     seed: o.seed ?? 0,
   };
   const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
@@ -97,7 +134,14 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   const betas = c.outerBetas as unknown;
   if (!(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === "number" && b >= 0 && b < 1)))
     throw bad("outerBetas", JSON.stringify(betas), "two numbers in [0, 1)");
-  if (typeof c.normalizeRanks !== "boolean") throw bad("normalizeRanks", c.normalizeRanks, "true or false");
+  for (const k of ["normalizeRanks", "dartsEta", "trainHead", "modelDropout", "dropLast"] as const)
+    if (typeof c[k] !== "boolean") throw bad(k, c[k], "true or false");
+  if (!["sgd", "adam"].includes(c.lookahead)) throw bad("lookahead", c.lookahead, '"sgd" or "adam"');
+  if (!["W", "lookahead"].includes(c.perturbAround)) throw bad("perturbAround", c.perturbAround, '"W" or "lookahead"');
+  if (c.lookahead === "adam" && c.unrollSteps !== 1)
+    throw new ConfigError(
+      `unrollSteps ${c.unrollSteps} cannot be used with lookahead "adam" (the authors' real-step-and-roll-back takes one inner step per outer step): use unrollSteps 1, or lookahead "sgd".`,
+    );
   if (!["exact", "darts", "first-order"].includes(c.hypergradient)) throw bad("hypergradient", c.hypergradient, '"exact", "darts" or "first-order"');
   if (!["softmax", "sigmoid", "unconstrained"].includes(c.selection)) throw bad("selection", c.selection, '"softmax", "sigmoid" or "unconstrained"');
   const t = c.targetModules as unknown;

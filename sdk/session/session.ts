@@ -28,6 +28,7 @@ import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, r
 import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import type { StoredTensor } from "../models/safetensors.js";
+import { axpy } from "../ops/optim.js";
 import { AdamW } from "../train/adamw.js";
 import { checkLabels, collate, defaultMetrics, evaluateExamples } from "../train/evaluate.js";
 import { type BatchTensors, batchToTensors, isRegression } from "../train/loop.js";
@@ -219,7 +220,7 @@ export class Session {
     });
     for (const p of model.params.list((q) => q.role === "head")) this.#initialHead.set(p.name, tf.clone(p.variable));
     const params = (names: string[]) => names.map((n) => model.params.param(n)!);
-    this.#inner = new AdamW(params(this.adapter.innerParamNames()), { lr: config.innerLr, weightDecay: config.weightDecay });
+    this.#inner = new AdamW(params(this.#steppedNames()), { lr: config.innerLr, weightDecay: config.weightDecay });
     this.#outer = new AdamW(params(this.adapter.selectionParamNames()), { lr: config.outerLr, betas: config.outerBetas, weightDecay: 0 });
     holders.set(model, this);
   }
@@ -725,10 +726,25 @@ export class Session {
   }
 
   async #step(): Promise<{ inner: StepReport; outer: StepReport }> {
+    if (this.#config.lookahead === "adam") {
+      // Betty's meta-step: the outer step looks ahead by the inner step on the next D_tr batch
+      // (a real Adam step there, rolled back), then that inner step is taken with the new β.
+      const outer = await this.#outerStep();
+      const inner = await this.#innerStep();
+      return { inner, outer };
+    }
     let inner: StepReport | undefined;
     for (let i = 0; i < this.#config.unrollSteps; i++) inner = await this.#innerStep();
     const outer = await this.#outerStep();
     return { inner: inner!, outer };
+  }
+
+  /** The parameters the inner optimiser steps: W, less the head when `trainHead` is false. */
+  #steppedNames(): string[] {
+    const names = this.adapter.innerParamNames();
+    if (this.#config.trainHead) return names;
+    const head = new Set(this.model.params.list((q) => q.role === "head").map((q) => q.name));
+    return names.filter((n) => !head.has(n));
   }
 
   async #innerStep(): Promise<StepReport> {
@@ -737,7 +753,7 @@ export class Session {
       const batch = this.#nextBatch("train");
       const seed = this.#rng.tfSeed();
       return this.#withBatches([batch], async ([b]) => {
-        const p = this.#problem(b!, b!, seed);
+        const p = { ...this.#problem(b!, b!, seed), innerNames: this.#steppedNames() };
         // No host read until the whole gradient is queued; then one asynchronous read of the loss.
         const { loss, grads } = innerGradientTensors(p);
         return applyUpdate(
@@ -763,8 +779,14 @@ export class Session {
       const seed = this.#rng.tfSeed();
       return this.#withBatches([tr, va], async ([b1, b2]) => {
         const p = this.#problem(b1!, b2!, seed);
-        const eta = this.#config.hypergradient === "first-order" ? 0 : this.#config.innerLr;
-        const { grads, valLoss } = hypergradientTensors(this.#config.hypergradient, p, { eta });
+        const c = this.#config;
+        const eta = c.hypergradient === "first-order" ? 0 : c.innerLr;
+        const { grads, valLoss } = hypergradientTensors(c.hypergradient, p, {
+          eta,
+          implicitScale: c.dartsEta ? eta : c.hypergradient === "first-order" ? 0 : 1,
+          perturbAround: c.perturbAround,
+          lookahead: this.#lookahead(p.innerNames),
+        });
         return applyUpdate(this.#outer, valLoss, grads, (v) => `the validation loss is ${v} at outer step ${this.#outerCount + 1}; nothing was changed.`);
       });
     }, "outerLr");
@@ -818,7 +840,9 @@ export class Session {
   #nextBatch(split: "train" | "val", opts: { peek?: boolean } = {}): Batch {
     const c = this.#cursors[split];
     const examples = this.splits[split];
-    if (c.cursor >= c.order.length) {
+    // drop_last: a remainder smaller than a batch ends the pass (PyTorch's DataLoader(drop_last=True)).
+    const left = c.order.length - c.cursor;
+    if (c.cursor >= c.order.length || (this.#config.dropLast && left < this.#config.batchSize && c.order.length >= this.#config.batchSize)) {
       c.order = this.#rng.shuffle([...examples.keys()]);
       c.cursor = 0;
       c.epoch++;
@@ -842,11 +866,29 @@ export class Session {
     }
   }
 
+  /**
+   * W' from ∇_W L_tr: the virtual SGD step (undefined: the estimator's default) or, with
+   * `lookahead: "adam"`, the step the inner Adam would take (parameters it does not step, such as
+   * a frozen head, stay W).
+   */
+  #lookahead(names: string[]): ((grads: tf.Tensor[]) => tf.Tensor[]) | undefined {
+    const c = this.#config;
+    if (c.lookahead === "sgd" && c.trainHead) return undefined;
+    const stepped = new Set(this.#steppedNames());
+    return (grads) => {
+      if (c.lookahead === "sgd")
+        return names.map((n, i) => (stepped.has(n) ? axpy(this.model.params.get(n), grads[i]!, -c.innerLr) : this.model.params.get(n)));
+      const ahead = this.#inner.lookahead(new Map(names.flatMap((n, i) => (stepped.has(n) ? [[n, grads[i]!] as const] : []))));
+      return names.map((n) => ahead.get(n) ?? this.model.params.get(n));
+    };
+  }
+
   /** The bilevel problem on two batches; dropout masks are fixed by `seed` for every evaluation. */
   #problem(tr: BatchTensors, va: BatchTensors, seed: number): BilevelProblem {
     const model = this.model;
-    const training = this.#config.dropout > 0;
-    const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, rng: new Rng(seed) }), b.labels);
+    const { dropout, modelDropout } = this.#config;
+    const training = dropout > 0 || modelDropout;
+    const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, modelDropout, rng: new Rng(seed) }), b.labels);
     return {
       store: model.params,
       innerNames: this.adapter.innerParamNames(),

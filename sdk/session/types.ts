@@ -59,7 +59,7 @@ export interface SessionOptions {
   outerLr?: number;
   /** Adam betas of the outer optimiser. Default (0.9, 0.999); (0.5, 0.999) in authors-code. */
   outerBetas?: [number, number];
-  /** AdamW weight decay of the inner optimiser. Default 0; 0.1 in authors-code. */
+  /** AdamW weight decay of the inner optimiser. Default 0 (both presets: the authors' search uses plain Adam). */
   weightDecay?: number;
   batchSize?: number;
   /** Fraction of the training set held out as D_val. Default 0.5 (paper), 0.3 (authors-code). */
@@ -72,6 +72,33 @@ export interface SessionOptions {
   dropout?: number;
   /** Count ranks on α / Σα (authors-code) instead of α. */
   normalizeRanks?: boolean;
+  /**
+   * How the outer step forms W': `"sgd"` (the paper: the virtual step W − η ∇_W L_tr) or
+   * `"adam"` (the authors' code through Betty: a real step of the inner Adam, rolled back after
+   * β's update — computed here without committing it, which is the same). With `"adam"` a
+   * meta-step (`step()`, `run()`) is Betty's order: the outer step on the next D_tr batch, then
+   * the inner step on that same batch with the new β (Betty's redone step); `unrollSteps` must be 1.
+   * Default `"sgd"`; `"adam"` in authors-code.
+   */
+  lookahead?: "sgd" | "adam";
+  /** Multiply DARTS' implicit term by η (the paper, DARTS). Default true; false in authors-code (Betty has no η there). */
+  dartsEta?: boolean;
+  /** Where DARTS' W± are taken: around W (default, DARTS) or around W' (`"lookahead"`, Betty; authors-code). */
+  perturbAround?: "W" | "lookahead";
+  /**
+   * Train the task head during the search. Default true; false in authors-code, whose inner Adam
+   * holds only the `lora_` factors: the head stays at its init (it is still part of W for the
+   * hypergradient: DARTS' v and W± include it, as in Betty).
+   */
+  trainHead?: boolean;
+  /**
+   * The model's own dropout (hidden, attention, head) during the search's forward passes. Default
+   * false; true in authors-code (their search runs in train mode). Masks are drawn once per step
+   * and shared by the step's forward passes (Betty draws new ones for each pass).
+   */
+  modelDropout?: boolean;
+  /** Drop the last, incomplete batch of each pass over D_tr / D_val. Default false; true in authors-code (`drop_last=True`). */
+  dropLast?: boolean;
   seed?: number;
 }
 
@@ -93,6 +120,12 @@ export interface SessionConfig {
   maxLength: number;
   dropout: number;
   normalizeRanks: boolean;
+  lookahead: "sgd" | "adam";
+  dartsEta: boolean;
+  perturbAround: "W" | "lookahead";
+  trainHead: boolean;
+  modelDropout: boolean;
+  dropLast: boolean;
   seed: number;
 }
 

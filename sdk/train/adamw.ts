@@ -227,6 +227,30 @@ export class AdamW {
   }
 
   /**
+   * The parameters one {@link AdamW.step} with `grads` would give, without changing anything
+   * (weights, moments and step counts stay as they are): the AutoLoRA authors' search takes a
+   * real step and rolls it back after the outer update, which this computes directly. Returns new
+   * tensors (owned by the caller; inside a `tf.tidy` they are tidied with it).
+   * @example
+   * ```ts
+   * const store = new ParamStore();
+   * store.add("w", tf.tensor1d([1, -2]), "adapter");
+   * const opt = new AdamW(store.list(), { lr: 0.1, weightDecay: 0 });
+   * const ahead = opt.lookahead(new Map([["w", tf.tensor1d([0.5, -0.5])]])); // w − 0.1·sign(g) = [0.9, -1.9]
+   * ```
+   */
+  lookahead(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): Map<string, tf.Tensor> {
+    this.checkShapes(grads);
+    const updates = this.compute(grads, lr);
+    const out = new Map<string, tf.Tensor>();
+    for (const u of updates) {
+      tf.dispose([u.m, u.v]);
+      out.set(u.name, u.p);
+    }
+    return out;
+  }
+
+  /**
    * One bool per tensor, "has a non-finite value": the gradients, then per update the new
    * parameter scaled by {@link MAGNITUDE_SCALE} (so a weight beyond {@link MAX_WEIGHT} overflows
    * to Infinity and is flagged), its new m and its new v. One device read checks them all.

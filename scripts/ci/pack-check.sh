@@ -86,5 +86,14 @@ if (!Array.isArray(r.ranks) || r.ranks.length === 0) throw new Error("no ranks")
 if (!r.metric || !r.metric.metrics) throw new Error("no metric");
 if (!require("fs").existsSync(r.model)) throw new Error("model path " + r.model + " does not exist");
 ' "$out/results.json" || fail "results.json is not what search writes: $(head -c 600 "$out/results.json")"
+# A global install (npm install -g) cannot apply a project's overrides, so danfojs' CDN-hosted
+# xlsx is out of reach there: danfojs is an optional dependency, npm skips it, and the bin works.
+step "npm install -g --prefix (no overrides) + autolora --help"
+npm install -g --prefix "$tmp/global" --prefer-offline --no-audit --no-fund --fetch-retries=1 --loglevel=error "$tmp/$tarball" > "$tmp/global.log" 2>&1 || {
+  tail -n 40 "$tmp/global.log" >&2
+  fail "npm install -g of the tarball"
+}
+"$tmp/global/bin/autolora" --help > "$tmp/ghelp.txt" 2>&1 || fail "the globally installed autolora --help exited $?: $(head -c 400 "$tmp/ghelp.txt")"
+grep -q "Usage: autolora" "$tmp/ghelp.txt" || fail "the globally installed autolora --help printed no usage"
 step "ok ($(du -h "$tmp/$tarball" | cut -f1) tarball)"
 cd "$root"

@@ -552,10 +552,21 @@ export class Session {
 
   /**
    * The history as a danfojs DataFrame: `step`, `phase`, `loss`, `metric`, and one column per
-   * layer and component (`alpha:<layer>:<j>`, filled on outer-step rows).
+   * layer and component (`alpha:<layer>:<j>`, filled on outer-step rows). danfojs is an optional
+   * dependency (its `xlsx` dependency is served from cdn.sheetjs.com, which an install from the
+   * npm registry alone, or a global install, cannot reach): without it this throws a
+   * {@link ConfigError} saying how to get it; {@link Session.historyRows} needs nothing.
    */
   async history(): Promise<import("danfojs").DataFrame> {
-    const { DataFrame } = await import("danfojs");
+    let DataFrame: typeof import("danfojs").DataFrame;
+    try {
+      ({ DataFrame } = await import("danfojs"));
+    } catch (e) {
+      throw new ConfigError(
+        'history() needs the optional package danfojs, which is not installed: npm install danfojs@1.2.0 with "overrides": { "xlsx": "0.18.5" } in your package.json (its xlsx comes from a CDN otherwise), or use session.historyRows().',
+        { cause: e },
+      );
+    }
     const names = [...this.adapter.layers.keys()];
     const k = this.#config.maxRank;
     const records = this.#rows.map((r) => {

@@ -53,6 +53,9 @@ export function autoloraRunner(
             epochs: ctx.epochs,
             lr: ctx.lr,
             warmupRatio: BASELINE_WARMUP,
+            // The session's own dropout and weight decay (not a preset's retraining recipe), as before.
+            dropout: session.config.dropout,
+            weightDecay: session.config.weightDecay,
             signal: ctx.signal,
             onProgress: ({ step, total }) => ctx.onProgress?.({ note: `${name} retrain ${step}/${total}`, fraction: 0.6 + (0.4 * step) / Math.max(1, total) }),
           });

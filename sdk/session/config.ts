@@ -64,6 +64,19 @@ const PRESETS: Record<
  */
 export const RETRAIN_WARMUP: Readonly<Record<SessionConfig["preset"], number>> = { paper: 0, "authors-code": 0.06 };
 
+/**
+ * `retrain()`'s defaults per preset where the call gives none (undefined: the session's own value).
+ * `authors-code` is the authors' retraining script: AdamW lr 1e-4 with PyTorch's default weight
+ * decay 0.01, LoRA dropout 0.1, 6% warm-up, 30 epochs (80 for CoLA), the last epoch's model (no
+ * checkpoint selection). `paper`: the session's inner lr, weight decay and dropout, 1 epoch.
+ */
+export const RETRAIN_DEFAULTS: Readonly<
+  Record<SessionConfig["preset"], Readonly<{ lr?: number; weightDecay?: number; dropout?: number; epochs: number; warmupRatio: number }>>
+> = Object.freeze({
+  paper: { epochs: 1, warmupRatio: RETRAIN_WARMUP.paper },
+  "authors-code": { lr: 1e-4, weightDecay: 0.01, dropout: 0.1, epochs: 30, warmupRatio: RETRAIN_WARMUP["authors-code"] },
+});
+
 /** The default `maxLength` cap: long enough for sentence tasks, short enough to keep a step fast. */
 export const DEFAULT_MAX_LENGTH = 128;
 

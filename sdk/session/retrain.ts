@@ -18,7 +18,7 @@ import type { Model } from "../models/module.js";
 import { createModel, type PretrainedModel } from "../models/pretrained.js";
 import { collate, evaluateExamples } from "../train/evaluate.js";
 import { trainModel } from "../train/loop.js";
-import { RETRAIN_WARMUP } from "./config.js";
+import { RETRAIN_DEFAULTS } from "./config.js";
 import { note } from "./note.js";
 import type { RetrainOptions, SessionConfig, SessionTokenizer } from "./types.js";
 
@@ -91,11 +91,14 @@ export async function retrain(from: RetrainSource, opts: RetrainOptions & { rank
   }
   const kept = ranks.filter((r) => r.rank > 0);
   if (kept.length === 0) throw new ConfigError("retrain: every rank is 0, so there is nothing to train; lower the threshold.");
-  const epochs = opts.epochs ?? 1;
+  const preset = RETRAIN_DEFAULTS[cfg.preset];
+  const epochs = opts.epochs ?? preset.epochs;
   if (opts.warmupRatio !== undefined && !(typeof opts.warmupRatio === "number" && opts.warmupRatio >= 0 && opts.warmupRatio < 1))
     throw new ConfigError(`retrain: warmupRatio ${opts.warmupRatio} must be in [0, 1).`);
   if (!(Number.isSafeInteger(epochs) && epochs >= 1)) throw new ConfigError(`retrain: epochs ${epochs} must be an integer ≥ 1.`);
-  for (const k of ["lr", "alpha"] as const) {
+  if (opts.dropout !== undefined && !(typeof opts.dropout === "number" && opts.dropout >= 0 && opts.dropout < 1))
+    throw new ConfigError(`retrain: dropout ${String(opts.dropout)} must be in [0, 1).`);
+  for (const k of ["lr", "alpha", "weightDecay"] as const) {
     const v = opts[k];
     if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0))
       throw new ConfigError(`retrain: ${k} ${String(v)} must be a finite number ≥ 0.`);
@@ -148,7 +151,7 @@ async function retrainModel(
       r: Math.max(...kept.map((r) => r.rank)),
       alpha,
       rankPattern: Object.fromEntries(kept.map((r) => [r.name, r.rank])),
-      dropout: cfg.dropout,
+      dropout: opts.dropout ?? RETRAIN_DEFAULTS[cfg.preset].dropout ?? cfg.dropout,
       seed: opts.seed ?? cfg.seed + 1,
     });
     if (opts.warmStart) await warmStart(from, lora, kept);
@@ -173,9 +176,12 @@ async function retrainModel(
       batches,
       epochs,
       rng,
-      optimizer: { lr: opts.lr ?? cfg.innerLr, weightDecay: cfg.weightDecay },
+      optimizer: {
+        lr: opts.lr ?? RETRAIN_DEFAULTS[cfg.preset].lr ?? cfg.innerLr,
+        weightDecay: opts.weightDecay ?? RETRAIN_DEFAULTS[cfg.preset].weightDecay ?? cfg.weightDecay,
+      },
       schedule: "linear",
-      warmupRatio: opts.warmupRatio ?? RETRAIN_WARMUP[cfg.preset],
+      warmupRatio: opts.warmupRatio ?? RETRAIN_DEFAULTS[cfg.preset].warmupRatio,
       onProgress: (p) => {
         opts.onProgress?.({ step: p.step, total: p.total, loss: p.loss });
         task.report({ step: p.step, total: p.total, losses: { train: p.loss }, ranks: kept });

@@ -178,6 +178,7 @@ export interface RanksOptions {
 export interface RetrainOptions {
   /** Per-layer ranks; default `session.ranks()`. */
   ranks?: { name: string; rank: number }[];
+  /** Passes over the examples. Default 1; 30 with `preset: 'authors-code'` (the authors' recipe; 80 for CoLA there). */
   epochs?: number;
   /** Keep the surviving components (largest α) instead of re-initialising. Default false. */
   warmStart?: boolean;
@@ -194,8 +195,12 @@ export interface RetrainOptions {
    * order and dropout seed + 2).
    */
   seed?: number;
-  /** Learning rate of the retraining AdamW. Default: the session's inner lr. */
+  /** Learning rate of the retraining AdamW. Default: the session's inner lr; 1e-4 with `preset: 'authors-code'`. */
   lr?: number;
+  /** AdamW weight decay of the retraining. Default: the session's; 0.01 (PyTorch's default) with `preset: 'authors-code'`. */
+  weightDecay?: number;
+  /** LoRA dropout of the retrained adapter. Default: the session's; 0.1 with `preset: 'authors-code'`. */
+  dropout?: number;
   /** LoRA alpha for the retrained adapter. Default: the session's alpha. */
   alpha?: number;
   /**

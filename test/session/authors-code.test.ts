@@ -90,4 +90,28 @@ describe('preset "authors-code" = the authors\' search step', () => {
     await expect(makeSession({ lookahead: "nadam" as never })).rejects.toThrow(/lookahead must be "sgd" or "adam"/);
     await expect(makeSession({ trainHead: "no" as never })).rejects.toThrow(/trainHead must be true or false/);
   });
+
+  it("retrain() defaults to the authors' retraining recipe: AdamW lr 1e-4, weight decay 0.01, LoRA dropout 0.1, 6% warm-up, 30 epochs", async () => {
+    const s = await makeSession({ preset: "authors-code", batchSize: 16 });
+    const r1 = await s.retrain({ epochs: 1, live: false });
+    const r2 = await s.retrain({ epochs: 1, lr: 1e-4, weightDecay: 0.01, dropout: 0.1, warmupRatio: 0.06, live: false });
+    const r3 = await s.retrain({ epochs: 1, lr: 1e-4, weightDecay: 0, dropout: 0.1, warmupRatio: 0.06, live: false });
+    const weights = (r: typeof r1) => Promise.all([...r.lora.layers.values()].map((l) => r.model.params.get(l.names.A).data()));
+    expect(r1.losses).toEqual(r2.losses);
+    expect(await weights(r1)).toEqual(await weights(r2));
+    expect(await weights(r3)).not.toEqual(await weights(r1)); // weight decay 0 vs the default 0.01
+    const r5 = await s.retrain({ epochs: 1, lr: s.config.innerLr, live: false });
+    expect(r5.losses).not.toEqual(r1.losses); // the default lr is 1e-4, not the session's 3e-4
+    r5.model.dispose();
+    expect([...r1.lora.layers.values()].every((l) => (l as unknown as { dropout: number }).dropout === 0.1)).toBe(true);
+    // 30 epochs planned: read the plan from the first progress report, then pause.
+    const ac = new AbortController();
+    let planned = 0;
+    const r4 = await s.retrain({ live: false, signal: ac.signal, onProgress: (p) => ((planned = p.total), ac.abort()) });
+    expect(planned).toBe(30 * r1.steps);
+    expect(r4.aborted).toBe(true);
+    for (const r of [r1, r2, r3, r4]) r.model.dispose();
+    await expect(s.retrain({ dropout: 1 })).rejects.toThrow(/dropout 1 must be in \[0, 1\)/);
+    s.dispose();
+  });
 });

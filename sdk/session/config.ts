@@ -12,7 +12,8 @@ import type { SessionConfig, SessionOptions } from "./types.js";
 
 /**
  * How the paper's (and every session's before these options existed) meta-step is taken: a
- * virtual SGD step, DARTS with η around W, the head trained, no model dropout, every batch kept.
+ * virtual SGD step, DARTS with η around W, the head trained, no model dropout, every batch kept,
+ * ranks on α.
  * Checkpoints written before the options existed are read with these values.
  */
 export const PAPER_STEP = Object.freeze({
@@ -22,7 +23,8 @@ export const PAPER_STEP = Object.freeze({
   trainHead: true,
   modelDropout: false,
   dropLast: false,
-} as const satisfies Pick<SessionConfig, "lookahead" | "dartsEta" | "perturbAround" | "trainHead" | "modelDropout" | "dropLast">);
+  rankOn: "alpha",
+} as const satisfies Pick<SessionConfig, "lookahead" | "dartsEta" | "perturbAround" | "trainHead" | "modelDropout" | "dropLast" | "rankOn">);
 
 const PRESETS: Record<
   SessionConfig["preset"],
@@ -55,6 +57,7 @@ const PRESETS: Record<
     trainHead: false,
     modelDropout: true,
     dropLast: true,
+    rankOn: "beta",
   },
 };
 
@@ -128,6 +131,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     trainHead: o.trainHead ?? base.trainHead,
     modelDropout: o.modelDropout ?? base.modelDropout,
     dropLast: o.dropLast ?? base.dropLast,
+    rankOn: o.rankOn ?? base.rankOn,
     seed: o.seed ?? 0,
   };
   const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
@@ -150,6 +154,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   for (const k of ["normalizeRanks", "dartsEta", "trainHead", "modelDropout", "dropLast"] as const)
     if (typeof c[k] !== "boolean") throw bad(k, c[k], "true or false");
   if (!["sgd", "adam"].includes(c.lookahead)) throw bad("lookahead", c.lookahead, '"sgd" or "adam"');
+  if (!["alpha", "beta"].includes(c.rankOn)) throw bad("rankOn", c.rankOn, '"alpha" or "beta"');
   if (!["W", "lookahead"].includes(c.perturbAround)) throw bad("perturbAround", c.perturbAround, '"W" or "lookahead"');
   if (c.lookahead === "adam" && c.unrollSteps !== 1)
     throw new ConfigError(

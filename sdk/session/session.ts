@@ -24,7 +24,7 @@ import { beginTask, type Task, type TaskOutcome, type TaskProgress } from "../co
 import { Rng } from "../core/rng.js";
 import type { Batch, Example } from "../data/types.js";
 import { type BilevelProblem, hypergradientTensors, innerGradientTensors } from "../meta/hypergradient.js";
-import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas } from "../methods/autolora/index.js";
+import { type AutoLoraHandle, attachAutoLoRA, type LayerAlpha, type LayerRank, ranksFromAlphas, type Threshold } from "../methods/autolora/index.js";
 import { selectTargets } from "../methods/targets.js";
 import type { Model } from "../models/module.js";
 import type { StoredTensor } from "../models/safetensors.js";
@@ -148,7 +148,7 @@ export class Session {
    */
   readonly #initialHead = new Map<string, tf.Tensor>();
   /** α as last read from the device, and the β tensors it was read from (see {@link Session.alphas}). */
-  #alphaCache: { alphas: LayerAlpha[]; from: object[] } | undefined;
+  #alphaCache: { alphas: LayerAlpha[]; betas: LayerAlpha[]; from: object[] } | undefined;
   readonly #rng: Rng;
   readonly #cursors: { train: SplitCursor; val: SplitCursor };
 
@@ -438,8 +438,9 @@ export class Session {
 
   /** What a live view shows after `step` of `total` (α from the copy read after the outer step: no device read). */
   #progress(step: number, total: number, losses?: Record<string, number>, stepMs?: number): TaskProgress {
-    const alphas = this.#alphaCache?.alphas;
-    const ranks = alphas ? ranksFromAlphas(alphas, this.#config.selection, undefined, { normalize: this.#config.normalizeRanks }) : undefined;
+    const cache = this.#alphaCache;
+    const ranks = cache ? this.#ranksOf(cache.alphas, cache.betas) : undefined;
+    const alphas = cache?.alphas;
     return {
       step,
       total,
@@ -482,7 +483,8 @@ export class Session {
     this.#assertLive();
     const layers = [...this.adapter.layers.values()];
     const from = this.#betaIds();
-    const all = tf.tidy(() => tf.concat(layers.map((l) => l.alpha())));
+    // α of every layer, then β of every layer, in one read.
+    const all = tf.tidy(() => tf.concat([...layers.map((l) => l.alpha()), ...layers.map((l) => this.model.params.get(l.names.beta))]));
     let values: Float32Array;
     try {
       values = (await all.data()) as Float32Array;
@@ -490,8 +492,10 @@ export class Session {
       all.dispose();
     }
     const k = this.#config.maxRank;
+    const n = layers.length;
     const alphas = layers.map((l, i) => ({ name: l.linear.name, alpha: Array.from(values.subarray(i * k, (i + 1) * k)) }));
-    this.#alphaCache = { alphas, from };
+    const betas = layers.map((l, i) => ({ name: l.linear.name, alpha: Array.from(values.subarray((n + i) * k, (n + i + 1) * k)) }));
+    this.#alphaCache = { alphas, betas, from };
     return alphas.map((a) => ({ name: a.name, alpha: [...a.alpha] }));
   }
 
@@ -502,8 +506,21 @@ export class Session {
    */
   ranks(opts: RanksOptions = {}): LayerRank[] {
     const alphas = this.alphas();
-    const ranks = ranksFromAlphas(alphas, this.#config.selection, opts?.threshold, { normalize: this.#config.normalizeRanks });
+    const ranks = this.#ranksOf(alphas, this.#config.rankOn === "beta" ? this.#betas() : alphas, opts?.threshold);
     return displayableRanks(ranks, alphas);
+  }
+
+  /** The one rank rule: `alphas` (or, with `rankOn: "beta"`, raw β) against λ, normalised when `normalizeRanks`. */
+  #ranksOf(alphas: LayerAlpha[], betas: LayerAlpha[], threshold?: Threshold): LayerRank[] {
+    const c = this.#config;
+    return ranksFromAlphas(c.rankOn === "beta" ? betas : alphas, c.selection, threshold, { normalize: c.normalizeRanks });
+  }
+
+  /** β of every layer as plain arrays (the cached copy while β is unchanged, else a synchronous read). */
+  #betas(): LayerAlpha[] {
+    const c = this.#alphaCache;
+    if (c !== undefined && this.#betaIds().every((id, i) => id === c.from[i])) return c.betas;
+    return [...this.adapter.layers.values()].map((l) => ({ name: l.linear.name, alpha: Array.from(this.model.params.get(l.names.beta).dataSync()) }));
   }
 
   /**

@@ -30,9 +30,11 @@ export interface SessionData {
 
 /**
  * Named sets of defaults. `paper`: the AutoLoRA paper's (inner lr 1e-4, outer lr 1e-3, D_tr:D_val
- * = 1:1, ranks α ≥ λ). `authors-code`: the authors' public `run_glue_search.py` (inner Adam lr 3e-4
- * with weight decay 0.1, outer Adam lr 3e-4 betas (0.5, 0.999), 70/30 split, alpha 16, batch 32,
- * ranks counted on α / Σα).
+ * = 1:1, ranks α ≥ λ). `authors-code`: the authors' public `run_glue_search.py` with its bundled
+ * Betty (inner Adam lr 3e-4 on the LoRA factors only, outer Adam lr 3e-4 betas (0.5, 0.999), 70/30
+ * split, alpha 16, batch 32 with drop_last, model dropout on, W' a real Adam step rolled back, DARTS
+ * without η around W', ranks on raw β / Σβ; retraining: AdamW 1e-4, wd 0.01, dropout 0.1, 6%
+ * warm-up, 30 epochs). docs/DESIGN.md lists each point against the paper.
  */
 export type Preset = "paper" | "authors-code";
 
@@ -72,6 +74,12 @@ export interface SessionOptions {
   dropout?: number;
   /** Count ranks on α / Σα (authors-code) instead of α. */
   normalizeRanks?: boolean;
+  /**
+   * What ranks are counted on: α (default; the paper) or the raw selection variables β
+   * (authors-code: their search script counts `β / Σβ ≥ 1/r`, with `normalizeRanks`). Under
+   * softmax α / Σα is α itself, while β / Σβ is not.
+   */
+  rankOn?: "alpha" | "beta";
   /**
    * How the outer step forms W': `"sgd"` (the paper: the virtual step W − η ∇_W L_tr) or
    * `"adam"` (the authors' code through Betty: a real step of the inner Adam, rolled back after
@@ -120,6 +128,7 @@ export interface SessionConfig {
   maxLength: number;
   dropout: number;
   normalizeRanks: boolean;
+  rankOn: "alpha" | "beta";
   lookahead: "sgd" | "adam";
   dartsEta: boolean;
   perturbAround: "W" | "lookahead";

@@ -75,7 +75,25 @@ describe('preset "authors-code" = the authors\' search step', () => {
     // β moved (the check is not trivially met by a session that did nothing).
     expect(relErr(output.final[0]!.beta, input.layers[0]!.beta)).toBeGreaterThan(1e-4);
     expect(tf.memory().numTensors).toBe(before);
+    // Ranks as their script counts them: raw β / Σβ ≥ 1/r, from the reference's final β.
+    const refRanks = output.final.map((l) => l.beta.filter((b) => b / l.beta.reduce((x, y) => x + y, 0) >= 1 / 8 - 1e-7).length);
+    expect(s.ranks().map((r) => r.rank)).toEqual(refRanks);
     s.dispose();
+  });
+
+  it('rankOn "beta" counts raw β / Σβ (authors-code), "alpha" counts softmax(β) (the paper): hand-computed layer', async () => {
+    // β = [2, 1, 1, 1, 1, 1, 1, 0]: β / Σβ = [.25, .125 × 6, 0] → 7 at λ = 1/8; softmax(β) ≥ 1/8
+    // only where e^β ≥ mean(e^β) = 3.09 → 1.
+    for (const [rankOn, want] of [
+      ["beta", 7],
+      ["alpha", 1],
+    ] as const) {
+      const s = await makeSession({ preset: "authors-code", rankOn });
+      const layer = [...s.adapter.layers.values()][0]!;
+      s.model.params.param(layer.names.beta)!.variable.assign(tf.tensor1d([2, 1, 1, 1, 1, 1, 1, 0]));
+      expect(s.ranks()[0]!.rank).toBe(want);
+      s.dispose();
+    }
   });
 
   it("the preset's points are options, each its own: any mix runs, and they are checked up front", async () => {

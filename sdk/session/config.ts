@@ -24,7 +24,8 @@ export const PAPER_STEP = Object.freeze({
   modelDropout: false,
   dropLast: false,
   rankOn: "alpha",
-} as const satisfies Pick<SessionConfig, "lookahead" | "dartsEta" | "perturbAround" | "trainHead" | "modelDropout" | "dropLast" | "rankOn">);
+  dropoutMasks: "per-step",
+} as const satisfies Pick<SessionConfig, "lookahead" | "dartsEta" | "perturbAround" | "trainHead" | "modelDropout" | "dropLast" | "rankOn" | "dropoutMasks">);
 
 const PRESETS: Record<
   SessionConfig["preset"],
@@ -58,6 +59,7 @@ const PRESETS: Record<
     modelDropout: true,
     dropLast: true,
     rankOn: "beta",
+    dropoutMasks: "per-pass",
   },
 };
 
@@ -132,6 +134,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
     modelDropout: o.modelDropout ?? base.modelDropout,
     dropLast: o.dropLast ?? base.dropLast,
     rankOn: o.rankOn ?? base.rankOn,
+    dropoutMasks: o.dropoutMasks ?? base.dropoutMasks,
     seed: o.seed ?? 0,
   };
   const bad = (k: string, v: unknown, want: string) => new ConfigError(`${k} must be ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}.`);
@@ -154,6 +157,7 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   for (const k of ["normalizeRanks", "dartsEta", "trainHead", "modelDropout", "dropLast"] as const)
     if (typeof c[k] !== "boolean") throw bad(k, c[k], "true or false");
   if (!["sgd", "adam"].includes(c.lookahead)) throw bad("lookahead", c.lookahead, '"sgd" or "adam"');
+  if (!["per-step", "per-pass"].includes(c.dropoutMasks)) throw bad("dropoutMasks", c.dropoutMasks, '"per-step" or "per-pass"');
   if (!["alpha", "beta"].includes(c.rankOn)) throw bad("rankOn", c.rankOn, '"alpha" or "beta"');
   if (!["W", "lookahead"].includes(c.perturbAround)) throw bad("perturbAround", c.perturbAround, '"W" or "lookahead"');
   if (c.lookahead === "adam" && c.unrollSteps !== 1)

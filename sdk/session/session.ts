@@ -911,12 +911,16 @@ export class Session {
     };
   }
 
-  /** The bilevel problem on two batches; dropout masks are fixed by `seed` for every evaluation. */
+  /** The bilevel problem on two batches; dropout masks come from `seed` (see `dropoutMasks`). */
   #problem(tr: BatchTensors, va: BatchTensors, seed: number): BilevelProblem {
     const model = this.model;
-    const { dropout, modelDropout } = this.#config;
+    const { dropout, modelDropout, dropoutMasks } = this.#config;
     const training = dropout > 0 || modelDropout;
-    const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, modelDropout, rng: new Rng(seed) }), b.labels);
+    // per-step: every forward pass of this step draws the same masks (a fresh generator on one
+    // seed); per-pass: one generator for the step, so each pass draws new ones (as Betty does).
+    const shared = new Rng(seed);
+    const rng = () => (dropoutMasks === "per-pass" ? shared : new Rng(seed));
+    const loss = (b: BatchTensors) => () => model.loss(model.forward(b, { training, modelDropout, rng: rng() }), b.labels);
     return {
       store: model.params,
       innerNames: this.adapter.innerParamNames(),

@@ -101,10 +101,15 @@ export interface SessionOptions {
   trainHead?: boolean;
   /**
    * The model's own dropout (hidden, attention, head) during the search's forward passes. Default
-   * false; true in authors-code (their search runs in train mode). Masks are drawn once per step
-   * and shared by the step's forward passes (Betty draws new ones for each pass).
+   * false; true in authors-code (their search runs in train mode). See `dropoutMasks`.
    */
   modelDropout?: boolean;
+  /**
+   * Dropout masks of a step's forward passes: `"per-step"` (default: drawn once, so DARTS' finite
+   * difference compares W⁺ and W⁻ under the same masks) or `"per-pass"` (each pass draws its own,
+   * as Betty does in the authors' code; authors-code).
+   */
+  dropoutMasks?: "per-step" | "per-pass";
   /** Drop the last, incomplete batch of each pass over D_tr / D_val. Default false; true in authors-code (`drop_last=True`). */
   dropLast?: boolean;
   seed?: number;
@@ -129,6 +134,7 @@ export interface SessionConfig {
   dropout: number;
   normalizeRanks: boolean;
   rankOn: "alpha" | "beta";
+  dropoutMasks: "per-step" | "per-pass";
   lookahead: "sgd" | "adam";
   dartsEta: boolean;
   perturbAround: "W" | "lookahead";

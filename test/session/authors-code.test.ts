@@ -81,6 +81,21 @@ describe('preset "authors-code" = the authors\' search step', () => {
     s.dispose();
   });
 
+  it('dropoutMasks "per-pass" draws new masks for each forward pass of a step, "per-step" one set; both seeded', async () => {
+    const run = async (dropoutMasks: "per-step" | "per-pass") => {
+      const s = await makeSession({ modelDropout: true, dropoutMasks });
+      const { inner, outer } = await s.step();
+      const beta = Array.from(await s.model.params.get(s.adapter.selectionParamNames()[0]!).data());
+      s.dispose();
+      return { inner: inner.loss, outer: outer.loss, beta };
+    };
+    const [a, b, c] = [await run("per-step"), await run("per-step"), await run("per-pass")];
+    expect(b).toEqual(a); // seeded
+    expect(c).toEqual(await run("per-pass"));
+    expect(c.inner).toBe(a.inner); // a step's first pass draws the same masks either way
+    expect(c.beta).not.toEqual(a.beta); // DARTS' later passes see other masks
+  });
+
   it('rankOn "beta" counts raw β / Σβ (authors-code), "alpha" counts softmax(β) (the paper): hand-computed layer', async () => {
     // β = [2, 1, 1, 1, 1, 1, 1, 0]: β / Σβ = [.25, .125 × 6, 0] → 7 at λ = 1/8; softmax(β) ≥ 1/8
     // only where e^β ≥ mean(e^β) = 3.09 → 1.

@@ -160,6 +160,10 @@ export function resolveSessionConfig(o: Omit<SessionOptions, "model" | "tokenize
   if (!["per-step", "per-pass"].includes(c.dropoutMasks)) throw bad("dropoutMasks", c.dropoutMasks, '"per-step" or "per-pass"');
   if (!["alpha", "beta"].includes(c.rankOn)) throw bad("rankOn", c.rankOn, '"alpha" or "beta"');
   if (!["W", "lookahead"].includes(c.perturbAround)) throw bad("perturbAround", c.perturbAround, '"W" or "lookahead"');
+  if (c.hypergradient === "exact" && (c.lookahead !== "sgd" || !c.trainHead))
+    throw new ConfigError(
+      `hypergradient "exact" differentiates through the paper's virtual SGD step of all of W: it cannot be used with ${c.lookahead !== "sgd" ? `lookahead "${c.lookahead}"` : "trainHead false"}; use hypergradient "darts" (the authors' estimator), or lookahead "sgd" with trainHead true.`,
+    );
   if (c.lookahead === "adam" && c.unrollSteps !== 1)
     throw new ConfigError(
       `unrollSteps ${c.unrollSteps} cannot be used with lookahead "adam" (the authors' real-step-and-roll-back takes one inner step per outer step): use unrollSteps 1, or lookahead "sgd".`,

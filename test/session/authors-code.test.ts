@@ -120,6 +120,8 @@ describe('preset "authors-code" = the authors\' search step', () => {
     expect(h1).toEqual(h0); // trainHead false: no step moves the head
     s.dispose();
     await expect(makeSession({ lookahead: "adam", unrollSteps: 2 })).rejects.toThrow(ConfigError);
+    await expect(makeSession({ preset: "authors-code", hypergradient: "exact" })).rejects.toThrow(/cannot be used with lookahead "adam"/);
+    await expect(makeSession({ hypergradient: "exact", trainHead: false })).rejects.toThrow(/cannot be used with trainHead false/);
     await expect(makeSession({ lookahead: "nadam" as never })).rejects.toThrow(/lookahead must be "sgd" or "adam"/);
     await expect(makeSession({ trainHead: "no" as never })).rejects.toThrow(/trainHead must be true or false/);
   });

@@ -225,7 +225,9 @@ class DisplayTests(unittest.TestCase):
         code = (
             "class QuotaError extends Error {}\n"
             "/**\n * Reserve `n` slots. Throws {@link QuotaError} when full; see {@link QuotaError | the quota error}.\n *\n"
-            " * ```ts\n * reserve(2);\n * ```\n * @param n how many, at most {@link LIMIT}\n */\n"
+            " * ```ts\n * reserve(2);\n * ```\n * @param n how many, at most {@link LIMIT}\n"
+            # TypeScript splits this into a `throws` tag "{" and a `link` tag "QuotaError} when …".
+            " * @throws {@link QuotaError} when all slots are taken\n */\n"
             "function reserve(n: number): number { return n; }\nreserve"
         )
         content = self.k.inspect(code)
@@ -235,7 +237,8 @@ class DisplayTests(unittest.TestCase):
         self.assertIn("Throws QuotaError when full; see the quota error.", text)
         self.assertIn("```ts\nreserve(2);\n```", text)
         self.assertIn("@param n — how many, at most LIMIT", text)
-        self.assertNotIn("{@link", text)
+        self.assertIn("@throws QuotaError when all slots are taken", text)
+        self.assertNotIn("@link", text)
         self.assertNotIn("}", text.replace("```", ""))
 
 

@@ -152,6 +152,31 @@ function tagText(tag) {
   return body.includes("\n") || tag.name === "example" ? `@${tag.name}\n${body}` : `@${tag.name} ${body}`;
 }
 
+const LINK_TAGS = new Set(["link", "linkcode", "linkplain"]);
+
+/**
+ * TypeScript's JSDoc parser reads `@throws {@link DataError} on …` as a `throws` tag whose text is
+ * "{" followed by a `link` tag with text "DataError} on …" (the `{` opens a type expression, and
+ * the `@` inside it starts a new tag). Join such pairs back into one tag whose text is
+ * "{@link DataError} on …", which partsText then resolves to the name.
+ */
+function joinSplitLinkTags(tags) {
+  const out = [];
+  for (const tag of tags) {
+    const prev = out[out.length - 1];
+    if (prev && LINK_TAGS.has(tag.name)) {
+      const before = partsText(prev.text);
+      if (/\{\s*$/.test(before)) {
+        const joined = `${before.replace(/\s+$/, "")}@${tag.name} ${partsText(tag.text)}`;
+        out[out.length - 1] = { name: prev.name, text: [{ kind: "text", text: joined }] };
+        continue;
+      }
+    }
+    out.push(tag);
+  }
+  return out;
+}
+
 /** tslab's quick info (TypeScript's QuickInfo) as readable text: signature, doc, tags. */
 function renderQuickInfo(info) {
   const blocks = [];
@@ -159,7 +184,9 @@ function renderQuickInfo(info) {
   if (sig) blocks.push(sig);
   const doc = partsText(info.documentation).trim();
   if (doc) blocks.push(doc);
-  const tags = (info.tags || []).filter((t) => !HIDDEN_TAGS.has(t.name)).map(tagText);
+  const tags = joinSplitLinkTags(info.tags || [])
+    .filter((t) => !HIDDEN_TAGS.has(t.name))
+    .map(tagText);
   if (tags.length > 0) blocks.push(tags.join("\n"));
   return blocks.join("\n\n");
 }

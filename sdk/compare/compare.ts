@@ -7,6 +7,7 @@
  */
 import { ConfigError, UnknownNameError } from "../core/errors.js";
 import { beginTask, type TaskOutcome } from "../core/interrupt.js";
+import { note } from "../core/note.js";
 import { Rng } from "../core/rng.js";
 import { loadTokenizer } from "../data/tokenizer.js";
 import type { Example, Task } from "../data/types.js";
@@ -238,6 +239,10 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
             message: `${results.length} of ${cells.length} runs completed; the summaries hold those`,
           }
         : { status: "done", message: `${cells.length} runs` };
+    if (results.length < cells.length) {
+      // The notebook's one line under the cell, like run()'s and retrain()'s.
+      note(`compare() paused after ${results.length} of ${cells.length} runs; the summaries hold the completed runs (interrupted: true)`);
+    }
     const summaries = summarize(results, ran);
     return {
       options: { ...kept, task: t.name },

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { beginTask, type Task, type TaskOutcome } from "../core/interrupt.js";
+import { note } from "../core/note.js";
 import { Rng } from "../core/rng.js";
 import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
@@ -169,6 +170,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   let outcome: TaskOutcome | undefined;
   try {
     const r = await pretrainTask(o, options, task);
+    if (r.interrupted) {
+      // The notebook's one line under the cell, like run()'s and retrain()'s.
+      note(
+        r.steps === 0
+          ? `pretrain() paused before its first training step; no model written`
+          : `pretrain() paused after step ${r.steps} of ${r.interrupted.plannedSteps}; wrote the model trained so far to ${r.dir} (interrupted)`,
+      );
+    }
     outcome = { status: task.stopRequested ? "paused" : "done", ...(task.stopReason ? { reason: task.stopReason } : {}), message: `wrote ${r.dir}` };
     return r;
   } catch (e) {

@@ -1,10 +1,6 @@
 /**
- * One line on stderr, which the notebook shows under the cell: a pause, a warning. Shared by the
- * session and its retraining.
+ * The session's one-line notes on stderr (a pause, a warning): {@link note} from core, where
+ * `compare` and `pretrain` share it.
  * @module
  */
-
-/** Write `line` to stderr (nothing where there is no process, e.g. a browser). */
-export function note(line: string): void {
-  if (typeof process !== "undefined" && process.stderr?.write) process.stderr.write(`${line}\n`);
-}
+export { note } from "../core/note.js";

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { compare } from "../../sdk/compare/index.js";
 import { interruptAll, taskRegister } from "../../sdk/core/interrupt.js";
 import { task } from "../../sdk/data/index.js";
@@ -48,6 +48,12 @@ describe("interrupt = pause", () => {
   it("compare stops in the second run when interruptAll() asks, and returns the completed run only", async () => {
     const notes: string[] = [];
     const before = taskRegister().tasks.size;
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    });
     const out = await compare({
       modelDir: TINY,
       task: task("spam"),
@@ -61,8 +67,12 @@ describe("interrupt = pause", () => {
         // In the second run, after its first training step: the run in progress is dropped.
         if (p.done === 1 && /step 1\//.test(p.note)) expect(interruptAll()).toBeGreaterThanOrEqual(1);
       },
-    });
+    }).finally(() => spy.mockRestore());
     expect(out.interrupted).toEqual({ completedRuns: 1, plannedRuns: 3 });
+    // One line under the cell, like run()'s "paused after step N".
+    expect(written.filter((w) => w.includes("compare() paused"))).toEqual([
+      "compare() paused after 1 of 3 runs; the summaries hold the completed runs (interrupted: true)\n",
+    ]);
     expect(out.summaries).toHaveLength(1);
     expect(out.summaries[0]!.runs.map((r) => r.seed)).toEqual([0]);
     // The second run stopped at its next step boundary: no step 2 of 4 after the request.
@@ -106,6 +116,7 @@ describe("interrupt = pause", () => {
     expect(rec.interrupted.stepsDone).toBe(rec.steps);
     expect(rec.steps).toBeGreaterThanOrEqual(2);
     expect(rec.steps).toBeLessThan(100000);
+    expect(r.stderr).toContain(`pretrain() paused after step ${rec.steps} of 100000; wrote the model trained so far to ${out} (interrupted)`);
     expect(rec.curve.at(-1).step).toBe(rec.steps); // the last (partial) window is logged too
     expect(readFileSync(join(out, "README.md"), "utf8")).toContain(`**Interrupted**: training stopped after ${rec.steps} of 100000 steps`);
     expect(existsSync(join(out, "model.safetensors"))).toBe(true);

@@ -261,6 +261,15 @@ describe("AdaLoRA (PEFT's RankAllocator)", () => {
     model.dispose();
   });
 
+  it("defaults its targets to PEFT's for the architecture (GPT-2: c_attn), not BERT's", async () => {
+    const model = await loadPretrained("datasets/fixtures/hf/tiny-gpt2-lm");
+    const h = attachAdaLoRA(model, { totalStep: 10, initR: 2, targetR: 1 });
+    expect(h.config.targetModules).toEqual(["c_attn"]);
+    expect(h.layers.size).toBeGreaterThan(0);
+    for (const n of h.layers.keys()) expect(n).toMatch(/\.c_attn$/);
+    model.dispose();
+  });
+
   it("rejects bad configs and incomplete gradients with ConfigError; detach removes everything", async () => {
     const model = await loadPretrained(BERT);
     const n0 = tf.memory().numTensors;

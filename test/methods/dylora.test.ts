@@ -253,4 +253,13 @@ describe("DyLoRA", () => {
       model.dispose();
     }
   });
+
+  it("defaults its targets to PEFT's for the architecture (GPT-2: c_attn), not BERT's", async () => {
+    const model = await loadPretrained("datasets/fixtures/hf/tiny-gpt2-lm");
+    const h = attachDyLoRA(model, { rMax: 2 });
+    expect(h.config.targetModules).toEqual(["c_attn"]);
+    expect(h.layers.size).toBeGreaterThan(0);
+    for (const n of h.layers.keys()) expect(n).toMatch(/\.c_attn$/);
+    model.dispose();
+  });
 });

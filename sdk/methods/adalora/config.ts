@@ -7,7 +7,7 @@ import type { TargetModules } from "../targets.js";
 
 /** Options of {@link attachAdaLoRA} (PEFT's `AdaLoraConfig`, camel-cased). */
 export interface AdaLoraConfig {
-  /** Module-name suffixes (or one regex) of the linear layers to adapt. Default `["query", "value"]`. */
+  /** Module-name suffixes (or one regex) of the linear layers to adapt. Default: PEFT's for the architecture (`["query", "value"]` for BERT/RoBERTa, `["c_attn"]` for GPT-2); `"all-linear"` for every linear layer but the head. */
   targetModules?: TargetModules;
   /** Initial rank of every layer (`init_r`). Default 12. */
   initR?: number;

@@ -15,7 +15,7 @@ import { type TrainOptions, type TrainProgress, trainModel } from "../../train/l
 import type { ScheduleKind } from "../../train/schedule.js";
 import { attachLayers, detachLayers, handleOf, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { setHeadTrainable } from "../lora/model.js";
-import { selectTargets } from "../targets.js";
+import { defaultTargetModules, selectTargets } from "../targets.js";
 import { type AdaLoraConfig, type ResolvedAdaLoraConfig, resolveAdaLoraConfig } from "./config.js";
 import { orthRegularization, RankAllocator, type RankPattern, SvdLinearLayer } from "./layer.js";
 
@@ -74,7 +74,7 @@ export function adaloraOf(model: Model): AdaLoraHandle | undefined {
  */
 export function attachAdaLoRA(model: Model, config: AdaLoraConfig): AdaLoraHandle {
   if (adaloraOf(model)) throw new ConfigError("this model already has an AdaLoRA adapter: call adaloraOf(model).detach() first, or load a fresh model.");
-  const cfg = resolveAdaLoraConfig(config);
+  const cfg = resolveAdaLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const rng = new Rng(cfg.seed);
   const modulesToSave = cfg.modulesToSave ?? [...model.headModules];
   const targets = selectTargets(model, cfg.targetModules, model.headModules);

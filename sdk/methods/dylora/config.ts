@@ -8,7 +8,7 @@ import type { TargetModules } from "../targets.js";
 
 /** Options of {@link attachDyLoRA}. */
 export interface DyLoraConfig {
-  /** Module-name suffixes (or one regex) of the linear layers to adapt. Default `["query", "value"]`. */
+  /** Module-name suffixes (or one regex) of the linear layers to adapt. Default: PEFT's for the architecture (`["query", "value"]` for BERT/RoBERTa, `["c_attn"]` for GPT-2); `"all-linear"` for every linear layer but the head. */
   targetModules?: TargetModules;
   /** Smallest rank sampled during training. Default 1. */
   rMin?: number;

@@ -11,7 +11,7 @@ import { type TrainOptions, type TrainResult, trainModel } from "../../train/loo
 import { attachLayers, detachLayers, handleOf, type MethodHandle, registerHandle, unregisterHandle } from "../handle.js";
 import { kaimingUniform } from "../init.js";
 import { setHeadTrainable } from "../lora/model.js";
-import { selectTargets } from "../targets.js";
+import { defaultTargetModules, selectTargets } from "../targets.js";
 import { type DyLoraConfig, type ResolvedDyLoraConfig, resolveDyLoraConfig } from "./config.js";
 import { DyLoraLayer, type DyLoraRankState } from "./layer.js";
 
@@ -54,7 +54,7 @@ export function dyloraOf(model: Model): DyLoraHandle | undefined {
  */
 export function attachDyLoRA(model: Model, config: DyLoraConfig = {}): DyLoraHandle {
   if (dyloraOf(model)) throw new ConfigError("this model already has a DyLoRA adapter: call dyloraOf(model).detach() first, or load a fresh model.");
-  const cfg = resolveDyLoraConfig(config);
+  const cfg = resolveDyLoraConfig({ ...config, targetModules: config.targetModules ?? defaultTargetModules(model) });
   const initRng = new Rng(cfg.seed);
   const sampler = new Rng(cfg.seed ^ 0x5eed);
   const state: DyLoraRankState = { rank: cfg.rMax };

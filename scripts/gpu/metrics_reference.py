@@ -1,13 +1,18 @@
 """Reference values for the metrics that datasets/fixtures/hf/metrics.json does not cover.
 
-Run on the GPU machine (or anywhere with the libraries):
+Run anywhere the libraries are. The committed file was made on the 2-core dev machine with Debian 12's
+NLTK (`apt-get install python3-nltk`, then /usr/bin/python3); the GPU machine has none of these
+libraries, and no machine here reaches PyPI, so pycocoevalcap, seqeval and sacrebleu sections are
+skipped there; test/metrics/metrics.test.ts checks ROUGE-L, CIDEr and seqeval against published and
+hand-worked examples instead, and BLEU / TER against sacrebleu values in metrics.json.
 
-    python3 scripts/gpu/metrics_reference.py [OUT_JSON]     # default datasets/fixtures/hf/metrics_extra.json
+    /usr/bin/python3 scripts/gpu/metrics_reference.py [OUT_JSON]   # default datasets/fixtures/hf/metrics_extra.json
 
 Each section is computed only if its library imports; otherwise the section holds
 {"skipped": "<reason>"} and the TypeScript test skips it. Sections:
 
-  tokenized   the inputs after our default word tokenization (lower-case + sacrebleu 13a)
+  tokenized   the token sequences every metric below is computed on (lower-case + sacrebleu 13a when
+              sacrebleu imports, else lower-case words and punctuation marks); "method" says which
   nist        nltk.translate.nist_score.corpus_nist (n=5) on those tokens
   meteor      nltk.translate.meteor_score.meteor_score with exact matching only (identity stemmer,
               no WordNet synonyms: our METEOR does exact matching), mean over segments
@@ -55,6 +60,10 @@ def skipped(e):
 
 
 # ------------------------------------------------------------------ tokenization
+# The metrics are compared on tokens, so that the tokenizer is not part of the comparison: the JSON
+# holds the token sequences (space-joined) and the TypeScript test splits them on spaces. With
+# sacrebleu the tokens are our default's (lower-case + 13a, which the test also checks); without it,
+# a plain rule (lower-case, words and single punctuation marks).
 try:
     from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
@@ -63,14 +72,19 @@ try:
     def words(s):
         return _tok13a(s.lower()).split()
 
-except Exception as e:  # sacrebleu missing: every text metric below would use another tokenization
-    words = None
-    out["tokenized"] = skipped(e)
+    TOKENIZER = "13a"
+except Exception:  # sacrebleu missing (Debian has no package for it)
+    import re
+
+    def words(s):
+        return re.findall(r"\w+|[^\w\s]", s.lower())
+
+    TOKENIZER = "words-and-punctuation"
 
 if words is not None:
     H = [words(h) for h in HYPS]
     R = [[words(r) for r in rs] for rs in REFS]
-    out["tokenized"] = {"hyps": [" ".join(h) for h in H], "refs": [[" ".join(r) for r in rs] for rs in R]}
+    out["tokenized"] = {"method": TOKENIZER, "hyps": [" ".join(h) for h in H], "refs": [[" ".join(r) for r in rs] for rs in R]}
 
     try:
         from nltk.translate.nist_score import corpus_nist
@@ -94,6 +108,24 @@ if words is not None:
         out["meteor"] = {"per_segment": per, "mean": sum(per) / len(per), "note": "exact matching only"}
     except Exception as e:
         out["meteor"] = skipped(e)
+
+    # Edge cases: an empty hypothesis, repeated words (METEOR's alignment has several equal-cost
+    # choices), a reference-length tie (4 and 6 around a 5-token hypothesis), several references.
+    EH = [[], "the the the".split(), "a b c d e".split(), "on the mat sat the cat".split()]
+    ER = [[["a", "cat"]], ["the cat the mat".split(), ["the"]], ["a b c d".split(), "a b c d e f".split()],
+          ["the cat sat on the mat".split(), "a cat was on the mat".split()]]
+    out["edge"] = {"hyps": [" ".join(h) for h in EH], "refs": [[" ".join(r) for r in rs] for rs in ER]}
+    try:
+        from nltk.translate.nist_score import corpus_nist
+
+        out["edge"]["nist"] = corpus_nist(ER, EH, n=5)
+    except Exception as e:
+        out["edge"]["nist"] = skipped(e)
+    try:
+        out["edge"]["meteor_per_segment"] = [meteor_score(rs, h, stemmer=_Identity(), wordnet=_NoSynonyms())
+                                             for h, rs in zip(EH, ER)]
+    except Exception as e:
+        out["edge"]["meteor_per_segment"] = skipped(e)
 
     gts = {i: [" ".join(r) for r in rs] for i, rs in enumerate(R)}
     res = {i: [" ".join(h)] for i, h in enumerate(H)}

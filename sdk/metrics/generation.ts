@@ -231,18 +231,27 @@ export function rougeL(hypotheses: readonly string[], references: readonly (read
 // ---------------------------------------------------------------- CIDEr
 
 /**
- * CIDEr (Vedantam et al. 2015) as pycocoevalcap's `Cider` (n = 4): TF-IDF n-gram vectors with
- * document frequencies over the references of the whole corpus, cosine similarity averaged over
- * orders and references, times 10; the corpus score is the mean over hypotheses.
+ * CIDEr as pycocoevalcap's `Cider` computes it (n = 4, σ = 6), which is the paper's CIDEr-D
+ * (Vedantam et al. 2015, §5): TF-IDF n-gram vectors with document frequencies over the references of
+ * the whole corpus (idf = log(#images) − log(max(1, df))); for each order the *clipped* cosine
+ * Σ min(g_h, g_r)·g_r / (‖g_h‖‖g_r‖) times a Gaussian length penalty e^{−δ²/2σ²}, averaged over
+ * orders and references, times 10; the corpus score is the mean over hypotheses. As in
+ * pycocoevalcap, the length in δ is the number of bigrams of a sentence (max(0, tokens − 1)), and a
+ * one-image corpus scores 0 (every idf is log 1 = 0).
  *
  * @example
  * ```ts
  * cider(["a cat", "a dog"], [["a cat"], ["the bird"]]);
  * ```
  */
-export function cider(hypotheses: readonly string[], references: readonly (readonly string[])[], options: GenOptions & { n?: number } = {}): number {
+export function cider(
+  hypotheses: readonly string[],
+  references: readonly (readonly string[])[],
+  options: GenOptions & { n?: number; sigma?: number } = {},
+): number {
   check(hypotheses, references, "cider");
   const n = options.n ?? 4;
+  const sigma = options.sigma ?? 6;
   const tok = options.tokenize ?? tokenizeWords;
   const crefs = references.map((rs) => rs.map((r) => ngramCounts(tok(r), 1, n)));
   const ctest = hypotheses.map((h) => ngramCounts(tok(h), 1, n));
@@ -256,14 +265,16 @@ export function cider(hypotheses: readonly string[], references: readonly (reado
   const toVec = (counts: Map<string, number>) => {
     const vec: Array<Map<string, number>> = Array.from({ length: n }, () => new Map());
     const norm = new Array<number>(n).fill(0);
+    let bigrams = 0; // pycocoevalcap's "length": the term frequencies of order-2 n-grams
     for (const [k, tf] of counts) {
       const d = Math.log(Math.max(1, df.get(k) ?? 0));
       const o = ngramOrder(k) - 1;
       const v = tf * (refLen - d);
       vec[o]!.set(k, v);
       norm[o]! += v * v;
+      if (o === 1) bigrams += tf;
     }
-    return { vec, norm: norm.map(Math.sqrt) };
+    return { vec, norm: norm.map(Math.sqrt), length: bigrams };
   };
   let total = 0;
   ctest.forEach((test, i) => {
@@ -271,11 +282,16 @@ export function cider(hypotheses: readonly string[], references: readonly (reado
     const score = new Array<number>(n).fill(0);
     for (const ref of crefs[i]!) {
       const r = toVec(ref);
+      const delta = t.length - r.length;
+      const penalty = Math.exp(-(delta * delta) / (2 * sigma * sigma));
       for (let o = 0; o < n; o++) {
         let val = 0;
-        for (const [k, v] of t.vec[o]!) val += v * (r.vec[o]!.get(k) ?? 0);
+        for (const [k, v] of t.vec[o]!) {
+          const g = r.vec[o]!.get(k) ?? 0;
+          val += Math.min(v, g) * g; // clipped: a repeated n-gram earns no more than the reference has
+        }
         if (t.norm[o] !== 0 && r.norm[o] !== 0) val /= t.norm[o]! * r.norm[o]!;
-        score[o]! += val;
+        score[o]! += val * penalty;
       }
     }
     const mean = score.reduce((a, b) => a + b, 0) / n;

@@ -10,6 +10,7 @@ import { installTerminalLiveView, terminalLiveActive } from "../../sdk/cli/live.
 import { ProgressBar } from "../../sdk/cli/progress.js";
 import { beginTask } from "../../sdk/core/interrupt.js";
 import { REDRAW_MS } from "../../sdk/viz/live.js";
+import { needs } from "../helpers/needs.js";
 import { spawnAsync } from "../helpers/spawn.js";
 
 const BIN = resolve("dist/cli/main.js");
@@ -68,7 +69,10 @@ describe("the terminal block", () => {
   });
 });
 
-describe.skipIf(!existsSync("/usr/bin/script") || !existsSync(BIN))("autolora search on a real terminal", () => {
+describe.runIf(
+  needs(existsSync("/usr/bin/script"), "the real-terminal CLI test", "/usr/bin/script (util-linux) is missing", "apt-get install -y bsdutils") &&
+    needs(existsSync(BIN), "the real-terminal CLI test", "dist/ is not built", "npm run build"),
+)("autolora search on a real terminal", () => {
   it("shows the block (progress, losses, ranks, end line) for the search and the retraining; a log gets plain lines", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "cli-live-")), "run");
     const cmd = [

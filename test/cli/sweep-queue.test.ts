@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { sweep } from "../../sdk/cli/sweep-run.js";
 import { ConfigError } from "../../sdk/core/errors.js";
+import { needs } from "../helpers/needs.js";
 import { cellResults, processesWith, tinyGrid } from "../helpers/sweep.js";
 
 const REDIS = "/usr/bin/redis-server";
@@ -56,7 +57,10 @@ describe("sweep --queue", () => {
     expect(existsSync(join(out, "cells"))).toBe(false);
   });
 
-  it.skipIf(!existsSync(REDIS) || !existsSync(BIN))(
+  it.runIf(
+    needs(existsSync(REDIS), "the Redis sweep test", `${REDIS} is missing`, "apt-get install -y redis-server (.ci/run does)") &&
+      needs(existsSync(BIN), "the Redis sweep test", "dist/ is not built", "npm run build"),
+  )(
     "two workers on a real Redis, one killed with its cell mid-cell: every result once, equal to the local pool's",
     async () => {
       const local = join(tmp, "local");

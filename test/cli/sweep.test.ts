@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkSweepConfig, loadSweepConfig, sweep, sweepCells } from "../../sdk/cli/sweep-run.js";
 import { ConfigError } from "../../sdk/core/errors.js";
+import { needs } from "../helpers/needs.js";
 import { spawnAsync } from "../helpers/spawn.js";
 import { cellResults, processesWith, tinyGrid } from "../helpers/sweep.js";
 
@@ -60,7 +61,7 @@ describe("sweep files are checked before any work", () => {
   });
 });
 
-describe.skipIf(!existsSync(BIN))("the local pool", () => {
+describe.runIf(needs(existsSync(BIN), "the local-pool sweep tests", "dist/ is not built", "npm run build"))("the local pool", () => {
   it("a worker killed mid-cell: the cell is retried, every result exists once and equals an undisturbed sweep's", async () => {
     const clean = join(tmp, "clean");
     const r = await sweep(tinyGrid(clean), { workers: 2, live: false });

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { needs } from "../helpers/needs.js";
 import { type SpawnResult, spawnAsync } from "../helpers/spawn.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -344,7 +345,7 @@ describe.skipIf(!hasJupyter)("the autolora-ts kernel", () => {
     await uxSuite(["DisplayTests", "InterruptTests"], join(fixture, "notebooks"), 200_000);
   }, 210_000);
 
-  it.skipIf(!existsSync(join(ROOT, "dist", "index.js")))(
+  it.runIf(needs(existsSync(join(ROOT, "dist", "index.js")), "the kernel's session-interrupt test", "dist/ is not built", "npm run build"))(
     "pauses a real session.run() on an interrupt, bit-identical to an uninterrupted run; save() during run() is consistent",
     async () => {
       await uxSuite(["SessionInterruptTests"], join(ROOT, "notebooks"), 300_000);

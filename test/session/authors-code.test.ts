@@ -142,7 +142,14 @@ describe('preset "authors-code" = the authors\' search step', () => {
     // 30 epochs planned: read the plan from the first progress report, then pause.
     const ac = new AbortController();
     let planned = 0;
-    const r4 = await s.retrain({ live: false, signal: ac.signal, onProgress: (p) => ((planned = p.total), ac.abort()) });
+    const r4 = await s.retrain({
+      live: false,
+      signal: ac.signal,
+      onProgress: (p) => {
+        planned = p.total;
+        ac.abort();
+      },
+    });
     expect(planned).toBe(30 * r1.steps);
     expect(r4.aborted).toBe(true);
     for (const r of [r1, r2, r3, r4]) r.model.dispose();

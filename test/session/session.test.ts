@@ -202,13 +202,37 @@ describe("Session", () => {
     s.dispose();
   });
 
-  it("every hypergradient estimator and selection rule steps", async () => {
+  it("every hypergradient estimator and selection rule steps: α = selection(β), β moved by Adam's first step", async () => {
+    // The estimators' values are checked in test/session/steps.test.ts and test/meta; here each of the
+    // 9 combinations must take a step whose result has the right form. Adam's first step (no weight
+    // decay on β) moves every entry by lr·|g|/(|g| + ε) ≤ lr, and entries with |g| ≫ ε by ≈ lr.
+    const select = {
+      softmax: (b: number[]) => {
+        const m = Math.max(...b);
+        const e = b.map((x) => Math.exp(x - m));
+        const z = e.reduce((x, y) => x + y, 0);
+        return e.map((x) => x / z);
+      },
+      sigmoid: (b: number[]) => b.map((x) => 1 / (1 + Math.exp(-x))),
+      unconstrained: (b: number[]) => b,
+    };
+    const lr = 5e-2;
     for (const hypergradient of ["exact", "darts", "first-order"] as const) {
       for (const selection of ["softmax", "sigmoid", "unconstrained"] as const) {
-        const s = await make({ hypergradient, selection, batchSize: 2 });
+        const s = await make({ hypergradient, selection, batchSize: 2, outerLr: lr });
+        const names = s.adapter.selectionParamNames();
+        const before = names.map((n) => Array.from(s.model.params.get(n).dataSync()));
         await s.step();
-        const a = s.alphas()[1]!.alpha;
-        expect(a.every(Number.isFinite)).toBe(true);
+        const after = names.map((n) => Array.from(s.model.params.get(n).dataSync()));
+        const alphas = s.alphas();
+        expect(alphas).toHaveLength(names.length);
+        alphas.forEach((a, l) => {
+          const want = select[selection](after[l]!);
+          a.alpha.forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThan(1e-6));
+        });
+        const moves = after.flatMap((b, l) => b.map((x, j) => Math.abs(x - before[l]![j]!)));
+        expect(Math.max(...moves)).toBeLessThan(lr * (1 + 1e-5));
+        expect(Math.max(...moves)).toBeGreaterThan(lr * 0.99);
         s.dispose();
       }
     }

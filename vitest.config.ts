@@ -1,5 +1,10 @@
 import { defineConfig } from "vitest/config";
 
+// Coverage (v8) is on when AUTOLORA_COVERAGE=1 (.ci/run sets it, so CI's `npm test` prints the
+// summary and fails under the floor) or with `npm run coverage`. Counted: sdk/ without the webgpu
+// kernels (sdk/backend/webgpu-*: they run only where lavapipe or a GPU gives an adapter) and the
+// generated plotly bundle. Code that runs in child processes (the CLI's, the kernel's, the
+// notebooks') is not counted. Floor: 90% lines and functions, 85% branches (issue 20).
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
@@ -9,5 +14,13 @@ export default defineConfig({
     // tfjs keeps global state (backend, tensor registry): one file per worker process.
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    coverage: {
+      enabled: process.env.AUTOLORA_COVERAGE === "1",
+      provider: "v8",
+      include: ["sdk/**"],
+      exclude: ["sdk/backend/webgpu-*", "sdk/viz/plotly-lite.generated.ts"],
+      reporter: ["text-summary"],
+      thresholds: { lines: 90, functions: 90, branches: 85 },
+    },
   },
 });

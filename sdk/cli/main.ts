@@ -95,6 +95,11 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   const usage = sub
     ? `usage: autolora ${sub} [options]   (autolora ${sub} --help lists them)`
     : `usage: autolora <${SUBCOMMANDS.join("|")}> [options]   (autolora --help)`;
+  // `autolora help <name>`: commander prints nothing and exits 0 for a name it does not know.
+  if (argv[0] === "help" && argv[1] !== undefined && !SUBCOMMANDS.includes(argv[1])) {
+    err(`error: unknown command '${argv[1]}'; the commands are ${SUBCOMMANDS.join(", ")}\n${usage}\n`);
+    return EXIT.usage;
+  }
   try {
     await p.parseAsync(argv, { from: "user" });
     return ctx.code;

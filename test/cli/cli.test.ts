@@ -242,6 +242,7 @@ describe("autolora CLI", () => {
     { name: "--task-type bogus", args: (o) => ["search", "--task-type", "bogus", "--out", o], message: /Allowed choices are classification, regression/ },
     { name: "unknown task", args: (o) => ["search", "--model", TINY, "--task", "nope", "--out", o], message: /Unknown task "nope"/ },
     { name: "unknown subcommand", args: () => ["frobnicate"], message: /unknown command 'frobnicate'/ },
+    { name: "help for an unknown command", args: () => ["help", "bogus"], message: /unknown command 'bogus'; the commands are search, compare/ },
     { name: "extra argument", args: (o) => ["search", "oops", "--out", o], message: /too many arguments/ },
     { name: "compare: unknown method", args: (o) => ["compare", "--model", TINY, "--methods", "lora,magic", "--out", o], message: /unknown method "magic"/ },
     { name: "compare --seeds 0", args: (o) => ["compare", "--seeds", "0", "--out", o], message: /--seeds.*'0' is invalid/ },

@@ -85,31 +85,27 @@ describe("hostile patterns cannot hang the loader", () => {
   const hostile = ["(.*a?){30}x", "(a*)*b", `${".*".repeat(12)}x`, "(a|a)*b", "(a|aa)*c", "((a+)+)+z"];
   const names = ["a".repeat(48), "bert.encoder.layer.0.attention.self.query".repeat(4)];
 
-  it("match in time linear in the name (an upper bound of 1000 ms each, against the 100 ms requirement)", () => {
-    // The requirement is 100 ms; this machine runs other test files on its 2 cores at once, so the
-    // assertion allows 10× that as an upper bound. A backtracking engine takes minutes here.
+  // No clock in the assertions (issue 20): a backtracking engine takes minutes on these, so the
+  // tests' own 30 s timeout is what catches one; the engine's answers are asserted.
+  it("match without backtracking (the test's 30 s timeout; a backtracking engine takes minutes)", { timeout: 30_000 }, () => {
     for (const p of hostile) {
-      const t0 = performance.now();
       const c = compilePattern(p);
       for (const n of names) expect(c.fullmatch(n)).toBe(false);
       expect(c.match(names[0]!)).toBe(false);
-      expect(performance.now() - t0, p).toBeLessThan(1000);
     }
     // The same engine does find matches: `(.*a?){30}y` matches every name ending in y.
     expect(compilePattern("(.*a?){30}y").fullmatch("bert.encoder.layer.0.attention.self.query")).toBe(true);
   });
 
-  it("attachLoRA with target_modules (.*a?){30}x returns a ConfigError naming the pattern within the bound", async () => {
+  it("attachLoRA with target_modules (.*a?){30}x returns a ConfigError naming the pattern (30 s timeout)", { timeout: 30_000 }, async () => {
     const model = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
     const before = tf.memory().numTensors;
-    const t0 = performance.now();
     let err: unknown;
     try {
       attachLoRA(model, { targetModules: "(.*a?){30}x" });
     } catch (e) {
       err = e;
     }
-    expect(performance.now() - t0).toBeLessThan(1000); // requirement 100 ms; 10× for a busy 2-core machine
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain('"(.*a?){30}x"');
     expect((err as Error).message).toMatch(/match no linear layer/);

@@ -39,6 +39,7 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>>
   bert: ["query", "value"],
   roberta: ["query", "value"],
   gpt2: ["c_attn"],
+  "deberta-v2": ["query_proj", "value_proj"],
 };
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Models: the contracts ({@link ParamStore}, {@link Linear}, {@link Model}), BERT/RoBERTa
- * encoders, GPT-2, task heads and losses, Hugging Face checkpoint I/O and safetensors.
+ * encoders, DeBERTa-v2/v3, GPT-2, task heads and losses, Hugging Face checkpoint I/O and safetensors.
  *
  * @example
  * ```ts
@@ -12,6 +12,7 @@
 
 /** Twice-differentiable softmax/logSoftmax/sigmoid/tanh/exp (namespaced: their names are generic). */
 export * as ops from "../ops/index.js";
+export * from "./deberta.js";
 export * from "./decoder.js";
 export * from "./encoder.js";
 export * from "./generate.js";

@@ -209,7 +209,7 @@ export interface PlainInputs {
 
 /** A model's HF `config.json`, with the fields we read typed and the rest kept as is. */
 export interface ModelConfig {
-  model_type: "bert" | "roberta" | "gpt2";
+  model_type: "bert" | "roberta" | "gpt2" | "deberta-v2";
   architectures: string[];
   vocab_size: number;
   num_labels?: number;

@@ -14,13 +14,14 @@ import { join } from "node:path";
 import { resolveInside } from "../core/confine.js";
 import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
+import { DebertaModel } from "./deberta.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
 import { readSafetensors, type StoredTensor } from "./safetensors.js";
 
 /** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
-export type PretrainedModel = EncoderModel | DecoderModel;
+export type PretrainedModel = EncoderModel | DecoderModel | DebertaModel;
 
 /** Options of {@link loadPretrained} and {@link createModel}. */
 export interface LoadOptions {
@@ -62,9 +63,13 @@ export const ARCHITECTURES: Readonly<Record<string, { modelType: ModelConfig["mo
   GPT2LMHeadModel: { modelType: "gpt2", head: "causal-lm" },
   GPT2ForSequenceClassification: { modelType: "gpt2", head: "sequence-classification" },
   GPT2ForTokenClassification: { modelType: "gpt2", head: "token-classification" },
+  DebertaV2Model: { modelType: "deberta-v2", head: undefined },
+  DebertaV2ForMaskedLM: { modelType: "deberta-v2", head: undefined },
+  DebertaV2ForSequenceClassification: { modelType: "deberta-v2", head: "sequence-classification" },
+  DebertaV2ForTokenClassification: { modelType: "deberta-v2", head: "token-classification" },
 };
 
-const MODEL_TYPES = ["bert", "roberta", "gpt2"] as const;
+const MODEL_TYPES = ["bert", "roberta", "gpt2", "deberta-v2"] as const;
 
 /**
  * Full-size configs by their Hub names, for {@link createModel} (benchmarks, shape checks).
@@ -125,7 +130,9 @@ function freshValues(spec: ParamSpec, rng: Rng, std: number): Float32Array {
 function build(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource): PretrainedModel {
   const store = new ParamStore();
   try {
-    return config.model_type === "gpt2" ? new DecoderModel(config, head, numLabels, source, store) : new EncoderModel(config, head, numLabels, source, store);
+    if (config.model_type === "gpt2") return new DecoderModel(config, head, numLabels, source, store);
+    if (config.model_type === "deberta-v2") return new DebertaModel(config, head, numLabels, source, store);
+    return new EncoderModel(config, head, numLabels, source, store);
   } catch (e) {
     store.dispose();
     throw e;
@@ -189,8 +196,21 @@ const CONFIG_FIELDS: Record<ModelConfig["model_type"], Record<string, string>> =
     scale_attn_weights: "bool",
     scale_attn_by_inverse_layer_idx: "bool",
   },
+  "deberta-v2": {},
 };
 CONFIG_FIELDS.roberta = CONFIG_FIELDS.bert;
+CONFIG_FIELDS["deberta-v2"] = {
+  ...CONFIG_FIELDS.bert,
+  type_vocab_size: "int0",
+  max_relative_positions: "int-1",
+  position_buckets: "int-1",
+  relative_attention: "bool",
+  share_att_key: "bool",
+  position_biased_input: "bool",
+  pooler_hidden_size: "int1",
+  pooler_dropout: "prob",
+  pooler_hidden_act: "act",
+};
 
 /**
  * Type-check the fields of a config that the model reads (those present; absent ones take HF's
@@ -219,7 +239,7 @@ function checkConfigFields(config: ModelConfig, where: string): void {
       if (k.startsWith("int")) {
         const min = Number(k.slice(3));
         ok = isNum && Number.isInteger(n) && n >= min;
-        want = min === 0 ? "an integer ≥ 0" : "a positive integer";
+        want = min === 1 ? "a positive integer" : `an integer ≥ ${min}`;
       } else if (k === "prob") {
         ok = isNum && n >= 0 && n < 1;
         want = "a number in [0, 1)";
@@ -278,7 +298,7 @@ function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: Hea
  */
 export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {
   checkLoadOptions(opts, "createModel");
-  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257 } as const;
+  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257, "deberta-v2": 128100 } as const;
   const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
   checkModelType(full, "createModel");
   checkConfigFields(full, "createModel config");

@@ -4,7 +4,7 @@
  * F32 is read as is; F16, BF16 and F64 are converted to float32; integer tensors to Int32.
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { CheckpointError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 
@@ -20,6 +20,8 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /**
@@ -28,33 +30,52 @@ const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8,
  *
  * @example
  * ```ts
- * import { readFile } from "node:fs/promises";
+ * import { type FileHandle, open } from "node:fs/promises";
  * const path = "datasets/models/roberta-tiny/model.safetensors";
  * const f = parseSafetensors(await readFile(path), path);
  * f.tensors.get("roberta.embeddings.word_embeddings.weight")?.shape; // [4096, 128]
  * ```
  */
 export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): SafetensorsFile {
-  const bad = (why: string) =>
-    new CheckpointError(
-      `${what} is not a valid safetensors file: ${why}. Re-save it with safetensors (save_pretrained(..., safe_serialization=True)) or re-download it.`,
-    );
-  if (bytes.byteLength < 8) throw bad(`it is ${bytes.byteLength} bytes long, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n <= 1 || 8 + n > bytes.byteLength) throw bad(`the header says it is ${n} bytes but the file has ${bytes.byteLength - 8} after the length`);
+  if (bytes.byteLength < 8) throw invalid(what, `it is ${bytes.byteLength} bytes long, shorter than the 8-byte header length`);
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (n <= 1 || 8 + n > bytes.byteLength) throw invalid(what, `the header says it is ${n} bytes but the file has ${bytes.byteLength - 8} after the length`);
+  const layout = parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength, what);
+  const tensors = new Map<string, StoredTensor>();
+  for (const e of layout.entries) tensors.set(e.name, { shape: e.shape, data: decode(bytes, layout.dataStart + e.start, e.count, e.dtype) });
+  return { tensors, metadata: layout.metadata };
+}
+
+function invalid(what: string, why: string): CheckpointError {
+  return new CheckpointError(
+    `${what} is not a valid safetensors file: ${why}. Re-save it with safetensors (save_pretrained(..., safe_serialization=True)) or re-download it.`,
+  );
+}
+
+/** One tensor's place in a file: offsets relative to the data region. */
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  count: number;
+  start: number;
+  end: number;
+}
+
+/** Parse and check a header (its JSON bytes) against the file's size: every entry, and the tiling rule. */
+function parseHeader(json: Uint8Array, fileSize: number, what: string): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
+  const bad = (why: string) => invalid(what, why);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (e) {
     throw bad(`its JSON header does not parse (${(e as Error).message})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) throw bad("its header is not a JSON object");
-  const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, StoredTensor>();
+  const dataStart = 8 + json.byteLength;
+  const dataLen = fileSize - dataStart;
   let metadata: Record<string, string> = {};
-  const spans: [number, number, string][] = [];
+  const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
       if (raw !== null && (typeof raw !== "object" || Array.isArray(raw))) throw bad("its __metadata__ is not an object");
@@ -74,20 +95,19 @@ export function parseSafetensors(bytes: Uint8Array, what = "safetensors file"): 
     const [s, e] = off;
     if (!(s >= 0 && e >= s && e <= dataLen)) throw bad(`entry "${name}" points at bytes ${s}..${e} but only ${dataLen} data bytes exist (truncated?)`);
     if (e - s !== count * width) throw bad(`entry "${name}" has ${e - s} bytes but shape [${shape}] of ${dtype} needs ${count * width}`);
-    spans.push([s, e, name]);
-    tensors.set(name, { shape: [...shape], data: decode(bytes, dataStart + s, count, dtype) });
+    entries.push({ name, dtype, shape: [...shape], count, start: s, end: e });
   }
   // The format's rule: tensors tile the data region exactly, without overlaps or holes (the
   // Python library refuses other files too); two names sharing bytes is a corrupt or forged file.
-  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const spans = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);
   let end = 0;
-  for (const [s, e, name] of spans) {
+  for (const { start: s, end: e, name } of spans) {
     if (s < end) throw bad(`entry "${name}" overlaps the bytes of another tensor (${s} < ${end})`);
     if (s > end) throw bad(`bytes ${end}..${s} belong to no tensor (before "${name}")`);
     end = e;
   }
   if (end !== dataLen) throw bad(`the tensors cover ${end} of the ${dataLen} data bytes`);
-  return { tensors, metadata };
+  return { entries, metadata, dataStart };
 }
 
 function decode(bytes: Uint8Array, at: number, count: number, dtype: string): Float32Array | Int32Array {
@@ -140,15 +160,63 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-/** Read and parse a safetensors file; a missing file gives a {@link CheckpointError}. */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
+/** Options of {@link readSafetensors}. */
+export interface ReadSafetensorsOptions {
+  /** Read only the tensors whose name passes (the others' bytes are never read). Default: all. */
+  filter?: (name: string) => boolean;
+}
+
+/**
+ * Read a safetensors file by byte ranges: the header, then each tensor's own bytes (one tensor's
+ * raw bytes in memory at a time, never the whole file in one buffer), so files over 2 GiB (Node's
+ * buffer limit) load, and `filter` skips tensors without reading them. The header is checked
+ * against the file's size as {@link parseSafetensors} checks it. A missing or unreadable file
+ * gives a {@link CheckpointError}.
+ *
+ * @example
+ * ```ts
+ * const f = await readSafetensors("datasets/models/roberta-tiny/model.safetensors", { filter: (n) => n.includes("embeddings") });
+ * [...f.tensors.keys()].every((n) => n.includes("embeddings")); // true
+ * ```
+ */
+export async function readSafetensors(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsFile> {
+  let fh: FileHandle;
   try {
-    bytes = await readFile(path);
+    fh = await open(path, "r");
   } catch (e) {
     throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return parseSafetensors(bytes, path);
+  try {
+    const size = (await fh.stat()).size;
+    const read = async (at: number, length: number): Promise<Uint8Array> => {
+      const buf = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, at + done);
+        if (bytesRead === 0) throw invalid(path, `it ended at byte ${at + done} while ${length - done} more were expected (truncated while reading?)`);
+        done += bytesRead;
+      }
+      return buf;
+    };
+    if (size < 8) throw invalid(path, `it is ${size} bytes long, shorter than the 8-byte header length`);
+    const n = Number(new DataView((await read(0, 8)).buffer).getBigUint64(0, true));
+    if (n <= 1 || 8 + n > size) throw invalid(path, `the header says it is ${n} bytes but the file has ${size - 8} after the length`);
+    const layout = parseHeader(await read(8, n), size, path);
+    const tensors = new Map<string, StoredTensor>();
+    for (const e of layout.entries) {
+      if (options.filter && !options.filter(e.name)) continue;
+      const raw = await read(layout.dataStart + e.start, e.end - e.start);
+      // F32 on a little-endian host: the bytes just read are the values (no second copy).
+      const data = e.dtype === "F32" && LITTLE_ENDIAN ? new Float32Array(raw.buffer, 0, e.count) : decode(raw, 0, e.count, e.dtype);
+      tensors.set(e.name, { shape: e.shape, data });
+    }
+    return { tensors, metadata: layout.metadata };
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

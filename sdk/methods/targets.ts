@@ -39,6 +39,9 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>>
   bert: ["query", "value"],
   roberta: ["query", "value"],
   gpt2: ["c_attn"],
+  llama: ["q_proj", "v_proj"],
+  qwen2: ["q_proj", "v_proj"],
+  mistral: ["q_proj", "v_proj"],
 };
 
 /**

@@ -16,11 +16,12 @@ import { CheckpointError, ConfigError, ShapeMismatchError, UnknownNameError } fr
 import { Rng } from "../core/rng.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
+import { LlamaModel, llamaConfig } from "./llama.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
 import { readSafetensors, type StoredTensor } from "./safetensors.js";
 
-/** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
-export type PretrainedModel = EncoderModel | DecoderModel;
+/** A model built by this module: a BERT/RoBERTa encoder, a GPT-2 or Llama-family decoder, with its head. */
+export type PretrainedModel = EncoderModel | DecoderModel | LlamaModel;
 
 /** Options of {@link loadPretrained} and {@link createModel}. */
 export interface LoadOptions {
@@ -62,9 +63,21 @@ export const ARCHITECTURES: Readonly<Record<string, { modelType: ModelConfig["mo
   GPT2LMHeadModel: { modelType: "gpt2", head: "causal-lm" },
   GPT2ForSequenceClassification: { modelType: "gpt2", head: "sequence-classification" },
   GPT2ForTokenClassification: { modelType: "gpt2", head: "token-classification" },
+  LlamaModel: { modelType: "llama", head: undefined },
+  LlamaForCausalLM: { modelType: "llama", head: "causal-lm" },
+  LlamaForSequenceClassification: { modelType: "llama", head: "sequence-classification" },
+  Qwen2Model: { modelType: "qwen2", head: undefined },
+  Qwen2ForCausalLM: { modelType: "qwen2", head: "causal-lm" },
+  Qwen2ForSequenceClassification: { modelType: "qwen2", head: "sequence-classification" },
+  MistralModel: { modelType: "mistral", head: undefined },
+  MistralForCausalLM: { modelType: "mistral", head: "causal-lm" },
+  MistralForSequenceClassification: { modelType: "mistral", head: "sequence-classification" },
 };
 
-const MODEL_TYPES = ["bert", "roberta", "gpt2"] as const;
+const MODEL_TYPES = ["bert", "roberta", "gpt2", "llama", "qwen2", "mistral"] as const;
+/** The decoders: a causal-LM head is theirs, and their default head. */
+const DECODER_TYPES: readonly string[] = ["gpt2", "llama", "qwen2", "mistral"];
+const LLAMA_TYPES: readonly string[] = ["llama", "qwen2", "mistral"];
 
 /**
  * Full-size configs by their Hub names, for {@link createModel} (benchmarks, shape checks).
@@ -125,7 +138,9 @@ function freshValues(spec: ParamSpec, rng: Rng, std: number): Float32Array {
 function build(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource): PretrainedModel {
   const store = new ParamStore();
   try {
-    return config.model_type === "gpt2" ? new DecoderModel(config, head, numLabels, source, store) : new EncoderModel(config, head, numLabels, source, store);
+    if (config.model_type === "gpt2") return new DecoderModel(config, head, numLabels, source, store);
+    if (LLAMA_TYPES.includes(config.model_type)) return new LlamaModel(config, head, numLabels, source, store);
+    return new EncoderModel(config, head, numLabels, source, store);
   } catch (e) {
     store.dispose();
     throw e;
@@ -189,8 +204,34 @@ const CONFIG_FIELDS: Record<ModelConfig["model_type"], Record<string, string>> =
     scale_attn_weights: "bool",
     scale_attn_by_inverse_layer_idx: "bool",
   },
+  llama: {
+    vocab_size: "int1",
+    hidden_size: "int1",
+    intermediate_size: "int1",
+    num_hidden_layers: "int1",
+    num_attention_heads: "int1",
+    num_key_value_heads: "int1?",
+    head_dim: "int1?",
+    max_position_embeddings: "int1",
+    rms_norm_eps: "pos",
+    attention_dropout: "prob",
+    initializer_range: "nonneg",
+    pad_token_id: "int0?",
+    num_labels: "int1",
+    hidden_act: "act",
+    attention_bias: "bool",
+    mlp_bias: "bool",
+    tie_word_embeddings: "bool",
+    sliding_window: "int1?",
+    use_sliding_window: "bool",
+  },
+  qwen2: {},
+  mistral: {},
 };
 CONFIG_FIELDS.roberta = CONFIG_FIELDS.bert;
+// bos/eos are not checked for the Llama family: Llama 3 lists several end tokens.
+CONFIG_FIELDS.qwen2 = CONFIG_FIELDS.llama;
+CONFIG_FIELDS.mistral = CONFIG_FIELDS.llama;
 
 /**
  * Type-check the fields of a config that the model reads (those present; absent ones take HF's
@@ -241,6 +282,8 @@ function checkConfigFields(config: ModelConfig, where: string): void {
     throw new ConfigError(`${where}: id2label is ${JSON.stringify(config.id2label)}, but it must be an object { "0": "LABEL_0", … }. Fix the config.`);
   if (config.architectures !== undefined && !(Array.isArray(config.architectures) && config.architectures.every((a) => typeof a === "string")))
     throw new ConfigError(`${where}: architectures is ${JSON.stringify(config.architectures)}, but it must be a list of class names. Fix the config.`);
+  // The whole Llama-family config (GQA shapes, RoPE type and parameters), before any weight is read.
+  if (LLAMA_TYPES.includes(config.model_type)) llamaConfig(config, where);
 }
 
 function checkModelType(config: ModelConfig, where: string): void {
@@ -252,10 +295,11 @@ function checkModelType(config: ModelConfig, where: string): void {
 }
 
 function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: HeadKind | undefined): { head: HeadKind; numLabels: number } {
-  const head = opts.head ?? checkpointHead ?? (config.model_type === "gpt2" ? "causal-lm" : "sequence-classification");
-  if (head === "causal-lm" && config.model_type !== "gpt2") {
+  const decoder = DECODER_TYPES.includes(config.model_type);
+  const head = opts.head ?? checkpointHead ?? (decoder ? "causal-lm" : "sequence-classification");
+  if (head === "causal-lm" && !decoder) {
     throw new ConfigError(
-      `a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a GPT-2 checkpoint.`,
+      `a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a decoder checkpoint (GPT-2, Llama, Qwen2, Mistral).`,
     );
   }
   const numLabels = opts.numLabels ?? configLabels(config) ?? 2;
@@ -278,7 +322,7 @@ function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: Hea
  */
 export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {
   checkLoadOptions(opts, "createModel");
-  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257 } as const;
+  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257, llama: 32000, qwen2: 151936, mistral: 32000 } as const;
   const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
   checkModelType(full, "createModel");
   checkConfigFields(full, "createModel config");
@@ -423,7 +467,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
       const ours = Object.keys(ARCHITECTURES).filter((a) => ARCHITECTURES[a]!.modelType === config.model_type);
       throw new UnknownNameError(
         `${configPath}: architecture ${arch} is not one autolora reads for model_type ${config.model_type} (known: ${ours.join(", ")}). ` +
-          `Pass { head: "sequence-classification" | "token-classification"${config.model_type === "gpt2" ? ' | "causal-lm"' : ""} } to load only its ${config.model_type} weights with a fresh head.`,
+          `Pass { head: ${LLAMA_TYPES.includes(config.model_type) ? '"sequence-classification" | "causal-lm"' : `"sequence-classification" | "token-classification"${config.model_type === "gpt2" ? ' | "causal-lm"' : ""}`} } to load only its ${config.model_type} weights with a fresh head.`,
       );
     }
   }
@@ -432,7 +476,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
   // The checkpoint's head is used only when it is the head asked for, with as many labels.
   const useHead = checkpointHead === head && (head === "causal-lm" || numLabels === (configLabels(config) ?? 2));
   const { tensors, file } = await readWeights(dir);
-  const prefix = config.model_type === "gpt2" ? "transformer" : config.model_type;
+  const prefix = config.model_type === "gpt2" ? "transformer" : LLAMA_TYPES.includes(config.model_type) ? "model" : config.model_type;
   const rng = new Rng(opts.seed ?? 0);
   const std = typeof config.initializer_range === "number" ? config.initializer_range : 0.02;
   const source: ParamSource = (spec) => {
@@ -492,5 +536,5 @@ function isBodyWeight(name: string, prefix: string, headModules: readonly string
   if (headModules.some((m) => name === m || name.startsWith(`${m}.`))) return true;
   const bare = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
   if (/(^|\.)(position_ids|token_type_ids)$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
-  return /^(embeddings|encoder|wte|wpe|h|ln_f)\./.test(bare);
+  return /^(embeddings|encoder|wte|wpe|h|ln_f|embed_tokens|layers|norm)\./.test(bare);
 }

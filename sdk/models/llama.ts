@@ -492,7 +492,11 @@ export class LlamaModel implements Model, CachedCausalLm {
     const repeat = (y: tf.Tensor) => {
       if (groups === 1) return y;
       const tk = y.shape[2]!;
-      return y.expandDims(2).tile([1, 1, groups, 1, 1]).reshape([b, nh, tk, hd]);
+      // rank-4 tile: tfjs has no gradient for tiling a rank-5 tensor
+      return y
+        .reshape([b, nkv, 1, tk * hd])
+        .tile([1, 1, groups, 1])
+        .reshape([b, nh, tk, hd]);
     };
     const seed = dropoutSeed(c.attention_dropout, modelDropoutContext(ctx));
     const dropProbs = seed === undefined ? undefined : { rate: c.attention_dropout, seed };

@@ -8,11 +8,13 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CheckpointError, ConfigError } from "../../sdk/core/errors.js";
+import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPeftAdapter } from "../../sdk/methods/lora/peft.js";
 import { defaultTargetModules } from "../../sdk/methods/targets.js";
-import { beamSearch, greedySearch } from "../../sdk/models/generate.js";
+import { beamSearch, generate, greedySearch } from "../../sdk/models/generate.js";
 import { LlamaModel, ropeInvFreq, ropeParameters } from "../../sdk/models/llama.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { Session } from "../../sdk/session/index.js";
 import { FIXTURES, maxAbsDiff, reference } from "./helpers.js";
 
 // Observed on the cpu backend: max |Δ| over every position (padding included) 1.1e-6 (Llama),
@@ -303,6 +305,70 @@ describe("PEFT LoRA on all seven Llama linears", () => {
     expect(maxAbsDiff(logits, ref("tiny-llama-lm").logits)).toBeGreaterThan(1e-2);
     h.detach();
     expect(tf.memory().numTensors).toBe(n);
+    model.dispose();
+  });
+});
+
+describe("around the model", () => {
+  it("generate() with the fixture's tokenizer gives transformers' greedy tokens (the prompt encoded with <s>)", async () => {
+    const gen = ref("tiny-llama-lm").generate!.greedy;
+    const model = await loadPretrained(`${FIXTURES}/tiny-llama-lm`);
+    const tokenizer = await loadTokenizer(`${FIXTURES}/tiny-llama-lm`);
+    const out = await generate(
+      model,
+      tokenizer,
+      gen.single.map((g) => g.prompt),
+      { maxNewTokens: 8, eosTokenId: 2 },
+    );
+    out.forEach((o, i) => {
+      expect(o.promptIds).toEqual(gen.single[i]!.input_ids);
+      expect([...o.promptIds, ...o.tokenIds]).toEqual(gen.single[i]!.sequence);
+    });
+    model.dispose();
+  });
+
+  it("save → loadPretrained: same parameters and logits; a tied lm_head is not written", async () => {
+    for (const name of ["tiny-llama-lm", "tiny-qwen2-lm", "tiny-llama-seqcls"]) {
+      const a = await loadPretrained(`${FIXTURES}/${name}`);
+      const dir = join(tmp, `saved-${name}`);
+      await a.save(dir);
+      const b = await loadPretrained(dir);
+      expect(b.params.names()).toEqual(a.params.names());
+      expect(b.params.has("lm_head.weight")).toBe(name === "tiny-llama-lm"); // Qwen2's is tied; seq-cls has score
+      expect(b.head).toBe(a.head);
+      const r = ref(name);
+      const inputs = { inputIds: r.input_ids, attentionMask: r.attention_mask };
+      expect(maxAbsDiff(await b.predict(inputs), await a.predict(inputs))).toBe(0);
+      const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8"));
+      expect(config.architectures).toEqual(JSON.parse(await readFile(`${FIXTURES}/${name}/config.json`, "utf8")).architectures);
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("an AutoLoRA session on tiny-llama-lm (q_proj, v_proj, causal LM) runs 2 meta-steps", async () => {
+    const model = await loadPretrained(`${FIXTURES}/tiny-llama-lm`);
+    const tokenizer = await loadTokenizer(`${FIXTURES}/tiny-llama-lm`);
+    const train = Array.from({ length: 8 }, (_, i) => ({ text: `the rank of layer ${i}`, label: `alpha ${i % 3}` }));
+    const s = await Session.create({ model, tokenizer, data: { train }, targetModules: ["q_proj", "v_proj"], batchSize: 2, maxLength: 16 });
+    expect([...s.adapter.layers.keys()]).toEqual([
+      "model.layers.0.self_attn.q_proj",
+      "model.layers.0.self_attn.v_proj",
+      "model.layers.1.self_attn.q_proj",
+      "model.layers.1.self_attn.v_proj",
+    ]);
+    const before = s.alphas().map((a) => [...a.alpha]);
+    const seen: number[] = [];
+    const r = await s.run({ steps: 2, live: false, onStep: (x) => void seen.push(x.inner.loss, x.outer.loss) });
+    expect(r.steps).toBe(2);
+    expect(seen.every(Number.isFinite)).toBe(true);
+    expect(
+      maxAbsDiff(
+        s.alphas().map((a) => [...a.alpha]),
+        before,
+      ),
+    ).toBeGreaterThan(0); // β moved
+    s.dispose();
     model.dispose();
   });
 });

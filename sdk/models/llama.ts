@@ -234,9 +234,7 @@ export function llamaConfig(raw: ModelConfig, where = "config.json"): LlamaConfi
   const partial = raw.partial_rotary_factor;
   if (partial !== undefined && partial !== null && partial !== 1)
     throw new ConfigError(`${where}: partial_rotary_factor ${JSON.stringify(partial)} is not supported: autolora rotates the whole head (1.0).`);
-  if (raw.pretraining_tp !== undefined && raw.pretraining_tp !== 1 && raw.pretraining_tp !== null) {
-    // HF's pretraining_tp > 1 splits matmuls only to reproduce rounding of the original run; same math.
-  }
+  // pretraining_tp > 1 only splits HF's matmuls to reproduce the original run's rounding: same math, ignored.
   if (type === "qwen2" && raw.use_sliding_window === true)
     throw new ConfigError(`${where}: use_sliding_window true (Qwen2 sliding-window layers) is not supported; autolora computes Qwen2 with full attention.`);
   if (type !== "mistral") cfg.sliding_window = null;

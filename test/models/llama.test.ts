@@ -13,7 +13,7 @@ import { loadPeftAdapter } from "../../sdk/methods/lora/peft.js";
 import { defaultTargetModules } from "../../sdk/methods/targets.js";
 import { beamSearch, generate, greedySearch } from "../../sdk/models/generate.js";
 import { LlamaModel, ropeInvFreq, ropeParameters } from "../../sdk/models/llama.js";
-import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { ARCHITECTURES, createModel, loadPretrained } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
 import { FIXTURES, maxAbsDiff, reference } from "./helpers.js";
 
@@ -152,6 +152,40 @@ describe("configurations", () => {
       expect(maxAbsDiff(await m.predict(inputs), r.logits)).toBeGreaterThan(1e-2);
       m.dispose();
     }
+  });
+
+  it("every class of the family is registered; heads: causal LM or sequence classification; bad GQA shapes refused", async () => {
+    for (const t of ["Llama", "Qwen2", "Mistral"]) {
+      const type = t.toLowerCase();
+      expect(ARCHITECTURES[`${t}ForCausalLM`]).toEqual({ modelType: type, head: "causal-lm" });
+      expect(ARCHITECTURES[`${t}ForSequenceClassification`]).toEqual({ modelType: type, head: "sequence-classification" });
+      expect(ARCHITECTURES[`${t}Model`]).toEqual({ modelType: type, head: undefined });
+    }
+    // a causal-LM checkpoint under a fresh seq-cls head (Qwen2: pad_token_id 0), its lm_head ignored
+    const q = await loadPretrained(`${FIXTURES}/tiny-qwen2-lm`, { head: "sequence-classification", numLabels: 2, seed: 1 });
+    expect((q as LlamaModel).architecture).toBe("Qwen2ForSequenceClassification");
+    expect(((await q.predict({ inputIds: [[5, 6, 0, 0]] })) as number[][])[0]).toHaveLength(2);
+    q.dispose();
+    await expect(loadPretrained(`${FIXTURES}/tiny-llama-lm`, { head: "token-classification", numLabels: 3 })).rejects.toThrow(ConfigError);
+    const m = createModel(
+      {
+        model_type: "mistral",
+        vocab_size: 50,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        sliding_window: 3,
+      },
+      { seed: 0 },
+    );
+    expect(m.head).toBe("causal-lm");
+    expect(((await m.predict({ inputIds: [[1, 2, 3, 4, 5]] })) as number[][][])[0]).toHaveLength(5);
+    m.dispose();
+    expect(() => createModel({ model_type: "llama", vocab_size: 50, hidden_size: 16, num_attention_heads: 4, num_key_value_heads: 3 })).toThrow(
+      /num_key_value_heads/,
+    );
   });
 
   it("HF module names, GQA shapes, tied and untied embeddings, PEFT's default targets", async () => {

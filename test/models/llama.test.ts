@@ -186,6 +186,23 @@ describe("configurations", () => {
     expect(() => createModel({ model_type: "llama", vocab_size: 50, hidden_size: 16, num_attention_heads: 4, num_key_value_heads: 3 })).toThrow(
       /num_key_value_heads/,
     );
+    // Llama's attention_bias puts biases on q, k, v and o; mlp_bias on the three MLP linears
+    const b = createModel(
+      {
+        model_type: "llama",
+        vocab_size: 50,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        attention_bias: true,
+        mlp_bias: true,
+      },
+      { seed: 0 },
+    );
+    expect([...b.linears.values()].every((l) => l.hasBias)).toBe(true);
+    expect(b.params.has("model.layers.0.self_attn.o_proj.bias")).toBe(true);
+    b.dispose();
   });
 
   it("HF module names, GQA shapes, tied and untied embeddings, PEFT's default targets", async () => {
@@ -272,6 +289,9 @@ describe.each(["tiny-llama-lm", "tiny-qwen2-lm"])("%s generation", (name) => {
     model.dispose();
   });
 
+  // Positions are cumsum(mask) − 1 here, as in transformers' generate. RoPE scores depend only on
+  // relative positions, so this test pins the masking of the left padding more than the position
+  // ids themselves: with positions 0..T−1 it passes too (checked by hand, 2026-12-04).
   it("left-padded batch: positions cumsum(mask) − 1 through the cache give transformers' greedy sequences", async () => {
     const model = (await loadPretrained(`${FIXTURES}/${name}`)) as LlamaModel;
     const lp = gen.greedy.left_padded;

@@ -40,6 +40,9 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>>
   roberta: ["query", "value"],
   gpt2: ["c_attn"],
   "deberta-v2": ["query_proj", "value_proj"],
+  llama: ["q_proj", "v_proj"],
+  qwen2: ["q_proj", "v_proj"],
+  mistral: ["q_proj", "v_proj"],
 };
 
 /**

@@ -1,8 +1,11 @@
 /**
- * Text generation with a causal LM (GPT-2 with its `causal-lm` head, LoRA attached or not):
- * greedy decoding and beam search. Each step runs the model on the whole prefix (no key/value
- * cache: our models are small and sequences short), takes the log-softmax at the last position,
- * and extends the hypotheses.
+ * Text generation with a causal LM (GPT-2 or the Llama family with a `causal-lm` head, LoRA
+ * attached or not): greedy decoding and beam search. A model with a key/value cache (the Llama
+ * family, `hasKvCache`) runs the prompt once and then one new token per hypothesis and step,
+ * reusing the cached keys and values (beam search reorders the cache to the parents of the new
+ * beams); GPT-2 runs the whole prefix at every step (our GPT-2s are small and sequences short).
+ * `useCache: false` recomputes for any model: the same tokens, the reference the cache is tested
+ * against. Each step takes the log-softmax at the last position and extends the hypotheses.
  *
  * Beam search keeps `numBeams` live hypotheses; at each step it scores every continuation of every
  * live hypothesis by its total log-probability, keeps the best `numBeams` that do not end, and
@@ -15,6 +18,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { logSoftmax } from "../ops/second-order.js";
+import { type CachedCausalLm, hasKvCache, type KvCache } from "./llama.js";
 import type { Model } from "./module.js";
 
 /** What generation needs from a tokenizer (`loadTokenizer(dir)` satisfies it). */
@@ -33,6 +37,11 @@ export interface GenerateOptions {
   eosTokenId?: number;
   /** Beam ranking by `logProb / length^lengthPenalty`; default 0 (total log-probability). */
   lengthPenalty?: number;
+  /**
+   * Reuse cached keys/values when the model has a cache (the Llama family); default true.
+   * `false` runs the whole prefix at every step (same tokens, slower).
+   */
+  useCache?: boolean;
 }
 
 /** One prompt's generation. */
@@ -47,26 +56,90 @@ export interface Generation {
   logProb: number;
 }
 
-/**
- * Log-probabilities of the next token after each row (all rows have the same length), `[rows][vocab]`.
- * Read asynchronously: webgpu in Node has no synchronous read.
- */
-async function nextLogProbs(model: Model, rows: number[][]): Promise<Float32Array[]> {
-  const t = rows[0]!.length;
-  const out = tf.tidy(() => {
-    const ids = tf.tensor2d(rows, [rows.length, t], "int32");
-    const logits = model.forward({ inputIds: ids, attentionMask: tf.onesLike(ids) }, { training: false }) as tf.Tensor3D;
-    const v = logits.shape[2];
-    return logSoftmax(logits.slice([0, t - 1, 0], [rows.length, 1, v]).reshape([rows.length, v]));
-  });
-  const v = out.shape[1]!;
+/** Log-softmax of `[rows, vocab]` logits, read asynchronously (webgpu in Node has no synchronous read); disposes `logits`. */
+async function readLogProbs(logits: tf.Tensor2D): Promise<Float32Array[]> {
+  const out = tf.tidy(() => logSoftmax(logits));
+  logits.dispose();
+  const [rows, v] = out.shape;
   let data: Float32Array;
   try {
     data = (await out.data()) as Float32Array;
   } finally {
     out.dispose();
   }
-  return rows.map((_, i) => data.subarray(i * v, (i + 1) * v));
+  return Array.from({ length: rows }, (_, i) => data.subarray(i * v, (i + 1) * v));
+}
+
+/**
+ * Next-token log-probabilities for the live hypotheses of a search, `[rows][vocab]`. Each call
+ * gives every row's whole sequence (prompt + generated, all the same length) and, for a cache,
+ * which row of the previous call each row continues (`parents`).
+ */
+interface NextTokens {
+  next(rows: number[][], parents: readonly number[]): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+/** Recompute: the whole prefix through `forward` at every step. */
+function recompute(model: Model): NextTokens {
+  return {
+    next: (rows) => {
+      const t = rows[0]!.length;
+      const logits = tf.tidy(() => {
+        const ids = tf.tensor2d(rows, [rows.length, t], "int32");
+        const all = model.forward({ inputIds: ids, attentionMask: tf.onesLike(ids) }, { training: false }) as tf.Tensor3D;
+        const v = all.shape[2];
+        return all.slice([0, t - 1, 0], [rows.length, 1, v]).reshape([rows.length, v]) as tf.Tensor2D;
+      });
+      return readLogProbs(logits);
+    },
+    dispose: () => {},
+  };
+}
+
+/** The model's key/value cache: the prompt once, then each row's newest token. */
+function cached(m: CachedCausalLm): NextTokens {
+  let cache: KvCache | undefined;
+  const swap = (c: KvCache) => {
+    cache?.dispose();
+    cache = c;
+  };
+  return {
+    next: (rows, parents) => {
+      let step: { logits: tf.Tensor2D; cache: KvCache };
+      if (!cache) {
+        const ids = tf.tensor2d(rows, [rows.length, rows[0]!.length], "int32");
+        const mask = tf.onesLike(ids);
+        try {
+          step = m.startCache(ids, mask);
+        } finally {
+          ids.dispose();
+          mask.dispose();
+        }
+      } else {
+        if (parents.length !== cache.batch || parents.some((p, i) => p !== i)) swap(cache.select(parents));
+        const last = tf.tensor1d(
+          rows.map((r) => r.at(-1)!),
+          "int32",
+        );
+        try {
+          step = m.extendCache(cache, last);
+        } finally {
+          last.dispose();
+        }
+      }
+      swap(step.cache);
+      return readLogProbs(step.logits);
+    },
+    dispose: () => {
+      cache?.dispose();
+      cache = undefined;
+    },
+  };
+}
+
+function nextTokens(model: Model, o: GenerateOptions): NextTokens {
+  return (o.useCache ?? true) && hasKvCache(model) ? cached(model) : recompute(model);
 }
 
 function argmax(a: Float32Array): number {
@@ -93,13 +166,18 @@ export interface Hypothesis {
 export async function greedySearch(model: Model, prompt: number[], o: GenerateOptions): Promise<Hypothesis> {
   const ids = [...prompt];
   const out: Hypothesis = { ids: [], logProb: 0 };
-  for (let s = 0; s < o.maxNewTokens; s++) {
-    const lp = (await nextLogProbs(model, [ids]))[0]!;
-    const next = argmax(lp);
-    out.ids.push(next);
-    out.logProb += lp[next]!;
-    ids.push(next);
-    if (next === o.eosTokenId) break;
+  const source = nextTokens(model, o);
+  try {
+    for (let s = 0; s < o.maxNewTokens; s++) {
+      const lp = (await source.next([ids], [0]))[0]!;
+      const next = argmax(lp);
+      out.ids.push(next);
+      out.logProb += lp[next]!;
+      ids.push(next);
+      if (next === o.eosTokenId) break;
+    }
+  } finally {
+    source.dispose();
   }
   return out;
 }
@@ -117,40 +195,52 @@ export async function beamSearch(model: Model, prompt: number[], o: GenerateOpti
   const lpen = o.lengthPenalty ?? 0;
   const score = (h: Hypothesis) => h.logProb / Math.max(1, h.ids.length) ** lpen;
   let live: Hypothesis[] = [{ ids: [], logProb: 0 }];
+  // for each live hypothesis, the row of the previous step it continues (the cache's reordering)
+  let parents: number[] = [0];
   const finished: Hypothesis[] = [];
-  for (let s = 0; s < o.maxNewTokens && live.length > 0; s++) {
-    const lps = await nextLogProbs(
-      model,
-      live.map((h) => [...prompt, ...h.ids]),
-    );
-    const cands: { from: number; token: number; logProb: number }[] = [];
-    lps.forEach((lp, b) => {
-      // the best 2·numBeams continuations of each beam are enough to fill numBeams live slots
-      const top: number[] = [];
-      for (let i = 0; i < lp.length; i++) {
-        if (top.length < 2 * numBeams) {
-          top.push(i);
-          top.sort((x, y) => lp[y]! - lp[x]! || x - y);
-        } else if (lp[i]! > lp[top[top.length - 1]!]!) {
-          top[top.length - 1] = i;
-          top.sort((x, y) => lp[y]! - lp[x]! || x - y);
+  const source = nextTokens(model, o);
+  try {
+    for (let s = 0; s < o.maxNewTokens && live.length > 0; s++) {
+      const lps = await source.next(
+        live.map((h) => [...prompt, ...h.ids]),
+        parents,
+      );
+      const cands: { from: number; token: number; logProb: number }[] = [];
+      lps.forEach((lp, b) => {
+        // the best 2·numBeams continuations of each beam are enough to fill numBeams live slots
+        const top: number[] = [];
+        for (let i = 0; i < lp.length; i++) {
+          if (top.length < 2 * numBeams) {
+            top.push(i);
+            top.sort((x, y) => lp[y]! - lp[x]! || x - y);
+          } else if (lp[i]! > lp[top[top.length - 1]!]!) {
+            top[top.length - 1] = i;
+            top.sort((x, y) => lp[y]! - lp[x]! || x - y);
+          }
         }
+        for (const token of top) cands.push({ from: b, token, logProb: live[b]!.logProb + lp[token]! });
+      });
+      cands.sort((x, y) => y.logProb - x.logProb || x.from - y.from || x.token - y.token);
+      const next: Hypothesis[] = [];
+      const nextParents: number[] = [];
+      for (const c of cands) {
+        const h = { ids: [...live[c.from]!.ids, c.token], logProb: c.logProb };
+        if (c.token === o.eosTokenId) finished.push(h);
+        else {
+          next.push(h);
+          nextParents.push(c.from);
+        }
+        if (next.length === numBeams) break;
       }
-      for (const token of top) cands.push({ from: b, token, logProb: live[b]!.logProb + lp[token]! });
-    });
-    cands.sort((x, y) => y.logProb - x.logProb || x.from - y.from || x.token - y.token);
-    const next: Hypothesis[] = [];
-    for (const c of cands) {
-      const h = { ids: [...live[c.from]!.ids, c.token], logProb: c.logProb };
-      if (c.token === o.eosTokenId) finished.push(h);
-      else next.push(h);
-      if (next.length === numBeams) break;
+      live = next;
+      parents = nextParents;
+      finished.sort((x, y) => score(y) - score(x));
+      finished.splice(numBeams);
+      // Log-probabilities only decrease, so with lengthPenalty 0 no live hypothesis can beat a full set of finished ones.
+      if (lpen === 0 && finished.length === numBeams && live.every((h) => h.logProb <= finished[numBeams - 1]!.logProb)) break;
     }
-    live = next;
-    finished.sort((x, y) => score(y) - score(x));
-    finished.splice(numBeams);
-    // Log-probabilities only decrease, so with lengthPenalty 0 no live hypothesis can beat a full set of finished ones.
-    if (lpen === 0 && finished.length === numBeams && live.every((h) => h.logProb <= finished[numBeams - 1]!.logProb)) break;
+  } finally {
+    source.dispose();
   }
   const all = [...finished, ...live];
   all.sort((x, y) => score(y) - score(x));
@@ -172,12 +262,14 @@ export async function beamSearch(model: Model, prompt: number[], o: GenerateOpti
  * ```
  */
 export async function generate(model: Model, tokenizer: GenerationTokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
-  if (model.head !== "causal-lm") throw new ConfigError(`generate needs a causal-LM model (GPT-2 with head "causal-lm"), got a ${model.head} head.`);
+  if (model.head !== "causal-lm")
+    throw new ConfigError(`generate needs a causal-LM model (GPT-2, Llama, Qwen2 or Mistral with head "causal-lm"), got a ${model.head} head.`);
   const numBeams = options.numBeams ?? 1;
   if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens > 0))
     throw new ConfigError(`generate: maxNewTokens must be a positive integer, got ${options.maxNewTokens}.`);
   if (!(Number.isInteger(numBeams) && numBeams > 0)) throw new ConfigError(`generate: numBeams must be a positive integer, got ${numBeams}.`);
-  const positions = typeof model.config.n_positions === "number" ? model.config.n_positions : Number.POSITIVE_INFINITY;
+  const room = model.config.model_type === "gpt2" ? model.config.n_positions : model.config.max_position_embeddings;
+  const positions = typeof room === "number" ? room : Number.POSITIVE_INFINITY;
   const encoded = prompts.length ? tokenizer.encodeBatch(prompts, { padding: false, truncation: false }).inputIds : [];
   const out: Generation[] = [];
   for (const [i, promptIds] of encoded.entries()) {

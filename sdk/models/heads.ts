@@ -7,8 +7,9 @@
  * | BERT sequence classification | `bert.pooler.dense` (+tanh), `classifier` | token 0 |
  * | RoBERTa sequence classification | `classifier.dense` (+tanh), `classifier.out_proj` | token 0 |
  * | token classification | `classifier` | every token |
- * | GPT-2 sequence classification | `score` (no bias) | last non-pad token |
+ * | GPT-2 / Llama-family sequence classification | `score` (no bias) | last non-pad token |
  * | GPT-2 causal LM | `lm_head`, tied to `transformer.wte` | every token |
+| Llama-family causal LM | `lm_head` (llama.ts), or tied to `model.embed_tokens` | every token |
  *
  * Losses follow HF: MSE when `num_labels` is 1, else cross-entropy; −100 labels are ignored;
  * the causal-LM loss shifts by one position itself.
@@ -162,14 +163,15 @@ export function tokenClassificationHead(store: ParamStore, o: HeadOptions): Head
  * `GPT2ForSequenceClassification`: `score` (no bias) on every token, read at the last token
  * whose attention mask is 1. (HF finds that token by `input_ids != pad_token_id`; with right
  * padding and a pad id that does not occur inside the text, both pick the same token, and the
- * mask also works when GPT-2 pads with its end-of-text token.)
+ * mask also works when GPT-2 pads with its end-of-text token.) With `padTokenId` (the Llama
+ * family), the last token whose id is not `padTokenId`, as transformers' generic head does.
  *
  * @example
  * ```ts
  * const head = lastTokenSequenceHead(store, { hidden: 768, numLabels: 2, dropout: 0, std: 0.02 });
  * ```
  */
-export function lastTokenSequenceHead(store: ParamStore, o: HeadOptions): Head {
+export function lastTokenSequenceHead(store: ParamStore, o: HeadOptions, opts: { padTokenId?: number } = {}): Head {
   const score = new Linear(store, "score", o.hidden, o.numLabels, false);
   return {
     kind: "sequence-classification",
@@ -181,8 +183,11 @@ export function lastTokenSequenceHead(store: ParamStore, o: HeadOptions): Head {
       tf.tidy(() => {
         const logits = score.forward(hidden, ctx) as tf.Tensor3D; // [B, T, C]
         const t = logits.shape[1];
-        // index of the last 1 in each mask row: argmax of mask * (position + 1)
-        const pos = tf.mul(tf.cast(inputs.attentionMask, "float32"), tf.range(1, t + 1));
+        // index of the last kept token in each row: argmax of keep * (position + 1); keep is the
+        // mask, or (Llama family, transformers' GenericForSequenceClassification) id ≠ pad_token_id
+        const keep =
+          opts.padTokenId === undefined ? tf.cast(inputs.attentionMask, "float32") : tf.cast(tf.notEqual(inputs.inputIds, opts.padTokenId), "float32");
+        const pos = tf.mul(keep, tf.range(1, t + 1));
         const pick = tf.oneHot(tf.argMax(pos, 1), t).expandDims(2); // [B, T, 1]
         return tf.sum(tf.mul(logits, pick), 1);
       }),

@@ -18,6 +18,7 @@ export * from "./encoder.js";
 export * from "./generate.js";
 export * from "./heads.js";
 export * from "./io.js";
+export * from "./llama.js";
 export * from "./module.js";
 export * from "./pretrained.js";
 export * from "./safetensors.js";

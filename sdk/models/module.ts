@@ -209,7 +209,7 @@ export interface PlainInputs {
 
 /** A model's HF `config.json`, with the fields we read typed and the rest kept as is. */
 export interface ModelConfig {
-  model_type: "bert" | "roberta" | "gpt2" | "deberta-v2";
+  model_type: "bert" | "roberta" | "gpt2" | "deberta-v2" | "llama" | "qwen2" | "mistral";
   architectures: string[];
   vocab_size: number;
   num_labels?: number;
@@ -217,8 +217,8 @@ export interface ModelConfig {
 }
 
 /**
- * A loaded transformer with its head. Implemented by `EncoderModel` (BERT/RoBERTa) and
- * `DecoderModel` (GPT-2).
+ * A loaded transformer with its head. Implemented by `EncoderModel` (BERT/RoBERTa),
+ * `DecoderModel` (GPT-2) and `LlamaModel` (Llama, Qwen2, Mistral).
  */
 export interface Model {
   readonly config: ModelConfig;

@@ -17,11 +17,12 @@ import { Rng } from "../core/rng.js";
 import { DebertaModel } from "./deberta.js";
 import { DecoderModel } from "./decoder.js";
 import { EncoderModel } from "./encoder.js";
+import { LlamaModel, llamaConfig } from "./llama.js";
 import { type HeadKind, type ModelConfig, type ParamSource, type ParamSpec, ParamStore } from "./module.js";
 import { readSafetensors, type StoredTensor } from "./safetensors.js";
 
-/** A model built by this module: a BERT/RoBERTa encoder or a GPT-2 decoder, with its head. */
-export type PretrainedModel = EncoderModel | DecoderModel | DebertaModel;
+/** A model built by this module: a BERT/RoBERTa/DeBERTa-v2 encoder, a GPT-2 or Llama-family decoder, with its head. */
+export type PretrainedModel = EncoderModel | DecoderModel | DebertaModel | LlamaModel;
 
 /** Options of {@link loadPretrained} and {@link createModel}. */
 export interface LoadOptions {
@@ -67,9 +68,21 @@ export const ARCHITECTURES: Readonly<Record<string, { modelType: ModelConfig["mo
   DebertaV2ForMaskedLM: { modelType: "deberta-v2", head: undefined },
   DebertaV2ForSequenceClassification: { modelType: "deberta-v2", head: "sequence-classification" },
   DebertaV2ForTokenClassification: { modelType: "deberta-v2", head: "token-classification" },
+  LlamaModel: { modelType: "llama", head: undefined },
+  LlamaForCausalLM: { modelType: "llama", head: "causal-lm" },
+  LlamaForSequenceClassification: { modelType: "llama", head: "sequence-classification" },
+  Qwen2Model: { modelType: "qwen2", head: undefined },
+  Qwen2ForCausalLM: { modelType: "qwen2", head: "causal-lm" },
+  Qwen2ForSequenceClassification: { modelType: "qwen2", head: "sequence-classification" },
+  MistralModel: { modelType: "mistral", head: undefined },
+  MistralForCausalLM: { modelType: "mistral", head: "causal-lm" },
+  MistralForSequenceClassification: { modelType: "mistral", head: "sequence-classification" },
 };
 
-const MODEL_TYPES = ["bert", "roberta", "gpt2", "deberta-v2"] as const;
+const MODEL_TYPES = ["bert", "roberta", "gpt2", "deberta-v2", "llama", "qwen2", "mistral"] as const;
+/** The decoders: a causal-LM head is theirs, and their default head. */
+const DECODER_TYPES: readonly string[] = ["gpt2", "llama", "qwen2", "mistral"];
+const LLAMA_TYPES: readonly string[] = ["llama", "qwen2", "mistral"];
 
 /**
  * Full-size configs by their Hub names, for {@link createModel} (benchmarks, shape checks).
@@ -132,6 +145,7 @@ function build(config: ModelConfig, head: HeadKind, numLabels: number, source: P
   try {
     if (config.model_type === "gpt2") return new DecoderModel(config, head, numLabels, source, store);
     if (config.model_type === "deberta-v2") return new DebertaModel(config, head, numLabels, source, store);
+    if (LLAMA_TYPES.includes(config.model_type)) return new LlamaModel(config, head, numLabels, source, store);
     return new EncoderModel(config, head, numLabels, source, store);
   } catch (e) {
     store.dispose();
@@ -197,8 +211,34 @@ const CONFIG_FIELDS: Record<ModelConfig["model_type"], Record<string, string>> =
     scale_attn_by_inverse_layer_idx: "bool",
   },
   "deberta-v2": {},
+  llama: {
+    vocab_size: "int1",
+    hidden_size: "int1",
+    intermediate_size: "int1",
+    num_hidden_layers: "int1",
+    num_attention_heads: "int1",
+    num_key_value_heads: "int1?",
+    head_dim: "int1?",
+    max_position_embeddings: "int1",
+    rms_norm_eps: "pos",
+    attention_dropout: "prob",
+    initializer_range: "nonneg",
+    pad_token_id: "int0?",
+    num_labels: "int1",
+    hidden_act: "act",
+    attention_bias: "bool",
+    mlp_bias: "bool",
+    tie_word_embeddings: "bool",
+    sliding_window: "int1?",
+    use_sliding_window: "bool",
+  },
+  qwen2: {},
+  mistral: {},
 };
 CONFIG_FIELDS.roberta = CONFIG_FIELDS.bert;
+// bos/eos are not checked for the Llama family: Llama 3 lists several end tokens.
+CONFIG_FIELDS.qwen2 = CONFIG_FIELDS.llama;
+CONFIG_FIELDS.mistral = CONFIG_FIELDS.llama;
 CONFIG_FIELDS["deberta-v2"] = {
   ...CONFIG_FIELDS.bert,
   type_vocab_size: "int0",
@@ -261,6 +301,8 @@ function checkConfigFields(config: ModelConfig, where: string): void {
     throw new ConfigError(`${where}: id2label is ${JSON.stringify(config.id2label)}, but it must be an object { "0": "LABEL_0", … }. Fix the config.`);
   if (config.architectures !== undefined && !(Array.isArray(config.architectures) && config.architectures.every((a) => typeof a === "string")))
     throw new ConfigError(`${where}: architectures is ${JSON.stringify(config.architectures)}, but it must be a list of class names. Fix the config.`);
+  // The whole Llama-family config (GQA shapes, RoPE type and parameters), before any weight is read.
+  if (LLAMA_TYPES.includes(config.model_type)) llamaConfig(config, where);
 }
 
 function checkModelType(config: ModelConfig, where: string): void {
@@ -272,10 +314,11 @@ function checkModelType(config: ModelConfig, where: string): void {
 }
 
 function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: HeadKind | undefined): { head: HeadKind; numLabels: number } {
-  const head = opts.head ?? checkpointHead ?? (config.model_type === "gpt2" ? "causal-lm" : "sequence-classification");
-  if (head === "causal-lm" && config.model_type !== "gpt2") {
+  const decoder = DECODER_TYPES.includes(config.model_type);
+  const head = opts.head ?? checkpointHead ?? (decoder ? "causal-lm" : "sequence-classification");
+  if (head === "causal-lm" && !decoder) {
     throw new ConfigError(
-      `a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a GPT-2 checkpoint.`,
+      `a ${config.model_type} encoder has no causal-lm head in autolora: use head "sequence-classification" or "token-classification", or a decoder checkpoint (GPT-2, Llama, Qwen2, Mistral).`,
     );
   }
   const numLabels = opts.numLabels ?? configLabels(config) ?? 2;
@@ -298,7 +341,7 @@ function resolveHead(config: ModelConfig, opts: LoadOptions, checkpointHead: Hea
  */
 export function createModel(config: ConfigInput, opts: LoadOptions = {}): PretrainedModel {
   checkLoadOptions(opts, "createModel");
-  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257, "deberta-v2": 128100 } as const;
+  const vocab = { bert: 30522, roberta: 50265, gpt2: 50257, "deberta-v2": 128100, llama: 32000, qwen2: 151936, mistral: 32000 } as const;
   const full = { architectures: [], vocab_size: vocab[config.model_type] ?? 0, ...config } as ModelConfig;
   checkModelType(full, "createModel");
   checkConfigFields(full, "createModel config");
@@ -443,7 +486,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
       const ours = Object.keys(ARCHITECTURES).filter((a) => ARCHITECTURES[a]!.modelType === config.model_type);
       throw new UnknownNameError(
         `${configPath}: architecture ${arch} is not one autolora reads for model_type ${config.model_type} (known: ${ours.join(", ")}). ` +
-          `Pass { head: "sequence-classification" | "token-classification"${config.model_type === "gpt2" ? ' | "causal-lm"' : ""} } to load only its ${config.model_type} weights with a fresh head.`,
+          `Pass { head: ${LLAMA_TYPES.includes(config.model_type) ? '"sequence-classification" | "causal-lm"' : `"sequence-classification" | "token-classification"${config.model_type === "gpt2" ? ' | "causal-lm"' : ""}`} } to load only its ${config.model_type} weights with a fresh head.`,
       );
     }
   }
@@ -452,7 +495,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
   // The checkpoint's head is used only when it is the head asked for, with as many labels.
   const useHead = checkpointHead === head && (head === "causal-lm" || numLabels === (configLabels(config) ?? 2));
   const { tensors, file } = await readWeights(dir);
-  const prefix = config.model_type === "gpt2" ? "transformer" : config.model_type;
+  const prefix = config.model_type === "gpt2" ? "transformer" : LLAMA_TYPES.includes(config.model_type) ? "model" : config.model_type;
   const rng = new Rng(opts.seed ?? 0);
   const std = typeof config.initializer_range === "number" ? config.initializer_range : 0.02;
   const source: ParamSource = (spec) => {
@@ -512,5 +555,5 @@ function isBodyWeight(name: string, prefix: string, headModules: readonly string
   if (headModules.some((m) => name === m || name.startsWith(`${m}.`))) return true;
   const bare = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
   if (/(^|\.)(position_ids|token_type_ids)$|\.attn\.(masked_)?bias$|(^|\.)pooler\./.test(bare)) return false;
-  return /^(embeddings|encoder|wte|wpe|h|ln_f)\./.test(bare);
+  return /^(embeddings|encoder|wte|wpe|h|ln_f|embed_tokens|layers|norm)\./.test(bare);
 }

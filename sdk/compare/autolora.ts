@@ -4,7 +4,7 @@
  * (docs/ARCHITECTURE.md, "Method contract"); every other method's runner is in its folder.
  * @module
  */
-import { BASELINE_WARMUP, checkInterrupted, type MethodRunner, RunInterrupted, withFreshModel } from "../methods/runner.js";
+import { BASELINE_WARMUP, checkInterrupted, type MethodRunner, mainMetric, RunInterrupted, withFreshModel } from "../methods/runner.js";
 import { Session } from "../session/index.js";
 
 /** AutoLoRA (search with the given options, then retrain with the ranks found); cost = both. */
@@ -62,8 +62,7 @@ export function autoloraRunner(
           try {
             if ((r as { aborted?: boolean }).aborted) throw new RunInterrupted(name);
             checkInterrupted(ctx, name);
-            const metricName = ctx.task.metrics[0] ?? "loss";
-            const metric = metricName === "loss" ? r.eval.loss : r.eval.metrics[metricName]!;
+            const { metric, metricName } = mainMetric(ctx.task.metrics, r.eval);
             return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
           } finally {
             r.model.dispose();

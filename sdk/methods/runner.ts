@@ -118,8 +118,19 @@ export async function devMetric(
     { batchSize: 64, maxLength: ctx.maxLength },
     ctx.task.labels ?? undefined,
   );
-  const metricName = ctx.task.metrics[0] ?? "loss";
-  return { metric: metricName === "loss" ? ev.loss : ev.metrics[metricName]!, metricName, all: ev.metrics };
+  return { ...mainMetric(ctx.task.metrics, ev), all: ev.metrics };
+}
+
+/**
+ * A run's main metric: the task's first metric, when evaluation computed it; else the dev loss
+ * (named "loss", lower is better). Causal-LM tasks list generation metrics (exact_match, BLEU, …)
+ * that need decoding, which evaluation does not do: their runs report the dev loss (mean per-token
+ * cross-entropy) rather than NaN.
+ */
+export function mainMetric(names: readonly string[], ev: { loss: number; metrics: Record<string, number> }): { metric: number; metricName: string } {
+  const name = names[0];
+  if (name !== undefined && name !== "loss" && ev.metrics[name] !== undefined) return { metric: ev.metrics[name]!, metricName: name };
+  return { metric: ev.loss, metricName: "loss" };
 }
 
 /** Warm-up share of every method's training (AutoLoRA's retraining included): one recipe for all. */

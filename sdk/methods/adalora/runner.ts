@@ -29,16 +29,22 @@ export const adaloraRunner: MethodRunner = {
         seed: ctx.seed,
         ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}),
       });
-      // PEFT's AdaLoRA recipe: no warm-up, its own step count (not the shared baselineTraining).
-      const res = await trainAdaLoRA(model, h, {
-        batches,
-        rng,
-        optimizer: { lr: ctx.lr, weightDecay: 0 },
-        signal: ctx.signal,
-        onProgress: stepProgress("adalora", ctx),
-      });
-      checkInterrupted(ctx, "adalora");
-      return { ...(await resultOf("adalora", model, ctx, t0)), ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })) };
+      // The allocator's importance averages are the handle's, not the model's: detach frees them
+      // (a run whose schedule ends before its final allocation step would otherwise keep them).
+      try {
+        // PEFT's AdaLoRA recipe: no warm-up, its own step count (not the shared baselineTraining).
+        const res = await trainAdaLoRA(model, h, {
+          batches,
+          rng,
+          optimizer: { lr: ctx.lr, weightDecay: 0 },
+          signal: ctx.signal,
+          onProgress: stepProgress("adalora", ctx),
+        });
+        checkInterrupted(ctx, "adalora");
+        return { ...(await resultOf("adalora", model, ctx, t0)), ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })) };
+      } finally {
+        h.detach();
+      }
     });
   },
 };

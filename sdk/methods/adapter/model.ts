@@ -29,7 +29,7 @@ export interface AdapterHandle extends MethodHandle<BottleneckAdapter, ResolvedA
  * ```
  */
 export function attachAdapters(model: Model, config: AdapterConfig = {}): AdapterHandle {
-  const cfg = resolveAdapterConfig(config);
+  const cfg = resolveAdapterConfig(config, model.config.model_type);
   const rng = new Rng(cfg.seed);
   const targets = selectTargets(model, cfg.targetModules, model.headModules);
   const layers = attachLayers(targets, (linear) => {
@@ -41,7 +41,7 @@ export function attachAdapters(model: Model, config: AdapterConfig = {}): Adapte
     model.params.add(a.names.upB, tf.zeros([d]), "adapter");
     return a;
   });
-  const norms = model.params.list((p) => p.role === "base" && /LayerNorm|ln_\d|ln_f/.test(p.name));
+  const norms = model.params.list((p) => p.role === "base" && /LayerNorm|ln_\d|ln_f|layernorm|model\.norm\./.test(p.name));
   for (const p of norms) p.trainable = cfg.trainLayerNorms;
   setHeadTrainable(model, model.headModules);
   const handle: AdapterHandle = {

@@ -11,7 +11,7 @@ export const adapterRunner: MethodRunner = {
   description: "Houlsby adapters after attention and feed-forward (bottleneck 2r)",
   async run(ctx) {
     return withFreshModel(ctx, async (model) => {
-      attachAdapters(model, { bottleneck: 2 * ctx.rank, targetModules: model.config.model_type === "gpt2" ? ["c_proj"] : ["output.dense"], seed: ctx.seed });
+      attachAdapters(model, { bottleneck: 2 * ctx.rank, seed: ctx.seed }); // the architecture's default targets
       return await trainAndEvaluate("adapter", model, ctx);
     });
   },

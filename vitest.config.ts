@@ -9,7 +9,11 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/bench/**", "node_modules/**"],
-    testTimeout: 120_000,
+    // The slowest model tests (the task suites' LoRA training, the authors-code reference steps)
+    // took up to 87 s in a fresh-clone CI run with coverage on while other work loaded both cores
+    // (2026-12-04): 300 s keeps every test under a third of its timeout (issue 20). Notebooks and
+    // the kernel's suites set their own.
+    testTimeout: 300_000,
     hookTimeout: 120_000,
     // tfjs keeps global state (backend, tensor registry): one file per worker process.
     pool: "forks",

@@ -15,7 +15,8 @@ tokenizer_config.json, + reference.json with input_ids, attention_mask and logit
   tiny-llama-rope-linear/        the same weights under `linear` RoPE scaling (rope_parameters, transformers 5);
                                  the four RoPE folders hold no model.safetensors (reference.json: weights_from)
   tiny-llama-rope-linear-legacy/ the same, config written with the older rope_theta + rope_scaling {"type"} keys
-  tiny-llama-rope-llama3/        `llama3` scaling, original_max_position_embeddings 16 so all three bands occur
+  tiny-llama-rope-llama3/        `llama3` scaling, original_max_position_embeddings 16: with head_dim 8, one frequency
+                                 is interpolated and three divided; the unchanged high band is checked by hand in the test
   tiny-llama-rope-llama3-legacy/ the same with rope_theta + rope_scaling {"rope_type"} keys
                                  (every legacy folder's logits are transformers' own from that folder)
   tiny-llama-seqcls/             LlamaForSequenceClassification (score on the last non-pad token)

@@ -10,7 +10,11 @@ export default defineConfig({
     include: [
       "test/meta/hypergradient.test.ts",
       "test/metrics/metrics.test.ts",
+      "test/metrics/seqeval.test.ts",
+      "test/metrics/bleu-ter.test.ts",
+      "test/metrics/registry-text.test.ts",
       "test/train/adamw.test.ts",
+      "test/train/adamw-checks.test.ts",
       "test/methods/autolora.test.ts",
       "test/session/steps.test.ts",
       "test/session/authors-code.test.ts",

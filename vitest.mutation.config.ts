@@ -13,6 +13,7 @@ export default defineConfig({
       "test/metrics/seqeval.test.ts",
       "test/metrics/bleu-ter.test.ts",
       "test/metrics/registry-text.test.ts",
+      "test/metrics/generation.test.ts",
       "test/train/adamw.test.ts",
       "test/train/adamw-checks.test.ts",
       "test/methods/autolora.test.ts",

@@ -17,6 +17,7 @@ export default defineConfig({
       "test/train/adamw.test.ts",
       "test/train/adamw-checks.test.ts",
       "test/methods/autolora.test.ts",
+      "test/methods/ranks.test.ts",
       "test/session/steps.test.ts",
       "test/session/authors-code.test.ts",
     ],

@@ -4,7 +4,7 @@
 // ROUGE-L, the METEOR formula, CIDEr by hand), and sums done by hand in the comments.
 import { describe, expect, it } from "vitest";
 import { DataError, UnknownNameError } from "../../sdk/core/errors.js";
-import { accuracy, computeMetric, f1Score, matthewsCorrcoef, tokenize13a, tokenizeTer, tokenizeWords } from "../../sdk/metrics/index.js";
+import { accuracy, computeMetric, f1Score, matthewsCorrcoef, pearson, spearman, tokenize13a, tokenizeTer, tokenizeWords } from "../../sdk/metrics/index.js";
 
 const labels = (references: number[], predictions: number[]) => ({ kind: "labels" as const, references, predictions });
 const texts = (predictions: string[], references: string[][]) => ({ kind: "texts" as const, predictions, references });
@@ -85,5 +85,20 @@ describe("tokenizers (sacrebleu tokenizer_13a.py, Tercom's normalisation)", () =
     expect(tokenizeTer("The  Cat.")).toEqual(["the", "cat."]);
     expect(tokenizeTer("  A b ")).toEqual(["a", "b"]);
     expect(tokenizeWords("The pub, Alimentum.")).toEqual(["the", "pub", ",", "alimentum", "."]);
+  });
+});
+
+describe("correlation input checks", () => {
+  it("different lengths and fewer than 2 pairs are DataErrors naming the function; 2 pairs are enough", () => {
+    for (const [name, f] of [
+      ["pearson", pearson],
+      ["spearman", spearman],
+    ] as const) {
+      expect(() => f([1, 2], [1])).toThrow(DataError);
+      expect(() => f([1, 2], [1])).toThrow(new RegExp(`^${name}: got 2 and 1 values`));
+      expect(() => f([1], [1])).toThrow(DataError);
+      expect(() => f([1], [1])).toThrow(new RegExp(`^${name}: needs at least 2 pairs, got 1`));
+      expect(f([1, 2], [3, 5])).toBeCloseTo(1, 12); // two points lie on a line
+    }
   });
 });

@@ -124,6 +124,11 @@ describe("AdamW steps", () => {
       /gradient for zz, which this optimiser does not update \(it updates 1 parameters, e\.g\. a\)/,
     );
     await expect(o.step(new Map([["a", tf.tensor1d([1, 2])]]))).rejects.toThrow(/gradient for a has shape \[2\], the parameter \[3\]/);
+    const s4 = storeOf({ a: [1], b: [1], c: [1], d: [1] });
+    const o4 = new AdamW(s4.list());
+    await expect(o4.step(new Map([["zz", tf.tensor1d([1])]]))).rejects.toThrow("(it updates 4 parameters, e.g. a, b, c); pass gradients");
+    o4.dispose();
+    s4.dispose();
     o.dispose();
     await expect(o.step(new Map())).rejects.toThrow(/this optimiser was disposed/);
     s.dispose();
@@ -133,6 +138,10 @@ describe("AdamW steps", () => {
     const o = new AdamW(s.list());
     const g = new Map(["a", "b", "c", "d", "e"].map((k) => [k, tf.tensor1d([Number.NaN])] as const));
     await expect(o.step(g)).rejects.toThrow("gradient of a has NaN or infinite values (also b, c, d, …); the step was not applied");
+    const four = new Map([...g].slice(0, 4));
+    await expect(o.step(four)).rejects.toThrow("gradient of a has NaN or infinite values (also b, c, d); the step was not applied");
+    const one = new Map([...g].slice(1, 2));
+    await expect(o.step(one)).rejects.toThrow("gradient of b has NaN or infinite values; the step was not applied");
     const two = new Map([...g].slice(0, 2));
     await expect(o.step(two)).rejects.toThrow("gradient of a has NaN or infinite values (also b); the step was not applied");
     tf.dispose([...g.values()]);
@@ -148,7 +157,10 @@ describe("AdamW steps", () => {
       ["a", tf.tensor1d([1])],
       ["b", tf.tensor1d([1])],
     ]);
-    await expect(o.step(g1, 1e13)).rejects.toThrow(/the update of a would make its weights non-finite or larger than 1000000000000/);
+    await expect(o.step(g1, 1e13)).rejects.toThrow(
+      "the update of a would make its weights non-finite or larger than 1000000000000 in magnitude (learning rate 10000000000000); " +
+        "the step was not applied (weights and moments unchanged): use a smaller learning rate",
+    );
     expect(() => o.stepSync(g1, 1e13)).toThrow(NonFiniteError);
     // g = 1e20 on b (the second parameter): v₁ = (1 − β₂)·g² = 1e37 is finite, but 1e20² overflows
     // float32 on the way, so v is Inf; m₁ = 1e19 stays finite. Only b's v is flagged.
@@ -156,12 +168,28 @@ describe("AdamW steps", () => {
       ["a", tf.tensor1d([1])],
       ["b", tf.tensor1d([1e20])],
     ]);
-    await expect(o.step(g2)).rejects.toThrow(/the update of b would make its Adam moments non-finite/);
+    await expect(o.step(g2)).rejects.toThrow(
+      /the update of b would make its Adam moments non-finite .*the step was not applied \(weights and moments unchanged\): use a smaller learning rate, clip gradients/,
+    );
     expect(Array.from(await s.get("a").data())).toEqual([1]);
     expect(Array.from(await s.get("b").data())).toEqual([1]);
     expect(o.stepCount("a")).toBe(0);
     tf.dispose([...g1.values(), ...g2.values()]);
     expect(tf.memory().numTensors).toBe(n0);
+    o.dispose();
+    s.dispose();
+  });
+  it("the weight check looks at each parameter's own flag: only the second parameter's weight overflows", async () => {
+    // lr 1e11, g = (1, −1): a → 1 − 1e11 (within 1e12), b → 9.5e11 + 1e11 = 1.05e12 (beyond).
+    const s = storeOf({ a: [1], b: [9.5e11] });
+    const o = new AdamW(s.list(), { lr: 1e11, weightDecay: 0 });
+    const g = new Map([
+      ["a", tf.tensor1d([1])],
+      ["b", tf.tensor1d([-1])],
+    ]);
+    await expect(o.step(g)).rejects.toThrow(/the update of b would make its weights non-finite/);
+    expect(o.stepCount("a")).toBe(0);
+    tf.dispose([...g.values()]);
     o.dispose();
     s.dispose();
   });
@@ -192,6 +220,12 @@ describe("AdamW.loadState refuses a state that does not fit, before changing any
   it("kind and hyper-parameters", async () => {
     const { s, o, st } = await saved();
     expect(() => o.loadState({ ...st, kind: "sgd" } as unknown as AdamWState)).toThrow(/not an AdamW state \(kind sgd\)/);
+    expect(() => o.loadState({ ...st, eps: 1e-6 })).toThrow(
+      "the state was saved with betas (0.9,0.999), eps 0.000001, weightDecay 0.01; this optimiser has (0.9,0.999), 1e-8, 0.01: create it with the saved options",
+    );
+    expect(() => o.loadState({ ...st, params: { ...st.params, zz: st.params.a! } })).toThrow(
+      "AdamW.loadState: the state has parameter zz, which this optimiser does not update",
+    );
     for (const bad of [{ betas: [0.5, 0.999] }, { betas: [0.9, 0.5] }, { eps: 1e-6 }, { weightDecay: 0.5 }]) {
       const st2 = { ...st, ...bad } as AdamWState;
       expect(() => o.loadState(st2), JSON.stringify(bad)).toThrow(ConfigError);

@@ -32,7 +32,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
-import { causalLmLoss, type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead } from "./heads.js";
+import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead } from "./heads.js";
 import { predictPlain, saveModel } from "./io.js";
 import {
   activation,
@@ -387,7 +387,7 @@ export class LlamaModel implements Model, CachedCausalLm {
         // An untied lm_head is part of the pretrained model (frozen, role base); like GPT-2's tied
         // one it is not a target for adapters (PEFT's all-linear leaves the output layer out too).
         specs.push({ name: "lm_head.weight", shape: [c.vocab_size, h], role: "base", init: "normal", std });
-        this.headImpl = untiedLmHead(store, c.vocab_size);
+        this.headImpl = tiedLmHead(store, "lm_head.weight", c.vocab_size); // the same product, on lm_head's own weight
       }
     } else if (head === "sequence-classification") {
       if (c.pad_token_id === undefined || c.pad_token_id === null)
@@ -607,21 +607,4 @@ export function rmsNorm(weight: tf.Tensor, x: tf.Tensor, eps: number): tf.Tensor
 function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
   return tf.add(tf.mul(x, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
-}
-
-/** An untied `lm_head` (no bias): logits = hidden · `lm_head.weight`ᵀ. */
-function untiedLmHead(store: ParamStore, vocabSize: number): Head {
-  return {
-    kind: "causal-lm",
-    numLabels: vocabSize,
-    modules: [],
-    specs: [],
-    linears: [],
-    forward: (hidden) =>
-      tf.tidy(() => {
-        const [b, t, h] = hidden.shape as [number, number, number];
-        return tf.matMul(hidden.reshape([b * t, h]), store.get("lm_head.weight"), false, true).reshape([b, t, vocabSize]);
-      }),
-    loss: (logits, labels) => causalLmLoss(logits, labels),
-  };
 }

@@ -2,7 +2,7 @@
  * Writes adapters made by autolora (PEFT format) plus our logits, for
  * scripts/gpu/check_our_adapters.py to load with PEFT on the GPU machine and compare.
  *
- *     npx tsx scripts/make-our-adapters.ts   # → datasets/fixtures/ours/<name>/
+ *     npx vite-node scripts/make-our-adapters.ts [name,…]   # → datasets/fixtures/ours/<name>/ (default: all)
  */
 
 import { readFile, writeFile } from "node:fs/promises";
@@ -28,8 +28,26 @@ const cases = [
   },
   { name: "gpt2-c_attn-rslora", base: "tiny-gpt2-lm", cfg: { targetModules: ["c_attn", "c_proj"], r: 3, alpha: 6, useRslora: true, seed: 6 } },
   { name: "roberta-regression", base: "tiny-roberta-regression", cfg: { targetModules: ["query", "key", "value"], r: 2, alpha: 4, seed: 7 } },
+  {
+    name: "llama-lm-patterns",
+    base: "tiny-llama-lm",
+    cfg: {
+      targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      r: 4,
+      alpha: 8,
+      rankPattern: { "layers.0.mlp.down_proj": 2 },
+      alphaPattern: { v_proj: 16 },
+      seed: 8,
+    },
+  },
+  {
+    name: "deberta-seqcls-qkv",
+    base: "tiny-deberta-v2-seqcls",
+    cfg: { targetModules: ["query_proj", "key_proj", "value_proj"], r: 3, alpha: 6, rankPattern: { "layer.1.attention.self.key_proj": 1 }, seed: 9 },
+  },
 ];
-for (const c of cases) {
+const only = process.argv[2]?.split(",");
+for (const c of cases.filter((x) => !only || only.includes(x.name))) {
   const model = await loadPretrained(join(FX, c.base));
   attachLoRA(model, c.cfg);
   let k = 0;

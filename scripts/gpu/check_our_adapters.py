@@ -18,6 +18,8 @@ from peft import PeftModel
 
 out = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__, "adapters": {}}
 for d in sorted(glob.glob("datasets/fixtures/ours/*/")):
+    if not os.path.exists(os.path.join(d, "ours.json")):  # not an adapter folder (e.g. authors-step)
+        continue
     ours = json.load(open(os.path.join(d, "ours.json")))
     base_dir = os.path.join("datasets/fixtures/hf", ours["base"])
     arch = json.load(open(os.path.join(base_dir, "config.json")))["architectures"][0]

@@ -122,7 +122,7 @@ describe("our adapters in PEFT", () => {
   // loaded each with PeftModel.from_pretrained on the GPU machine and stored PEFT's logits
   // (`peft_logits`) in peft_check.json. Here our loader's logits on the same batch are compared
   // with PEFT's (the independent reference), over real tokens for a causal LM.
-  it.each(["bert-seqcls-rank-pattern", "gpt2-c_attn-rslora", "roberta-regression"])("%s: our logits with it are PEFT's logits", async (name) => {
+  it.each(["bert-seqcls-rank-pattern", "gpt2-c_attn-rslora", "roberta-regression", "llama-lm-patterns", "deberta-seqcls-qkv"])("%s: our logits with it are PEFT's logits", async (name) => {
     const check = await readJson("datasets/fixtures/ours/peft_check.json");
     const ours = await readJson(`datasets/fixtures/ours/${name}/ours.json`);
     const model = await loadPretrained(`${FX}/${ours.base}`);

@@ -122,19 +122,23 @@ describe("our adapters in PEFT", () => {
   // loaded each with PeftModel.from_pretrained on the GPU machine and stored PEFT's logits
   // (`peft_logits`) in peft_check.json. Here our loader's logits on the same batch are compared
   // with PEFT's (the independent reference), over real tokens for a causal LM.
-  it.each(["bert-seqcls-rank-pattern", "gpt2-c_attn-rslora", "roberta-regression", "llama-lm-patterns", "deberta-seqcls-qkv"])("%s: our logits with it are PEFT's logits", async (name) => {
-    const check = await readJson("datasets/fixtures/ours/peft_check.json");
-    const ours = await readJson(`datasets/fixtures/ours/${name}/ours.json`);
-    const model = await loadPretrained(`${FX}/${ours.base}`);
-    await loadPeftAdapter(model, `datasets/fixtures/ours/${name}`);
-    const logits = (await model.predict({ inputIds: ours.input_ids, attentionMask: ours.attention_mask })) as unknown[];
-    const peft = check.adapters[name].peft_logits as unknown[];
-    const mask = ours.attention_mask as number[][];
-    // a causal LM's logits are [batch][seq][vocab]: padded positions are not compared
-    const real = (xs: unknown[]) => (Array.isArray((xs[0] as unknown[])[0]) ? xs.map((row, i) => (row as unknown[]).filter((_, t) => mask[i]![t] === 1)) : xs);
-    expect(maxAbsDiff(real(logits), real(peft))).toBeLessThan(1e-4);
-    // Regression snapshot (our own earlier output, not a reference): the logits our writer saw when it wrote the adapter.
-    expect(maxAbsDiff(logits, ours.logits)).toBeLessThan(1e-5);
-    model.dispose();
-  });
+  it.each(["bert-seqcls-rank-pattern", "gpt2-c_attn-rslora", "roberta-regression", "llama-lm-patterns", "deberta-seqcls-qkv"])(
+    "%s: our logits with it are PEFT's logits",
+    async (name) => {
+      const check = await readJson("datasets/fixtures/ours/peft_check.json");
+      const ours = await readJson(`datasets/fixtures/ours/${name}/ours.json`);
+      const model = await loadPretrained(`${FX}/${ours.base}`);
+      await loadPeftAdapter(model, `datasets/fixtures/ours/${name}`);
+      const logits = (await model.predict({ inputIds: ours.input_ids, attentionMask: ours.attention_mask })) as unknown[];
+      const peft = check.adapters[name].peft_logits as unknown[];
+      const mask = ours.attention_mask as number[][];
+      // a causal LM's logits are [batch][seq][vocab]: padded positions are not compared
+      const real = (xs: unknown[]) =>
+        Array.isArray((xs[0] as unknown[])[0]) ? xs.map((row, i) => (row as unknown[]).filter((_, t) => mask[i]![t] === 1)) : xs;
+      expect(maxAbsDiff(real(logits), real(peft))).toBeLessThan(1e-4);
+      // Regression snapshot (our own earlier output, not a reference): the logits our writer saw when it wrote the adapter.
+      expect(maxAbsDiff(logits, ours.logits)).toBeLessThan(1e-5);
+      model.dispose();
+    },
+  );
 });

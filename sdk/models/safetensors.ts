@@ -30,7 +30,7 @@ const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8,
  *
  * @example
  * ```ts
- * import { type FileHandle, open } from "node:fs/promises";
+ * import { readFile } from "node:fs/promises";
  * const path = "datasets/models/roberta-tiny/model.safetensors";
  * const f = parseSafetensors(await readFile(path), path);
  * f.tensors.get("roberta.embeddings.word_embeddings.weight")?.shape; // [4096, 128]

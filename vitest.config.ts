@@ -24,6 +24,7 @@ export default defineConfig({
       include: ["sdk/**"],
       exclude: ["sdk/backend/webgpu-*", "sdk/viz/plotly-lite.generated.ts"],
       reporter: ["text-summary"],
+      reportOnFailure: true,
       thresholds: { lines: 90, functions: 90, branches: 85 },
     },
   },

@@ -203,6 +203,8 @@ export class DebertaModel implements Model {
   private readonly layers: DebertaLayer[] = [];
   /** Rows of `rel_embeddings` used: 2 · span (span = position_buckets, else max_relative_positions). */
   private readonly span: number;
+  /** The largest relative distance (`max_relative_positions`, −1: `max_position_embeddings`). */
+  private readonly maxRel: number;
   /** The one-hot relative-position selectors by ±sequence length (kept tensors; freed by dispose). */
   private readonly selectorCache = new Map<number, tf.Tensor2D>();
 
@@ -214,8 +216,8 @@ export class DebertaModel implements Model {
     this.params = store;
     const h = c.hidden_size;
     const std = c.initializer_range;
-    const maxRel = c.max_relative_positions < 1 ? c.max_position_embeddings : c.max_relative_positions;
-    this.span = c.position_buckets > 0 ? c.position_buckets : maxRel;
+    this.maxRel = c.max_relative_positions < 1 ? c.max_position_embeddings : c.max_relative_positions;
+    this.span = c.position_buckets > 0 ? c.position_buckets : this.maxRel;
     const specs: ParamSpec[] = [
       { name: "deberta.embeddings.word_embeddings.weight", shape: [c.vocab_size, h], role: "base", init: "normal", std, zeroRow: c.pad_token_id },
       ...layerNormSpecs("deberta.embeddings.LayerNorm", h),
@@ -282,7 +284,7 @@ export class DebertaModel implements Model {
     if (hit && !hit.isDisposed) return hit;
     const c = this.config;
     const s = this.span;
-    const maxRel = c.max_relative_positions < 1 ? c.max_position_embeddings : c.max_relative_positions;
+    const maxRel = this.maxRel;
     const w = 2 * t - 1;
     const m = new Float32Array(2 * s * w);
     for (let col = 0; col < w; col++) {

@@ -136,6 +136,8 @@ export {
   type SessionOptions,
   type StepReport,
 } from "./session/index.js";
+// Causal-LM metrics by decoding (exact match, WER, BLEU, …).
+export { evaluateGeneration } from "./train/index.js";
 // Figures and display.
 export {
   alphaHeatmap,

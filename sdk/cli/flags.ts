@@ -47,9 +47,11 @@ export interface SearchFlags extends DataFlags {
 /** The parsed flags of `pretrain`. */
 export interface PretrainFlags {
   out?: string;
+  arch?: "gpt2" | "llama";
   hidden?: number;
   layers?: number;
   heads?: number;
+  kvHeads?: number;
   intermediate?: number;
   vocabSize?: number;
   blockSize?: number;

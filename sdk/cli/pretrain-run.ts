@@ -27,6 +27,8 @@ export async function runPretrain(kind: "mlm" | "clm" | "corpus", v: PretrainFla
   const skip = new Set(["--backend", "--corpus"]);
   const opts: PretrainOptions = {
     kind: kind as PretrainKind,
+    ...(v.arch ? { arch: v.arch } : {}),
+    ...(v.kvHeads ? { kvHeads: v.kvHeads } : {}),
     out: v.out,
     hidden: v.hidden,
     layers: v.layers,

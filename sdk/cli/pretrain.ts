@@ -1,6 +1,6 @@
 /**
  * `autolora pretrain mlm|clm [options]`: pretrain a small RoBERTa-style encoder (masked LM) or
- * GPT-2-style decoder (causal LM) on the bundled corpus and write a Hugging Face checkpoint folder
+ * a GPT-2- or Llama-style decoder (causal LM, `--arch`) on the bundled corpus and write a Hugging Face checkpoint folder
  * with its BPE tokenizer and a model card (sdk/pretrain/). Ctrl-C stops after the current step and
  * writes the model as trained so far, marked as interrupted. The flags are here; the work is in
  * pretrain-run.ts, loaded when the flags are valid.
@@ -28,15 +28,17 @@ export type { PretrainFlags } from "./flags.js";
 export function pretrainSubcommand(ctx: CommandContext, argv: readonly string[] = []): Command {
   const cmd = newCommand("pretrain")
     .description(
-      "pretrain a tiny model on the bundled corpus (SOTU, Moby-Dick, SpamAssassin): mlm = RoBERTa-style encoder, clm = GPT-2-style decoder; " +
+      "pretrain a tiny model on the bundled corpus (SOTU, Moby-Dick, SpamAssassin): mlm = RoBERTa-style encoder, clm = GPT-2- or Llama-style decoder (--arch); " +
         "corpus = write the corpus to one file (--out FILE), for a machine without the data packages",
     )
     .addArgument(new Argument("<objective>", "what to pretrain").choices(["mlm", "clm", "corpus"]))
     .option("--out <path>", "checkpoint folder (mlm, clm) or corpus file (corpus); required", nonEmpty)
+    .addOption(new Option("--arch <name>", "decoder of clm: gpt2 (GPT2LMHeadModel) or llama (LlamaForCausalLM) (default: gpt2)").choices(["gpt2", "llama"]))
     .option("--hidden <n>", "hidden size (default: 128)", positiveInt)
     .option("--layers <n>", "layers (default: 4)", positiveInt)
     .option("--heads <n>", "attention heads; must divide --hidden (default: 4)", positiveInt)
-    .option("--intermediate <n>", "feed-forward width (default: 4 × hidden)", positiveInt)
+    .option("--kv-heads <n>", "key/value heads of --arch llama; must divide --heads (default: heads / 2)", positiveInt)
+    .option("--intermediate <n>", "feed-forward width (default: 4 × hidden; llama: ⅔ of that, rounded up to a multiple of 8)", positiveInt)
     .option("--vocab-size <n>", "BPE vocabulary: 5 special tokens + 256 bytes + merges (default: 4096)", positiveInt)
     .option("--block-size <n>", "tokens per training block = the model's max length (default: 64)", positiveInt)
     .option("--steps <n>", "training steps (default: 1000)", positiveInt)

@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -17,10 +17,35 @@ import { basename, dirname, join } from "node:path";
  * ```
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(path, async (fh) => {
+    await fh.writeFile(data);
+  });
+}
+
+/**
+ * Write `path` atomically by streaming: `write` gets a handle to a temporary file in the same
+ * folder and writes it piece by piece (a checkpoint larger than one buffer can hold); the file
+ * is then renamed over `path`. If `write` throws, the temporary file is removed and an old `path`
+ * is left as it was.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomicWith("out/parts.txt", async (fh) => {
+ *   await fh.write("first\n");
+ *   await fh.write("second\n");
+ * });
+ * ```
+ */
+export async function writeFileAtomicWith(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    await writeFile(tmp, data);
+    const fh = await open(tmp, "w");
+    try {
+      await write(fh);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

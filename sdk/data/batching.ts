@@ -29,8 +29,13 @@ export interface BatchOptions {
   dropLast?: boolean;
   /** Causal LM: text between input and target; default {@link LM_SEPARATOR}. */
   separator?: string;
-  /** Causal LM: token appended after the target (e.g. GPT-2's `<|endoftext|>` id 50256); default none. */
-  eosTokenId?: number;
+  /**
+   * Causal LM: token appended after the target, so that the model learns where a target ends and
+   * generation can stop there (as the LoRA paper's E2E recipe appends GPT-2's `<|endoftext|>`).
+   * Default: the tokenizer's end-of-text token when it has one (`tokenizer.eosTokenId`, from
+   * `eos_token` in tokenizer_config.json); `null`: append nothing.
+   */
+  eosTokenId?: number | null;
   /** Causal LM: −100 on the prompt too, so only the target is learnt; default false. */
   maskPrompt?: boolean;
 }
@@ -145,8 +150,9 @@ function lmBatch(exs: Example[], tok: TokenizerLike, maxLength: number, padTo: n
         { padding: false, truncation: false },
       ).inputIds
     : null;
+  const eos = o.eosTokenId === undefined ? tok.eosTokenId : o.eosTokenId;
   const ids = full.map((r) => {
-    const row = o.eosTokenId !== undefined ? [...r, o.eosTokenId] : [...r];
+    const row = eos !== undefined && eos !== null ? [...r, eos] : [...r];
     return row.slice(0, maxLength);
   });
   const len = padTo ?? Math.max(...ids.map((r) => r.length));

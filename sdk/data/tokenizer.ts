@@ -55,6 +55,8 @@ export interface LoadedTokenizer extends TextTokenizer {
   decode(ids: number[], options?: DecodeOptions): string;
   /** The id used for padding (`pad_token` of the config, else the end-of-text / end-of-sequence token). */
   readonly padTokenId: number;
+  /** The end-of-text / end-of-sequence token (`eos_token` of the config), if there is one. */
+  readonly eosTokenId: number | undefined;
   /** Size of the vocabulary including added tokens (HF `len(tokenizer)`). */
   readonly vocabSize: number;
   /** `model_max_length` of the tokenizer config, if any. */
@@ -173,6 +175,7 @@ export async function loadTokenizer(dir: string): Promise<LoadedTokenizer> {
 
 class WrappedTokenizer implements LoadedTokenizer {
   readonly padTokenId: number;
+  readonly eosTokenId: number | undefined;
   readonly vocabSize: number;
   readonly modelMaxLength: number | undefined;
   private readonly unkId: number;
@@ -184,7 +187,8 @@ class WrappedTokenizer implements LoadedTokenizer {
   ) {
     const id = (t: string | undefined) => (t === undefined ? undefined : tok.token_to_id(t));
     // GPT-2 style tokenizers often have no pad token; HF users pad with eos, and the mask hides it.
-    this.padTokenId = id(tokenText(config.pad_token)) ?? id(tokenText(config.eos_token)) ?? 0;
+    this.eosTokenId = id(tokenText(config.eos_token)) ?? undefined;
+    this.padTokenId = id(tokenText(config.pad_token)) ?? this.eosTokenId ?? 0;
     this.unkId = id(tokenText(config.unk_token)) ?? 0;
     this.vocabSize = tok.get_vocab(true).size;
     const mml = config.model_max_length;

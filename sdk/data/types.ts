@@ -31,6 +31,11 @@ export interface EncodeOptions {
 export interface TextTokenizer {
   encodeBatch(texts: string[] | [string, string][], options?: EncodeOptions): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] };
   readonly padTokenId: number;
+  /**
+   * The end-of-text token (`eos_token` of tokenizer_config.json), if the tokenizer has one:
+   * appended to causal-LM targets when batching, and where generation stops.
+   */
+  readonly eosTokenId?: number;
 }
 
 /**

@@ -45,6 +45,7 @@ import {
   type ParamSpec,
   ParamStore,
   type PlainInputs,
+  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields DeBERTa-v2 reads (HF names; defaults are `DebertaV2Config`'s). */
@@ -407,8 +408,8 @@ export class DebertaModel implements Model {
   }
 
   /** Write `config.json` + `model.safetensors` (HF names). */
-  async save(dir: string): Promise<void> {
-    await saveModel(this, dir);
+  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    await saveModel(this, dir, options);
   }
 
   dispose(): void {

@@ -31,6 +31,7 @@ import {
   type ParamSpec,
   ParamStore,
   type PlainInputs,
+  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields GPT-2 reads (HF names; defaults are GPT-2 small's). */
@@ -242,8 +243,8 @@ export class DecoderModel implements Model {
   }
 
   /** Write `config.json` + `model.safetensors` (HF names; the tied `lm_head` is not stored). */
-  async save(dir: string): Promise<void> {
-    await saveModel(this, dir);
+  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    await saveModel(this, dir, options);
   }
 
   dispose(): void {

@@ -31,6 +31,7 @@ import {
   type ParamSpec,
   ParamStore,
   type PlainInputs,
+  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
@@ -276,8 +277,8 @@ export class EncoderModel implements Model {
   }
 
   /** Write `config.json` + `model.safetensors` (base and head parameters, HF names). */
-  async save(dir: string): Promise<void> {
-    await saveModel(this, dir);
+  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    await saveModel(this, dir, options);
   }
 
   dispose(): void {

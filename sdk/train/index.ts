@@ -5,7 +5,7 @@
  * @module
  */
 export { Adam, AdamW, type AdamWOptions, type AdamWParamState, type AdamWState, type NamedParams } from "./adamw.js";
-export { evaluateExamples, type TextTokenizer } from "./evaluate.js";
+export { evaluateExamples, evaluateGeneration, type GenerationEval, type GenerationEvalOptions, type TextTokenizer } from "./evaluate.js";
 export {
   type BatchTensors,
   batchToTensors,

@@ -157,7 +157,13 @@ describe("with the real tokenizers of the HF fixtures", () => {
     const n = b!.attentionMask[0]!.reduce((a, x) => a + x, 0);
     expect(b!.inputIds[0]!.slice(n).every((v) => v === tok.padTokenId)).toBe(true);
     expect((b!.labels[0] as number[]).slice(n).every((v) => v === -100)).toBe(true);
-    expect(tok.decode(b!.inputIds[0]!.slice(0, n))).toBe("cat || K AE1 T");
+    // the tokenizer's end-of-text token closes every target, as a label (generation learns to stop)
+    expect(tok.eosTokenId).toBe(tok.encode("<|endoftext|>").ids[0]);
+    expect(tok.decode(b!.inputIds[0]!.slice(0, n))).toBe("cat || K AE1 T<|endoftext|>");
+    expect((b!.labels[0] as number[])[n - 1]).toBe(tok.eosTokenId);
+    // eosTokenId: null appends nothing
+    const [plain] = makeBatches([{ text: "cat", label: "K AE1 T" }], tok, { batchSize: 1, eosTokenId: null });
+    expect(tok.decode(plain!.inputIds[0]!)).toBe("cat || K AE1 T");
   });
 });
 

@@ -234,4 +234,59 @@ describe("pretrain (tiny)", () => {
     expect(await pretrainCommand(["xyz"])).toBe(2);
     expect(await pretrainCommand(["mlm"])).toBe(2);
   });
+
+  it("clm --arch llama: writes a LlamaForCausalLM checkpoint (GQA, tied head) that loads back", async () => {
+    const out = tmp();
+    const args = ["clm", "--arch", "llama", "--out", out, "--sources", "moby-dick", "--vocab-size", "300", "--hidden", "16", "--layers", "1"];
+    const code = await pretrainCommand([
+      ...args,
+      "--heads",
+      "4",
+      "--kv-heads",
+      "2",
+      "--block-size",
+      "16",
+      "--steps",
+      "3",
+      "--batch-size",
+      "2",
+      "--eval-blocks",
+      "2",
+      "--backend",
+      "cpu",
+    ]);
+    expect(code).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    expect(config).toMatchObject({
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      hidden_size: 16,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 4,
+      intermediate_size: 48, // ⅔ · 4 · 16 = 42.7, rounded up to a multiple of 8
+      max_position_embeddings: 16,
+      tie_word_embeddings: true,
+      attention_dropout: 0,
+      vocab_size: 296,
+    });
+    const weights = (await readSafetensors(join(out, "model.safetensors"))).tensors;
+    expect(weights.has("lm_head.weight")).toBe(false); // tied, as HF saves it
+    expect(weights.get("model.layers.0.self_attn.k_proj.weight")!.shape).toEqual([8, 16]); // 2 kv heads × 4
+    const model = await loadPretrained(out);
+    expect(model.architecture).toBe("LlamaForCausalLM");
+    const rec = JSON.parse(readFileSync(join(out, "pretrain.json"), "utf8"));
+    expect(rec.options).toMatchObject({ arch: "llama", kvHeads: 2 });
+    model.dispose();
+    expect(readFileSync(join(out, "README.md"), "utf8")).toContain("4 query heads and 2 key/value heads");
+  });
+
+  it("checks arch and kvHeads before any work", () => {
+    expect(() => pretrainDefaults({ kind: "mlm", out: "x", arch: "llama" })).toThrow(/clm only/);
+    expect(() => pretrainDefaults({ kind: "clm", out: "x", kvHeads: 2 })).toThrow(/arch llama only/);
+    expect(() => pretrainDefaults({ kind: "clm", out: "x", arch: "llama", heads: 4, kvHeads: 3 })).toThrow(/multiple of kvHeads 3/);
+    expect(() => pretrainDefaults({ kind: "clm", out: "x", arch: "llama", hidden: 12, heads: 4 })).toThrow(/must be even/);
+    expect(() => pretrainDefaults({ kind: "clm", out: "x", arch: "gpt3" as never })).toThrow(/arch must be/);
+    expect(pretrainDefaults({ kind: "clm", out: "x", arch: "llama" })).toMatchObject({ kvHeads: 2, intermediate: 344 });
+  });
 });

@@ -1,0 +1,74 @@
+// evaluateGeneration: causal-LM metrics by decoding. Checked against a greedy loop written out
+// here on model.predict (full forward passes, no cache: a different path from generate's), and
+// against metric values that follow from the references we give.
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../sdk/core/errors.js";
+import { loadTokenizer } from "../../sdk/data/tokenizer.js";
+import type { Example } from "../../sdk/data/types.js";
+import { loadPretrained } from "../../sdk/models/pretrained.js";
+import { evaluateGeneration } from "../../sdk/train/evaluate.js";
+
+const DIR = "datasets/fixtures/hf/tiny-llama-lm";
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+/** Greedy decoding by hand: argmax of the last position of a full forward pass, until `eos` or `n` tokens. */
+async function greedyByHand(model: Awaited<ReturnType<typeof loadPretrained>>, prompt: number[], n: number, eos: number): Promise<number[]> {
+  const ids = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const logits = (await model.predict({ inputIds: [ids], attentionMask: [ids.map(() => 1)] })) as number[][][];
+    const last = logits[0]!.at(-1)!;
+    const next = last.indexOf(Math.max(...last));
+    out.push(next);
+    if (next === eos) break;
+    ids.push(next);
+  }
+  return out;
+}
+
+describe("evaluateGeneration", () => {
+  it("decodes each prompt (text + separator) greedily to the end token, and scores the trimmed text against the references", async () => {
+    const model = await loadPretrained(DIR);
+    const tok = await loadTokenizer(DIR);
+    const before = tf.memory().numTensors;
+    const eos = tok.eosTokenId!;
+    const words = ["cat", "dog", "tree", "hippo"];
+    const probe: Example[] = words.map((w) => ({ text: w, label: "X" }));
+    const r0 = await evaluateGeneration(model, tok, probe, ["exact_match"], { maxNewTokens: 6 });
+    expect(r0.examples).toBe(4);
+    for (const [i, w] of words.entries()) {
+      const prompt = tok.encodeBatch([`${w} ||`], { padding: false, truncation: false }).inputIds[0]!;
+      const ids = await greedyByHand(model, prompt, 6, eos);
+      expect(r0.predictions[i]).toBe(tok.decode(ids, { skipSpecialTokens: true }).trim());
+    }
+    // References equal to the decoded text for the first and third example only: exact match 1/2.
+    const refs = probe.map((e, i) => ({ ...e, references: [i % 2 === 0 ? r0.predictions[i]! : "zz yy"] }));
+    const r = await evaluateGeneration(model, tok, refs, ["exact_match"], { maxNewTokens: 6 });
+    expect(r.metrics.exact_match).toBe(0.5);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it("stops at shouldStop and scores what it decoded; refuses a classification model", async () => {
+    const model = await loadPretrained(DIR);
+    const tok = await loadTokenizer(DIR);
+    let seen = 0;
+    const r = await evaluateGeneration(
+      model,
+      tok,
+      ["a", "b", "c"].map((t) => ({ text: t, label: "q" })),
+      ["exact_match"],
+      { maxNewTokens: 2, onProgress: (d) => (seen = d), shouldStop: () => seen >= 2 },
+    );
+    expect(r.examples).toBe(2);
+    expect(r.predictions).toHaveLength(2);
+    model.dispose();
+    const cls = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
+    const bt = await loadTokenizer("datasets/fixtures/hf/tiny-bert-seqcls");
+    await expect(evaluateGeneration(cls, bt, [{ text: "a", label: "b" }], ["exact_match"])).rejects.toThrow(ConfigError);
+    cls.dispose();
+  });
+});

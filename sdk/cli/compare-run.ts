@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBackend } from "../backend/index.js";
-import { type CompareResult, compare, comparisonFigure, pairedDifferences, RUNNERS, summarize, toMarkdown } from "../compare/index.js";
+import { type CompareResult, compare, comparisonFigure, pairedDifferences, runnerFor, summarize, toMarkdown, unknownMethod } from "../compare/index.js";
 import { CheckpointError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { saveHtml } from "../viz/index.js";
@@ -53,7 +53,7 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
     return EXIT.ok;
   }
   // Everything checked before any work.
-  for (const m of v.methods) if (!RUNNERS.has(m)) throw new UsageError(`--methods: unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  for (const m of v.methods) if (!runnerFor(m)) throw new UsageError(`--methods: ${unknownMethod(m)}`);
   if (v.baseline !== undefined && !v.methods.includes(v.baseline))
     throw new UsageError(`--baseline ${v.baseline} is not one of --methods (${v.methods.join(",")}); name one of them.`);
   const { modelDir, modelConfig } = checkData(v);

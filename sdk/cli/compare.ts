@@ -36,7 +36,12 @@ export function compareCommand(ctx: CommandContext, argv: readonly string[] = []
   );
   addDataOptions(cmd);
   cmd
-    .option("--methods <a,b>", `methods to run: ${COMPARE_METHODS.join(", ")}`, csvList, ["lora", "adapter", "full", "autolora"])
+    .option("--methods <a,b>", `methods to run: ${COMPARE_METHODS.join(", ")}; <method>@<rank> gives one its own rank (lora@1,lora@8)`, csvList, [
+      "lora",
+      "adapter",
+      "full",
+      "autolora",
+    ])
     .option("--seeds <n>", "seeds per method (10: enough for a 95% interval of the paired differences to mean something)", positiveInt, 10)
     .option("--baseline <method>", "method the others are compared with seed by seed (default: lora when it runs, else the first)")
     .option("--first-seed <n>", "seeds run are first-seed … first-seed + seeds − 1", nonNegativeInt, 0)

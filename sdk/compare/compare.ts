@@ -55,6 +55,39 @@ export function registerRunner(r: MethodRunner): void {
 
 for (const r of [loraRunner, loraGridRunner, dyloraRunner, adaloraRunner, adapterRunner, fullRunner, ...AUTOLORA_RUNNERS]) registerRunner(r);
 
+/**
+ * The runner of a method name: a registered one, or `<method>@<rank>` — that method with its own
+ * rank budget instead of the comparison's `rank` (`lora@1,lora@8` puts two ranks side by side,
+ * paired seed by seed; `lora@4` beside `autolora` at k = 8 is the paper's setting). Undefined for
+ * an unknown name, a rank that is not a positive integer, or a method without a rank (`full`).
+ *
+ * @example
+ * ```ts
+ * runnerFor("lora@4")?.description; // "LoRA, uniform rank r on query/value (rank 4)"
+ * ```
+ */
+export function runnerFor(name: string): MethodRunner | undefined {
+  const known = RUNNERS.get(name);
+  if (known) return known;
+  const m = /^(.+)@([1-9]\d*)$/.exec(name);
+  const base = m ? RUNNERS.get(m[1]!) : undefined;
+  if (!m || !base || RANKLESS.has(base.name)) return undefined;
+  const rank = Number(m[2]);
+  return {
+    name,
+    description: `${base.description} (rank ${rank})`,
+    run: async (ctx) => ({ ...(await base.run({ ...ctx, rank })), method: name }),
+  };
+}
+
+/** Methods whose runs ignore the rank budget: a `@rank` suffix on them is refused. */
+const RANKLESS = new Set(["full"]);
+
+/** The message for a method name {@link runnerFor} does not know. */
+export function unknownMethod(name: string): string {
+  return `unknown method "${name}"; known: ${[...RUNNERS.keys()].join(", ")}, or one of the LoRA family and adapters with its own rank, as <method>@<rank> (e.g. lora@4).`;
+}
+
 // The runners' dev metric is the session's evaluation, which sits above sdk/methods.
 
 /** Options of {@link compare}. */
@@ -175,7 +208,7 @@ export function pairedDifferences(summaries: MethodSummary[], baseline?: string)
  * ```
  */
 export async function compare(o: CompareOptions): Promise<CompareResult> {
-  for (const m of o.methods) if (!RUNNERS.has(m)) throw new UnknownNameError(`unknown method "${m}"; known: ${[...RUNNERS.keys()].join(", ")}.`);
+  for (const m of o.methods) if (!runnerFor(m)) throw new UnknownNameError(unknownMethod(m));
   if (o.methods.length === 0) throw new ConfigError("methods is empty: name at least one method.");
   if (o.baseline !== undefined && !o.methods.includes(o.baseline))
     throw new ConfigError(`baseline "${o.baseline}" is not one of the methods (${o.methods.join(", ")}); name one of them.`);
@@ -220,7 +253,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       };
       progress({ note: `${method} seed ${seed}`, fraction: 0 });
       try {
-        results.push(await RUNNERS.get(method)!.run({ ...base, seed, onProgress: progress }));
+        results.push(await runnerFor(method)!.run({ ...base, seed, onProgress: progress }));
       } catch (e) {
         if (e instanceof RunInterrupted || task.stopRequested) break;
         throw e;
@@ -288,7 +321,7 @@ export function summarize(results: MethodResult[], methods: string[] = [...new S
       const ranks = layerRanks(runs);
       return {
         method: m,
-        description: RUNNERS.get(m)?.description ?? m,
+        description: runnerFor(m)?.description ?? m,
         metricName: runs[0]!.metricName,
         mean,
         std,

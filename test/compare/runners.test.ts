@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AUTOLORA_RUNNERS } from "../../sdk/compare/autolora.js";
-import { compare, RUNNERS, registerRunner } from "../../sdk/compare/compare.js";
+import { compare, RUNNERS, registerRunner, runnerFor } from "../../sdk/compare/compare.js";
 import type { Task } from "../../sdk/data/types.js";
 import * as adalora from "../../sdk/methods/adalora/runner.js";
 import * as adapter from "../../sdk/methods/adapter/runner.js";
@@ -69,5 +69,44 @@ describe("compare's runners", () => {
     } finally {
       RUNNERS.delete("constant");
     }
+  });
+
+  it("<method>@<rank> runs that method with its own rank, paired with the others seed by seed", async () => {
+    const seen: string[] = [];
+    registerRunner({
+      name: "ranked",
+      description: "a rank-reporting test runner",
+      async run(ctx) {
+        seen.push(`${ctx.seed}:${ctx.rank}`);
+        return { method: "ranked", seed: ctx.seed, metric: ctx.rank / 10 + ctx.seed / 100, metricName: "accuracy", trainableParams: ctx.rank, ms: 1 };
+      },
+    });
+    try {
+      const task = {
+        name: "toy",
+        head: "sequence-classification",
+        numLabels: 3,
+        metrics: ["accuracy"],
+        labels: null,
+        splits: { train: toyExamples(8, 1), dev: toyExamples(4, 2) },
+      } as unknown as Task;
+      const out = await compare({ modelDir: TINY, task, methods: ["ranked@2", "ranked@5", "ranked"], seeds: 2, rank: 8, baseline: "ranked@2", live: false });
+      expect(seen).toEqual(["0:2", "1:2", "0:5", "1:5", "0:8", "1:8"]);
+      expect(out.summaries.map((x) => [x.method, x.description, x.trainableParams])).toEqual([
+        ["ranked@2", "a rank-reporting test runner (rank 2)", 2],
+        ["ranked@5", "a rank-reporting test runner (rank 5)", 5],
+        ["ranked", "a rank-reporting test runner", 8],
+      ]);
+      // paired on the same seeds: each difference is exactly (rank − 2) / 10 on both seeds
+      expect(out.paired.map((d) => [d.method, Number(d.mean.toFixed(12)), d.wins])).toEqual([
+        ["ranked@5", 0.3, 2],
+        ["ranked", 0.6, 2],
+      ]);
+    } finally {
+      RUNNERS.delete("ranked");
+    }
+    expect(runnerFor("lora@4")!.description).toMatch(/\(rank 4\)$/);
+    for (const bad of ["lora@0", "lora@1.5", "full@2", "nope@3", "lora@"]) expect(runnerFor(bad), bad).toBeUndefined();
+    await expect(compare({ modelDir: TINY, task: {} as Task, methods: ["full@2"], seeds: 1, live: false })).rejects.toThrow(/<method>@<rank>/);
   });
 });

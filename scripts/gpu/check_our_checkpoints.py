@@ -34,6 +34,18 @@ out["rounding"] = {
 }
 
 TORCH = {"F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def run(d, rec):
+    """transformers' model of folder d (float32, eager) and its logits on rec's padded batch; ours; the real-token mask."""
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
+    ids, mask = torch.tensor(rec["input_ids"]), torch.tensor(rec["attention_mask"])
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+    return model, logits, mask
+
+
+
 out["checkpoints"] = {}
 for name in sorted(os.listdir(ROOT)):
     d = os.path.join(ROOT, name)
@@ -49,28 +61,22 @@ for name in sorted(os.listdir(ROOT)):
             dtypes[str(t.dtype)] = dtypes.get(str(t.dtype), 0) + 1
             if k in g.keys():
                 same = same and torch.equal(t.view(torch.int16), g.get_tensor(k).to(want).view(torch.int16))
-    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
-    ids = torch.tensor(ours["input_ids"])
-    mask = torch.tensor(ours["attention_mask"])
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask).logits
+    _, logits, mask = run(d, ours)
     ref = torch.tensor(ours["logits"])
     real = mask.bool()
+    cfg = json.load(open(os.path.join(d, "config.json")))
     out["checkpoints"][name] = {
         "dtypes": dtypes,
         "bytes_equal_torch_rounding": bool(same),
-        "config_dtype": json.load(open(os.path.join(d, "config.json"))).get("torch_dtype", json.load(open(os.path.join(d, "config.json"))).get("dtype")),
+        "config_dtype": cfg.get("torch_dtype", cfg.get("dtype")),
         "max_abs_diff": float((logits[real] - ref[real]).abs().max()),
         "max_abs_logit": float(ref[real].abs().max()),
     }
 
 lt = json.load(open(os.path.join(ROOT, "llama-tiny.json")))
 tok = AutoTokenizer.from_pretrained(lt["dir"])
-model = AutoModelForCausalLM.from_pretrained(lt["dir"], dtype=torch.float32, attn_implementation="eager").eval()
+model, logits, mask = run(lt["dir"], lt)
 ids = torch.tensor(lt["input_ids"])
-mask = torch.tensor(lt["attention_mask"])
-with torch.no_grad():
-    logits = model(input_ids=ids, attention_mask=mask).logits
 ref = torch.tensor(lt["logits"])
 real = mask.bool()
 greedy = []

@@ -236,8 +236,9 @@ const F32_BITS = new Uint32Array(1);
 const F32_VIEW = new Float32Array(F32_BITS.buffer);
 
 /**
- * float32 → bfloat16 bits, rounded to nearest with ties to even (PyTorch's `c10::BFloat16`
- * conversion; NaN becomes the quiet NaN 0x7FC0, as there).
+ * float32 → bfloat16 bits, rounded to nearest with ties to even, as `tensor.to(torch.bfloat16)`
+ * gives them (checked bit for bit on torch 2.11's CPU conversion). NaN becomes 0xFFFF, as that
+ * vectorised conversion writes it (torch's scalar `c10::BFloat16` writes 0x7FC0; both are NaN).
  *
  * @example
  * ```ts
@@ -248,7 +249,7 @@ const F32_VIEW = new Float32Array(F32_BITS.buffer);
 export function floatToBf16Bits(x: number): number {
   F32_VIEW[0] = x;
   const u = F32_BITS[0]!;
-  if (Number.isNaN(x)) return 0x7fc0;
+  if (Number.isNaN(x)) return 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
 

@@ -56,8 +56,8 @@ const read = (file: string): Notebook => JSON.parse(readFileSync(file, "utf8")) 
 const src = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
 
 describe("notebooks/ as committed", () => {
-  it("has the four tutorials", () => {
-    expect(NOTEBOOKS).toEqual(["01-quickstart.ipynb", "02-thresholds-and-retraining.ipynb", "03-ablations.ipynb", "04-bring-your-own.ipynb"]);
+  it("has the five tutorials", () => {
+    expect(NOTEBOOKS).toEqual(["01-quickstart.ipynb", "02-thresholds-and-retraining.ipynb", "03-ablations.ipynb", "04-bring-your-own.ipynb", "05-llama.ipynb"]);
   });
 
   it.each(NOTEBOOKS)("%s: autolora-ts kernel, no stored outputs, markdown and assertions", (f) => {

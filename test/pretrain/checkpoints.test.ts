@@ -77,3 +77,50 @@ describe("gpt2-tiny", () => {
     model.dispose();
   });
 });
+
+describe("llama-tiny", () => {
+  const LLAMA = "datasets/models/llama-tiny";
+  // transformers on the GPU machine, loading this very folder (scripts/gpu/check_our_checkpoints.py)
+  const hf = JSON.parse(readFileSync("datasets/fixtures/ours-checkpoints/check.json", "utf8")).llama_tiny;
+  const ours = JSON.parse(readFileSync("datasets/fixtures/ours-checkpoints/llama-tiny.json", "utf8"));
+
+  it("follows Llama's conventions: GQA, RoPE, tied head; pretrained well below the uniform loss", () => {
+    const config = JSON.parse(readFileSync(join(LLAMA, "config.json"), "utf8"));
+    expect(config).toMatchObject({
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      tie_word_embeddings: true,
+    });
+    expect(statSync(join(LLAMA, "model.safetensors")).size).toBeLessThan(12e6);
+    const rec = JSON.parse(readFileSync(join(LLAMA, "pretrain.json"), "utf8"));
+    expect(rec.options).toMatchObject({ kind: "clm", arch: "llama" });
+    // held-out loss far below ln(vocab), the loss of a model that knows nothing
+    expect(rec.evalLoss.final).toBeLessThan(Math.log(rec.vocabSize) - 2);
+    expect(hf.class).toBe("LlamaForCausalLM");
+  });
+
+  it(`transformers reads it as we do: same token ids, logits within 1e-4, same greedy continuations`, async () => {
+    const tok = await loadTokenizer(LLAMA);
+    expect(ours.texts.map((t: string) => tok.encode(t).ids)).toEqual(hf.ids);
+    const model = await loadPretrained(LLAMA);
+    const before = tf.memory().numTensors;
+    const logits = (await model.predict({ inputIds: ours.input_ids, attentionMask: ours.attention_mask })) as number[][][];
+    let worst = 0;
+    ours.attention_mask.forEach((row: number[], i: number) => {
+      const last = row.reduce((a, b) => a + b, 0) - 1;
+      hf.last[i].forEach((v: number, k: number) => (worst = Math.max(worst, Math.abs(v - logits[i]![last]![k]!))));
+      row.forEach((m, j) => {
+        if (m) hf.head64[i][j].forEach((v: number, k: number) => (worst = Math.max(worst, Math.abs(v - logits[i]![j]![k]!))));
+      });
+    });
+    expect(worst).toBeLessThan(1e-4);
+    expect(hf.max_abs_diff).toBeLessThan(1e-4); // over every logit, on the GPU machine
+    const gens = await generate(model, tok, ours.prompts, { maxNewTokens: 12, eosTokenId: 0 });
+    // both keep the end token when one is produced (HF's generate stops after it, as we do)
+    expect(gens.map((g) => g.tokenIds)).toEqual(hf.greedy);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});

@@ -575,15 +575,16 @@ seed; \`pretrain.json\` records the options and the loss curve).
 ## Use
 
 \`\`\`ts
-import { loadPretrained, loadTokenizer } from "autolora";
 ${
   mlm
-    ? `const model = await loadPretrained("datasets/models/${name}", { head: "sequence-classification", numLabels: 2 }); // fresh head
+    ? `import { loadPretrained, loadTokenizer } from "autolora";
+const model = await loadPretrained("datasets/models/${name}", { head: "sequence-classification", numLabels: 2 }); // fresh head
 const tokenizer = await loadTokenizer("datasets/models/${name}");`
-    : `// generate() is in sdk/models/generate.ts
+    : `import { generate, loadPretrained, loadTokenizer } from "autolora";
 const model = await loadPretrained("datasets/models/${name}");
 const tokenizer = await loadTokenizer("datasets/models/${name}");
-const out = await generate(model, tokenizer, ["The whale"], { maxNewTokens: 20, numBeams: 4, eosTokenId: 0 });`
+const [out] = await generate(model, tokenizer, ["The whale"], { maxNewTokens: 20, numBeams: 4, eosTokenId: 0 });
+console.log(out.text);`
 }
 \`\`\`
 

@@ -54,6 +54,14 @@ const MARKDOWN = [
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/guides/${f}`),
 ];
+/**
+ * Our model cards: their TypeScript ("Use") blocks run; their shell block is the command that
+ * made the checkpoint (minutes of pretraining, over the committed files), which
+ * test/pretrain/pretrain.test.ts runs in small form instead.
+ */
+const MODEL_CARDS = readdirSync(join(ROOT, "datasets/models"), { withFileTypes: true })
+  .filter((e) => e.isDirectory() && existsSync(join(ROOT, "datasets/models", e.name, "README.md")))
+  .map((e) => `datasets/models/${e.name}/README.md`);
 const TS_LANGS = new Set(["ts", "typescript", "js", "javascript", "mjs"]);
 const SH_LANGS = new Set(["sh", "bash", "shell", "console"]);
 
@@ -309,7 +317,7 @@ let exportNames = new Map<string, string>();
 let namespaced = new Map<string, string>();
 
 function collect(): DocBlock[] {
-  const md = MARKDOWN.flatMap((f) => markdownBlocks(ROOT, f));
+  const md = [...MARKDOWN.flatMap((f) => markdownBlocks(ROOT, f)), ...MODEL_CARDS.flatMap((f) => markdownBlocks(ROOT, f).filter((b) => TS_LANGS.has(b.lang)))];
   const api = tsdocExamples(ROOT);
   exportNames = api.exports;
   namespaced = api.namespaced;

@@ -82,6 +82,7 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
     lr: v.lr,
     rank: v.rank,
     ...(targets !== undefined ? { targetModules: targets } : {}),
+    ...(v.curve ? { curve: true } : {}),
     ...(v.maxTrain !== undefined ? { maxTrain: v.maxTrain } : {}),
     ...(v.maxDev !== undefined ? { maxDev: v.maxDev } : {}),
     ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),

@@ -19,6 +19,7 @@ export interface CompareFlags extends DataFlags {
   maxLength?: number;
   lr: number;
   rank: number;
+  curve?: boolean;
   targetModules?: string[];
   out: string;
   backend?: BackendName;

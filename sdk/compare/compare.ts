@@ -115,6 +115,12 @@ export interface CompareOptions {
   live?: boolean;
   /** The method every other is compared with, seed by seed (paired differences). Default `lora` when it runs, else the first method. */
   baseline?: string;
+  /**
+   * Also evaluate the main dev metric after every epoch (for the methods trained by
+   * `trainAndEvaluate`: LoRA, lora-grid, adapters, full), to check that the budget reaches a plateau; the summaries and
+   * the Markdown then carry the mean per epoch. Default false.
+   */
+  curve?: boolean;
 }
 
 /** Progress of a comparison, for a bar. */
@@ -152,6 +158,8 @@ export interface MethodSummary {
   costVsAdalora: number | null;
   /** Per-layer ranks, for methods whose runs report them (the LoRA family). */
   ranks?: LayerRanks[];
+  /** Mean and std over seeds of the dev metric after each epoch, when every run reported a curve ({@link CompareOptions.curve}). */
+  curve?: { epoch: number; mean: number; std: number }[];
   runs: MethodResult[];
 }
 
@@ -236,6 +244,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       lr: o.lr ?? 1e-3,
       rank: o.rank ?? 8,
       ...(o.targetModules !== undefined ? { targetModules: o.targetModules } : {}),
+      ...(o.curve ? { curve: true } : {}),
       signal: stop.signal,
     };
     if (o.targetModules !== undefined) {
@@ -292,6 +301,20 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   }
 }
 
+/** Mean ± std (n − 1) of the values. */
+function meanStd(xs: readonly number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
+/** The per-epoch curve over runs that all report one of the same length, else none. */
+function epochCurve(runs: MethodResult[]): { epoch: number; mean: number; std: number }[] | undefined {
+  const n = runs[0]?.curve?.length;
+  if (!n || runs.some((r) => r.curve?.length !== n)) return undefined;
+  return Array.from({ length: n }, (_, i) => ({ epoch: i + 1, ...meanStd(runs.map((r) => r.curve![i]!)) }));
+}
+
 /** Per-layer ranks over runs that report them (every run must, else none). */
 function layerRanks(runs: MethodResult[]): LayerRanks[] | undefined {
   if (!runs.length || runs.some((r) => !r.ranks)) return undefined;
@@ -314,11 +337,10 @@ export function summarize(results: MethodResult[], methods: string[] = [...new S
     .filter((m) => results.some((r) => r.method === m))
     .map((m) => {
       const runs = results.filter((r) => r.method === m);
-      const xs = runs.map((r) => r.metric);
-      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-      const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+      const { mean, std } = meanStd(runs.map((r) => r.metric));
       const ms = runs.reduce((s, r) => s + r.ms, 0) / runs.length;
       const ranks = layerRanks(runs);
+      const curve = epochCurve(runs);
       return {
         method: m,
         description: runnerFor(m)?.description ?? m,
@@ -329,6 +351,7 @@ export function summarize(results: MethodResult[], methods: string[] = [...new S
         ms,
         costVsAdalora: adaMs ? ms / adaMs : null,
         ...(ranks ? { ranks } : {}),
+        ...(curve ? { curve } : {}),
         runs,
       };
     });
@@ -378,6 +401,19 @@ export function toMarkdown(out: Pick<CompareResult, "summaries"> & Partial<Compa
       ),
       "",
       ...paired.map((d) => `- ${describeDifference(d)}`),
+    );
+  }
+  // The dev metric after each epoch, for the methods that reported it (is the budget on a plateau?).
+  const curved = s.filter((r) => r.curve);
+  if (curved.length) {
+    const epochs = Math.max(...curved.map((r) => r.curve!.length));
+    lines.push(
+      "",
+      `Dev ${s[0]?.metricName ?? "metric"} ×100 after each epoch (mean ± std over seeds):`,
+      "",
+      `| method |${Array.from({ length: epochs }, (_, i) => ` epoch ${i + 1} |`).join("")}`,
+      `| --- |${Array.from({ length: epochs }, () => " --- |").join("")}`,
+      ...curved.map((r) => `| ${r.method} |${r.curve!.map((c) => ` ${(100 * c.mean).toFixed(2)} ± ${(100 * c.std).toFixed(2)} |`).join("")}`),
     );
   }
   // Per-layer ranks only for methods whose ranks differ between layers or seeds (a uniform LoRA says nothing new).

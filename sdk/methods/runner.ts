@@ -23,6 +23,13 @@ export interface RunContext {
   rank: number;
   /** Layers the LoRA family adapts (PEFT's `target_modules`); default: each method's own. */
   targetModules?: TargetModules;
+  /**
+   * Evaluate the main dev metric after every epoch too (into {@link MethodResult.curve}), to see
+   * whether a budget has reached a plateau. Methods trained by {@link trainAndEvaluate} (LoRA,
+   * lora-grid, adapters, full) report it; DyLoRA, AdaLoRA and AutoLoRA (their own loops) do not.
+   * Default false.
+   */
+  curve?: boolean;
   /** Stops the run at its next step boundary; the runner then throws {@link RunInterrupted}. */
   signal?: AbortSignal;
   /** Progress within the run: a note and the share of the run done, in [0, 1]. */
@@ -48,6 +55,8 @@ export interface MethodResult {
   ms: number;
   /** Per-layer ranks, for methods that choose them. */
   ranks?: { name: string; rank: number }[];
+  /** The main dev metric after each epoch (epoch 1, 2, …), when the run was asked for it ({@link RunContext.curve}). */
+  curve?: number[];
   extra?: Record<string, number | string>;
 }
 
@@ -170,9 +179,23 @@ export async function trainAndEvaluate(
   share: [number, number] = [0, 1],
 ): Promise<MethodResult> {
   const t0 = performance.now();
-  await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), onProgress: stepProgress(method, ctx, share) });
+  // The per-epoch evaluations are timed apart, so that the run's cost stays its training's.
+  let evalMs = 0;
+  const perEpoch = ctx.curve
+    ? {
+        evalEvery: Math.ceil(ctx.task.train.length / ctx.batchSize),
+        evaluate: async () => {
+          const e0 = performance.now();
+          const metric = (await devMetric(model, ctx)).metric;
+          evalMs += performance.now() - e0;
+          return { metric };
+        },
+      }
+    : {};
+  const r = await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), ...perEpoch, onProgress: stepProgress(method, ctx, share) });
   checkInterrupted(ctx, method);
-  return { ...(await resultOf(method, model, ctx, t0)), ...extra };
+  const result = { ...(await resultOf(method, model, ctx, t0)), ...extra };
+  return ctx.curve ? { ...result, curve: r.evals.map((e) => e.metrics.metric!), ms: result.ms - evalMs } : result;
 }
 
 /** A run's result after training: the dev metric of `model`, its trainable parameters, the time since `t0`. */

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AUTOLORA_RUNNERS } from "../../sdk/compare/autolora.js";
-import { compare, RUNNERS, registerRunner, runnerFor } from "../../sdk/compare/compare.js";
+import { compare, RUNNERS, registerRunner, runnerFor, toMarkdown } from "../../sdk/compare/compare.js";
 import type { Task } from "../../sdk/data/types.js";
 import * as adalora from "../../sdk/methods/adalora/runner.js";
 import * as adapter from "../../sdk/methods/adapter/runner.js";
@@ -108,5 +108,30 @@ describe("compare's runners", () => {
     expect(runnerFor("lora@4")!.description).toMatch(/\(rank 4\)$/);
     for (const bad of ["lora@0", "lora@1.5", "full@2", "nope@3", "lora@"]) expect(runnerFor(bad), bad).toBeUndefined();
     await expect(compare({ modelDir: TINY, task: {} as Task, methods: ["full@2"], seeds: 1, live: false })).rejects.toThrow(/<method>@<rank>/);
+  });
+
+  it("curve: the dev metric after every epoch, the last one the run's own metric, averaged per epoch in the summary", async () => {
+    const task = {
+      name: "toy",
+      head: "sequence-classification",
+      numLabels: 3,
+      metrics: ["accuracy"],
+      labels: null,
+      splits: { train: toyExamples(12, 1), dev: toyExamples(8, 2) },
+    } as unknown as Task;
+    const out = await compare({ modelDir: TINY, task, methods: ["lora@2", "dylora"], seeds: 2, epochs: 3, batchSize: 4, curve: true, live: false });
+    const lora = out.summaries.find((x) => x.method === "lora@2")!;
+    for (const run of lora.runs) {
+      expect(run.curve).toHaveLength(3);
+      expect(run.curve!.at(-1)).toBe(run.metric); // evaluated after the last epoch: the same model
+    }
+    expect(lora.curve!.map((c) => c.epoch)).toEqual([1, 2, 3]);
+    expect(lora.curve![1]!.mean).toBeCloseTo((lora.runs[0]!.curve![1]! + lora.runs[1]!.curve![1]!) / 2, 12);
+    // DyLoRA trains in its own loop and reports no curve: its row is left out of the per-epoch table
+    expect(out.summaries.find((x) => x.method === "dylora")!.curve).toBeUndefined();
+    const md = toMarkdown(out);
+    expect(md).toMatch(/after each epoch/);
+    expect(md).toMatch(/\| lora@2 \|( [\d.]+ ± [\d.]+ \|){3}/);
+    expect(md).not.toMatch(/\| dylora \|( [\d.]+ ± [\d.]+ \|){3}\n/);
   });
 });

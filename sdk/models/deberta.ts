@@ -28,7 +28,7 @@ import { ConfigError } from "../core/errors.js";
 import { softmax } from "../ops/second-order.js";
 import { encoderConfig, layerNormSpecs } from "./encoder.js";
 import { type Head, type HeadOptions, linearSpecs, sequenceClassificationLoss, tokenClassificationHead } from "./heads.js";
-import { predictPlain, saveModel } from "./io.js";
+import { HeadedModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -44,8 +44,6 @@ import {
   type ParamSource,
   type ParamSpec,
   ParamStore,
-  type PlainInputs,
-  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields DeBERTa-v2 reads (HF names; defaults are `DebertaV2Config`'s). */
@@ -193,14 +191,14 @@ function debertaSequenceHead(store: ParamStore, o: HeadOptions & { poolerHidden:
  * model.linears.has("deberta.encoder.layer.0.attention.self.query_proj"); // true: a LoRA target
  * ```
  */
-export class DebertaModel implements Model {
+export class DebertaModel extends HeadedModel implements Model {
   readonly config: DebertaConfig;
   readonly head: HeadKind;
   readonly params: ParamStore;
   readonly linears = new Map<string, Linear>();
   readonly headModules: string[];
   readonly numLabels: number;
-  private readonly headImpl: Head;
+  protected readonly headImpl: Head;
   private readonly layers: DebertaLayer[] = [];
   /** Rows of `rel_embeddings` used: 2 · span (span = position_buckets, else max_relative_positions). */
   private readonly span: number;
@@ -210,6 +208,7 @@ export class DebertaModel implements Model {
   private readonly selectorCache = new Map<number, tf.Tensor2D>();
 
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
+    super();
     const c = debertaConfig(config);
     this.config = c;
     this.head = head;
@@ -392,29 +391,15 @@ export class DebertaModel implements Model {
     });
   }
 
-  /** Logits: `[batch, labels]` (sequence) or `[batch, length, labels]` (token classification). */
-  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor {
-    return tf.tidy(() => this.headImpl.forward(this.encode(inputs, ctx), inputs, ctx));
+  /** The body's hidden states, what the head reads (see {@link HeadedModel}). */
+  protected body(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor3D {
+    return this.encode(inputs, ctx);
   }
 
-  /** The head's loss (MSE when `numLabels` is 1, else cross-entropy ignoring −100). */
-  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-    return this.headImpl.loss(logits, labels);
-  }
-
-  /** Logits as nested arrays, evaluation mode. */
-  predict(inputs: PlainInputs): Promise<number[][] | number[][][]> {
-    return predictPlain(this, inputs);
-  }
-
-  /** Write `config.json` + `model.safetensors` (HF names). */
-  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
-    await saveModel(this, dir, options);
-  }
-
-  dispose(): void {
+  /** The parameters and the cached relative-position selectors. */
+  override dispose(): void {
     for (const m of this.selectorCache.values()) m.dispose();
     this.selectorCache.clear();
-    this.params.dispose();
+    super.dispose();
   }
 }

@@ -13,7 +13,7 @@ import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
 import { layerNormSpecs } from "./encoder.js";
 import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead, tokenClassificationHead } from "./heads.js";
-import { predictPlain, saveModel } from "./io.js";
+import { HeadedModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -30,8 +30,6 @@ import {
   type ParamSource,
   type ParamSpec,
   ParamStore,
-  type PlainInputs,
-  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields GPT-2 reads (HF names; defaults are GPT-2 small's). */
@@ -113,7 +111,7 @@ interface DecoderBlock {
  * const loss = model.loss(logits, inputIds); // labels: the ids themselves, shifted inside
  * ```
  */
-export class DecoderModel implements Model {
+export class DecoderModel extends HeadedModel implements Model {
   readonly config: DecoderConfig;
   readonly head: HeadKind;
   readonly params: ParamStore;
@@ -122,13 +120,14 @@ export class DecoderModel implements Model {
   /** Outputs of the head: the vocabulary size for a causal LM, else the number of labels. */
   readonly numLabels: number;
   readonly prefix = "transformer";
-  private readonly headImpl: Head;
+  protected readonly headImpl: Head;
   private readonly blocks: DecoderBlock[] = [];
 
   /**
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
+    super();
     const c = decoderConfig(config);
     this.config = c;
     this.head = head;
@@ -227,27 +226,8 @@ export class DecoderModel implements Model {
     });
   }
 
-  /** Logits: `[batch, length, vocab]` (causal LM), `[batch, labels]`, or `[batch, length, labels]`. */
-  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor {
-    return tf.tidy(() => this.headImpl.forward(this.decode(inputs, ctx), inputs, ctx));
-  }
-
-  /** The head's loss; for a causal LM, logits at t are scored against labels at t+1 (−100 ignored). */
-  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-    return this.headImpl.loss(logits, labels);
-  }
-
-  /** Logits as nested arrays, evaluation mode. */
-  predict(inputs: PlainInputs): Promise<number[][] | number[][][]> {
-    return predictPlain(this, inputs);
-  }
-
-  /** Write `config.json` + `model.safetensors` (HF names; the tied `lm_head` is not stored). */
-  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
-    await saveModel(this, dir, options);
-  }
-
-  dispose(): void {
-    this.params.dispose();
+  /** The body's hidden states, what the head reads (see {@link HeadedModel}). */
+  protected body(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor3D {
+    return this.decode(inputs, ctx);
   }
 }

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
 import { bertSequenceHead, type Head, linearSpecs, robertaSequenceHead, tokenClassificationHead } from "./heads.js";
-import { predictPlain, saveModel } from "./io.js";
+import { HeadedModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -30,8 +30,6 @@ import {
   type ParamSource,
   type ParamSpec,
   ParamStore,
-  type PlainInputs,
-  type SaveModelOptions,
 } from "./module.js";
 
 /** The `config.json` fields a BERT/RoBERTa encoder reads (HF names; defaults are BERT-base's). */
@@ -129,7 +127,7 @@ interface EncoderLayer {
  * const logits = model.forward({ inputIds, attentionMask }, { training: false }); // [2, 3]
  * ```
  */
-export class EncoderModel implements Model {
+export class EncoderModel extends HeadedModel implements Model {
   readonly config: EncoderConfig;
   readonly head: HeadKind;
   readonly params: ParamStore;
@@ -139,13 +137,14 @@ export class EncoderModel implements Model {
   readonly numLabels: number;
   /** `bert` or `roberta`: the prefix of every body parameter. */
   readonly prefix: "bert" | "roberta";
-  private readonly headImpl: Head;
+  protected readonly headImpl: Head;
   private readonly layers: EncoderLayer[] = [];
 
   /**
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
+    super();
     const c = encoderConfig(config);
     this.config = c;
     this.head = head;
@@ -261,28 +260,9 @@ export class EncoderModel implements Model {
     });
   }
 
-  /** Logits: `[batch, labels]` (sequence) or `[batch, length, labels]` (token classification). */
-  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor {
-    return tf.tidy(() => this.headImpl.forward(this.encode(inputs, ctx), inputs, ctx));
-  }
-
-  /** The head's loss (MSE when `numLabels` is 1, else cross-entropy ignoring −100). */
-  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-    return this.headImpl.loss(logits, labels);
-  }
-
-  /** Logits as nested arrays, evaluation mode. */
-  predict(inputs: PlainInputs): Promise<number[][] | number[][][]> {
-    return predictPlain(this, inputs);
-  }
-
-  /** Write `config.json` + `model.safetensors` (base and head parameters, HF names). */
-  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
-    await saveModel(this, dir, options);
-  }
-
-  dispose(): void {
-    this.params.dispose();
+  /** The body's hidden states, what the head reads (see {@link HeadedModel}). */
+  protected body(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor3D {
+    return this.encode(inputs, ctx);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * What every model does the same way, below the architectures that use it: {@link predictPlain}
- * (plain arrays in, logits out) and {@link saveModel} (a Hugging Face checkpoint out). The encoder
- * and the decoder implement `Model.predict` / `Model.save` with these, and pretrained.ts builds
- * encoders and decoders, so neither imports pretrained.ts (no import loop in sdk/models).
+ * (plain arrays in, logits out), {@link saveModel} (a Hugging Face checkpoint out) and
+ * {@link HeadedModel}, the base of every architecture (body → head, loss, predict, save, dispose).
+ * pretrained.ts builds the architectures, so none imports pretrained.ts (no import loop in sdk/models).
  * @module
  */
 import { join } from "node:path";
@@ -10,7 +10,8 @@ import * as tf from "@tensorflow/tfjs";
 import { saveFailure } from "../core/confine.js";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import type { Model, PlainInputs, SaveModelOptions } from "./module.js";
+import type { Head } from "./heads.js";
+import type { ForwardContext, Model, ModelInputs, ParamStore, PlainInputs, SaveModelOptions } from "./module.js";
 import { type StoredTensor, writeSafetensors } from "./safetensors.js";
 
 /** The `torch_dtype` that names each stored dtype. */
@@ -83,5 +84,48 @@ export async function saveModel(model: Model & { readonly architecture: string }
     await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   } catch (e) {
     throw saveFailure(e, dir);
+  }
+}
+
+/**
+ * The part of `Model` that every architecture shares once it has a body (hidden states `[batch,
+ * length, hidden]`) and a {@link Head}: `forward` = head(body) in one `tidy`, the head's loss,
+ * `predict` (plain arrays, {@link predictPlain}), `save` ({@link saveModel}) and `dispose` (the
+ * parameters). An architecture (encoder.ts, decoder.ts, deberta.ts, llama.ts) extends it, builds
+ * its parameters and `headImpl` in its constructor, and says what its body is.
+ */
+export abstract class HeadedModel {
+  abstract readonly params: ParamStore;
+  /** The HF class name written to `config.json` (`BertForSequenceClassification`, …). */
+  abstract readonly architecture: string;
+  protected abstract readonly headImpl: Head;
+  /** Hidden states `[batch, length, hidden]` of the body (embeddings, blocks, final norm). */
+  protected abstract body(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor;
+
+  /** Logits of the head on the body's hidden states. */
+  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor {
+    return tf.tidy(() => this.headImpl.forward(this.body(inputs, ctx), inputs, ctx));
+  }
+
+  /**
+   * The head's loss: MSE when `numLabels` is 1, else cross-entropy ignoring −100; for a causal LM,
+   * logits at t are scored against labels at t + 1.
+   */
+  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+    return this.headImpl.loss(logits, labels);
+  }
+
+  /** Logits as nested arrays, evaluation mode. */
+  predict(inputs: PlainInputs): Promise<number[][] | number[][][]> {
+    return predictPlain(this as unknown as Model, inputs);
+  }
+
+  /** Write `config.json` + `model.safetensors` (base and head parameters, HF names; a tied `lm_head` is not stored). */
+  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
+    await saveModel(this as unknown as Model & { readonly architecture: string }, dir, options);
+  }
+
+  dispose(): void {
+    this.params.dispose();
   }
 }

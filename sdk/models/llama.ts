@@ -33,7 +33,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../core/errors.js";
 import { attention } from "../ops/nn.js";
 import { type Head, lastTokenSequenceHead, linearSpecs, tiedLmHead } from "./heads.js";
-import { predictPlain, saveModel } from "./io.js";
+import { HeadedModel } from "./io.js";
 import {
   activation,
   addParams,
@@ -48,8 +48,6 @@ import {
   type ParamSource,
   type ParamSpec,
   ParamStore,
-  type PlainInputs,
-  type SaveModelOptions,
 } from "./module.js";
 
 /** The model types of the family. */
@@ -330,7 +328,7 @@ const NEG = -1e9;
  * const logits = (await model.predict({ inputIds: [[1, 311, 309]] })) as number[][][]; // [1, 3, 360]
  * ```
  */
-export class LlamaModel implements Model, CachedCausalLm {
+export class LlamaModel extends HeadedModel implements Model, CachedCausalLm {
   readonly config: LlamaConfig;
   readonly head: HeadKind;
   readonly params: ParamStore;
@@ -341,13 +339,14 @@ export class LlamaModel implements Model, CachedCausalLm {
   readonly prefix = "model";
   readonly rope: RopeParameters;
   private readonly invFreq: Float32Array;
-  private readonly headImpl: Head;
+  protected readonly headImpl: Head;
   private readonly layers: LlamaLayer[] = [];
 
   /**
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
+    super();
     const c = llamaConfig(config);
     this.config = c;
     this.head = head;
@@ -518,9 +517,9 @@ export class LlamaModel implements Model, CachedCausalLm {
     });
   }
 
-  /** Logits: `[batch, length, vocab]` (causal LM) or `[batch, labels]` (sequence classification). */
-  forward(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor {
-    return tf.tidy(() => this.headImpl.forward(this.decode(inputs, ctx), inputs, ctx));
+  /** The body's hidden states, what the head reads (see {@link HeadedModel}). */
+  protected body(inputs: ModelInputs, ctx: ForwardContext): tf.Tensor3D {
+    return this.decode(inputs, ctx);
   }
 
   private lastLogits(hidden: tf.Tensor3D): tf.Tensor2D {
@@ -566,25 +565,6 @@ export class LlamaModel implements Model, CachedCausalLm {
 
   private needLm(what: string): void {
     if (this.head !== "causal-lm") throw new ConfigError(`${what} needs a causal-LM head; this ${this.config.model_type} model has a ${this.head} head.`);
-  }
-
-  /** The head's loss; for a causal LM, logits at t are scored against labels at t+1 (−100 ignored). */
-  loss(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-    return this.headImpl.loss(logits, labels);
-  }
-
-  /** Logits as nested arrays, evaluation mode. */
-  predict(inputs: PlainInputs): Promise<number[][] | number[][][]> {
-    return predictPlain(this, inputs);
-  }
-
-  /** Write `config.json` + `model.safetensors` (HF names; a tied `lm_head` is not stored). */
-  async save(dir: string, options: SaveModelOptions = {}): Promise<void> {
-    await saveModel(this, dir, options);
-  }
-
-  dispose(): void {
-    this.params.dispose();
   }
 }
 

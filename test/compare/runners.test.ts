@@ -19,6 +19,17 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
+/** A 3-class toy task (test/session/helpers.ts' examples) with `train` and `dev` examples. */
+const toyTask = (train: number, dev: number) =>
+  ({
+    name: "toy",
+    head: "sequence-classification",
+    numLabels: 3,
+    metrics: ["accuracy"],
+    labels: null,
+    splits: { train: toyExamples(train, 1), dev: toyExamples(dev, 2) },
+  }) as unknown as Task;
+
 describe("compare's runners", () => {
   it("each is exported by its method folder (AutoLoRA's by sdk/compare/autolora.ts), and each is registered", () => {
     const owners: [string, readonly MethodRunner[]][] = [
@@ -54,14 +65,7 @@ describe("compare's runners", () => {
       },
     });
     try {
-      const task = {
-        name: "toy",
-        head: "sequence-classification",
-        numLabels: 3,
-        metrics: ["accuracy"],
-        labels: null,
-        splits: { train: toyExamples(8, 1), dev: toyExamples(4, 2) },
-      } as unknown as Task;
+      const task = toyTask(8, 4);
       const out = await compare({ modelDir: TINY, task, methods: ["constant"], seeds: 2, firstSeed: 3, live: false });
       expect(seen).toEqual([3, 4]);
       expect(out.summaries.map((s) => [s.method, s.description])).toEqual([["constant", "a test runner"]]);
@@ -82,14 +86,7 @@ describe("compare's runners", () => {
       },
     });
     try {
-      const task = {
-        name: "toy",
-        head: "sequence-classification",
-        numLabels: 3,
-        metrics: ["accuracy"],
-        labels: null,
-        splits: { train: toyExamples(8, 1), dev: toyExamples(4, 2) },
-      } as unknown as Task;
+      const task = toyTask(8, 4);
       const out = await compare({ modelDir: TINY, task, methods: ["ranked@2", "ranked@5", "ranked"], seeds: 2, rank: 8, baseline: "ranked@2", live: false });
       expect(seen).toEqual(["0:2", "1:2", "0:5", "1:5", "0:8", "1:8"]);
       expect(out.summaries.map((x) => [x.method, x.description, x.trainableParams])).toEqual([
@@ -111,14 +108,7 @@ describe("compare's runners", () => {
   });
 
   it("curve: the dev metric after every epoch, the last one the run's own metric, averaged per epoch in the summary", async () => {
-    const task = {
-      name: "toy",
-      head: "sequence-classification",
-      numLabels: 3,
-      metrics: ["accuracy"],
-      labels: null,
-      splits: { train: toyExamples(12, 1), dev: toyExamples(8, 2) },
-    } as unknown as Task;
+    const task = toyTask(12, 8);
     const out = await compare({ modelDir: TINY, task, methods: ["lora@2", "dylora"], seeds: 2, epochs: 3, batchSize: 4, curve: true, live: false });
     const lora = out.summaries.find((x) => x.method === "lora@2")!;
     for (const run of lora.runs) {

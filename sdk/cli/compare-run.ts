@@ -83,6 +83,7 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
     rank: v.rank,
     ...(targets !== undefined ? { targetModules: targets } : {}),
     ...(v.curve ? { curve: true } : {}),
+    ...(v.decode ? { decode: v.decode } : {}),
     ...(v.maxTrain !== undefined ? { maxTrain: v.maxTrain } : {}),
     ...(v.maxDev !== undefined ? { maxDev: v.maxDev } : {}),
     ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),

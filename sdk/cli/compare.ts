@@ -50,6 +50,11 @@ export function compareCommand(ctx: CommandContext, argv: readonly string[] = []
     .option("--max-length <n>", "tokens per example (default: 64, or the model's maximum if smaller)", positiveInt)
     .option("--lr <x>", "learning rate (full fine-tuning uses lr/10)", positiveNumber, 1e-3)
     .option("--rank <n>", "LoRA-family rank budget (r, rMax, k; AdaLoRA starts at 1.5r)", positiveInt, 8)
+    .option(
+      "--decode <n>",
+      "causal-LM tasks: score N dev examples by greedy decoding with the task's metrics (exact_match, BLEU, …), not the dev loss",
+      positiveInt,
+    )
     .option("--curve", "also report the dev metric after every epoch (LoRA, lora-grid, adapters, full): is the budget on a plateau?")
     .option("--target-modules <a,b>", "layers the LoRA family adapts: module-name suffixes, or all-linear (default: the architecture's)", csvList)
     .option("--merge <dirs>", "merge the compare.json of runs made separately (comma-separated folders) into one table; runs nothing", csvList)

@@ -20,6 +20,7 @@ export interface CompareFlags extends DataFlags {
   lr: number;
   rank: number;
   curve?: boolean;
+  decode?: number;
   targetModules?: string[];
   out: string;
   backend?: BackendName;

@@ -121,6 +121,12 @@ export interface CompareOptions {
    * the Markdown then carry the mean per epoch. Default false.
    */
   curve?: boolean;
+  /**
+   * Causal-LM tasks: score at most this many dev examples by greedy decoding with the task's
+   * generation metrics (the main metric is then the task's first, e.g. exact_match), instead of
+   * the dev loss. Default 0 (off).
+   */
+  decode?: number;
 }
 
 /** Progress of a comparison, for a bar. */
@@ -221,6 +227,10 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
   if (o.baseline !== undefined && !o.methods.includes(o.baseline))
     throw new ConfigError(`baseline "${o.baseline}" is not one of the methods (${o.methods.join(", ")}); name one of them.`);
   if (!(Number.isInteger(o.seeds) && o.seeds >= 1)) throw new ConfigError(`seeds ${o.seeds} must be an integer ≥ 1.`);
+  if (o.decode !== undefined && !(Number.isInteger(o.decode) && o.decode >= 0))
+    throw new ConfigError(`decode ${o.decode} must be an integer ≥ 0 (dev examples to decode).`);
+  if (o.decode && o.task.head !== "causal-lm")
+    throw new ConfigError(`decode applies to causal-LM tasks; ${o.task.name} is ${o.task.head} (its metrics come from the logits).`);
   const firstSeed = o.firstSeed ?? 0;
   if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new ConfigError(`firstSeed ${firstSeed} must be an integer ≥ 0.`);
   const task = beginTask("compare", { ...(o.signal ? { signal: o.signal } : {}), live: o.live !== false });
@@ -245,6 +255,7 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
       rank: o.rank ?? 8,
       ...(o.targetModules !== undefined ? { targetModules: o.targetModules } : {}),
       ...(o.curve ? { curve: true } : {}),
+      ...(o.decode ? { decode: o.decode } : {}),
       signal: stop.signal,
     };
     if (o.targetModules !== undefined) {

@@ -1,9 +1,11 @@
+import { ConfigError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import { makeBatches } from "../data/batching.js";
 import type { Batch, Example, Task, TextTokenizer } from "../data/types.js";
+import type { GenerationTokenizer } from "../models/generate.js";
 import type { Model } from "../models/module.js";
 import { loadPretrained } from "../models/pretrained.js";
-import { evaluateExamples } from "../train/evaluate.js";
+import { evaluateExamples, evaluateGeneration } from "../train/evaluate.js";
 import { trainModel } from "../train/loop.js";
 import { countTrainable } from "./lora/model.js";
 import type { TargetModules } from "./targets.js";
@@ -30,6 +32,13 @@ export interface RunContext {
    * Default false.
    */
   curve?: boolean;
+  /**
+   * Causal-LM tasks: score the dev set by decoding (greedy, sdk/train's `evaluateGeneration`)
+   * with the task's generation metrics (exact match, WER, BLEU, …), on at most this many dev
+   * examples; the main metric is then the task's first metric instead of the dev loss. Default 0:
+   * off (decoding every dev example of every run is slow on CPU).
+   */
+  decode?: number;
   /** Stops the run at its next step boundary; the runner then throws {@link RunInterrupted}. */
   signal?: AbortSignal;
   /** Progress within the run: a note and the share of the run done, in [0, 1]. */
@@ -127,14 +136,22 @@ export async function devMetric(
     { batchSize: 64, maxLength: ctx.maxLength },
     ctx.task.labels ?? undefined,
   );
+  if (model.head === "causal-lm" && ctx.decode && ctx.task.metrics.length) {
+    const tok = ctx.tokenizer as TextTokenizer & Partial<GenerationTokenizer>;
+    if (typeof tok.decode !== "function") throw new ConfigError("decode: the tokenizer cannot decode ids to text; load it with loadTokenizer(dir).");
+    const gen = await evaluateGeneration(model, tok as TextTokenizer & GenerationTokenizer, examples.slice(0, ctx.decode), ctx.task.metrics, {
+      shouldStop: () => ctx.signal?.aborted === true,
+    });
+    ev.metrics = { ...ev.metrics, ...gen.metrics };
+  }
   return { ...mainMetric(ctx.task.metrics, ev), all: ev.metrics };
 }
 
 /**
  * A run's main metric: the task's first metric, when evaluation computed it; else the dev loss
  * (named "loss", lower is better). Causal-LM tasks list generation metrics (exact_match, BLEU, …)
- * that need decoding, which evaluation does not do: their runs report the dev loss (mean per-token
- * cross-entropy) rather than NaN.
+ * that need decoding: without {@link RunContext.decode} their runs report the dev loss (mean
+ * per-token cross-entropy) rather than NaN.
  */
 export function mainMetric(names: readonly string[], ev: { loss: number; metrics: Record<string, number> }): { metric: number; metricName: string } {
   const name = names[0];

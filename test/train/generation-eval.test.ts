@@ -3,9 +3,11 @@
 // against metric values that follow from the references we give.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compare } from "../../sdk/compare/compare.js";
 import { ConfigError } from "../../sdk/core/errors.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import type { Example } from "../../sdk/data/types.js";
+import { devMetric, type RunContext } from "../../sdk/methods/runner.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { evaluateGeneration } from "../../sdk/train/evaluate.js";
 
@@ -70,5 +72,33 @@ describe("evaluateGeneration", () => {
     const bt = await loadTokenizer("datasets/fixtures/hf/tiny-bert-seqcls");
     await expect(evaluateGeneration(cls, bt, [{ text: "a", label: "b" }], ["exact_match"])).rejects.toThrow(ConfigError);
     cls.dispose();
+  });
+
+  it("compare's decode: the dev metric of a causal-LM run becomes the task's first generation metric, over the first N dev examples", async () => {
+    const model = await loadPretrained(DIR);
+    const tok = await loadTokenizer(DIR);
+    const dev: Example[] = ["cat", "dog", "tree", "hippo", "owl"].map((w) => ({ text: w, label: "K AE1 T", references: ["K AE1 T", "zz"] }));
+    const ctx: RunContext = {
+      modelDir: DIR,
+      task: { name: "toy-lm", head: "causal-lm", numLabels: 0, metrics: ["wer", "exact_match"], labels: null, train: dev, dev },
+      tokenizer: tok,
+      seed: 0,
+      epochs: 1,
+      batchSize: 4,
+      maxLength: 32,
+      lr: 1e-3,
+      rank: 2,
+    };
+    const plain = await devMetric(model, ctx);
+    expect(plain.metricName).toBe("loss");
+    const decoded = await devMetric(model, { ...ctx, decode: 3 });
+    const direct = await evaluateGeneration(model, tok, dev.slice(0, 3), ["wer", "exact_match"]);
+    expect(decoded.metricName).toBe("wer");
+    expect(decoded.metric).toBe(direct.metrics.wer);
+    expect(decoded.all.exact_match).toBe(direct.metrics.exact_match);
+    model.dispose();
+    // a classification task has nothing to decode: refused before any run
+    const cls = { name: "c", head: "sequence-classification", numLabels: 2, metrics: ["accuracy"], labels: null, splits: { train: [], dev: [] } };
+    await expect(compare({ modelDir: DIR, task: cls as never, methods: ["lora"], seeds: 1, decode: 2, live: false })).rejects.toThrow(/causal-LM tasks/);
   });
 });

@@ -184,6 +184,20 @@ const SHELL: Record<string, ShellRule> = {
     run: `npx autolora compare --task spam --methods lora,dylora,adalora,adapter,full,autolora --seeds 1 --max-train 32 --max-dev 16 --out ${OUT}/compare`,
     creates: [`${OUT}/compare/compare.json`],
   },
+  "npx autolora compare --task spam --methods lora@1,lora@8 --baseline lora@8 --epochs 3 --curve": {
+    run: `npx autolora compare --task spam --methods lora@1,lora@8 --baseline lora@8 --epochs 2 --curve --seeds 2 --max-train 32 --max-dev 16 --out ${OUT}/compare-ranks`,
+    creates: [`${OUT}/compare-ranks/compare.md`],
+    expect: /after each epoch/,
+  },
+  "npx autolora compare --model datasets/models/llama-tiny --task cmudict --methods lora,autolora --decode 100": {
+    run: `npx autolora compare --model datasets/models/llama-tiny --task cmudict --methods lora,autolora --decode 4 --seeds 1 --max-train 32 --max-dev 8 --out ${OUT}/compare-lm`,
+    creates: [`${OUT}/compare-lm/compare.md`],
+    expect: /wer|exact_match/,
+  },
+  "npx autolora pretrain clm --arch llama --out runs/llama-tiny --steps 1500 --batch-size 16 --lr 2e-3": {
+    run: `npx autolora pretrain clm --arch llama --out ${OUT}/pretrain-llama --steps 2 --batch-size 4 --lr 2e-3 --sources spam --vocab-size 300 --hidden 16 --layers 1 --heads 2 --eval-blocks 4`,
+    creates: [`${OUT}/pretrain-llama/config.json`, `${OUT}/pretrain-llama/model.safetensors`],
+  },
   "npx autolora pretrain mlm --out datasets/models/roberta-tiny --steps 3000 --lr 2e-3": {
     run: `npx autolora pretrain mlm --out ${OUT}/pretrain --steps 2 --lr 2e-3 --sources spam --vocab-size 300 --hidden 16 --layers 1 --heads 2 --batch-size 4 --eval-blocks 4`,
     creates: [`${OUT}/pretrain/config.json`, `${OUT}/pretrain/model.safetensors`, `${OUT}/pretrain/tokenizer.json`],

@@ -142,6 +142,8 @@ export async function devMetric(
     const gen = await evaluateGeneration(model, tok as TextTokenizer & GenerationTokenizer, examples.slice(0, ctx.decode), ctx.task.metrics, {
       shouldStop: () => ctx.signal?.aborted === true,
     });
+    // A metric over part of the examples is no result: the run ends as interrupted.
+    if (gen.examples < Math.min(ctx.decode, examples.length)) throw new RunInterrupted("decode");
     ev.metrics = { ...ev.metrics, ...gen.metrics };
   }
   return { ...mainMetric(ctx.task.metrics, ev), all: ev.metrics };

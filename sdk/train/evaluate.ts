@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError, DataError } from "../core/errors.js";
+import { beginTask, type TaskOutcome } from "../core/interrupt.js";
 import { LM_SEPARATOR, lmText, makeBatches } from "../data/batching.js";
 import type { Batch, Example, TextTokenizer } from "../data/types.js";
 
@@ -124,7 +125,10 @@ export interface GenerationEvalOptions {
   separator?: string;
   /** Called after each example: (done, total). */
   onProgress?: (done: number, total: number) => void;
-  /** Checked before each example: true stops there and scores the examples decoded so far. */
+  /**
+   * Checked before each example: true stops there and scores the examples decoded so far (so does
+   * a kernel interrupt or Ctrl-C: `examples` then says how many were decoded).
+   */
   shouldStop?: () => boolean;
 }
 
@@ -172,15 +176,26 @@ export async function evaluateGeneration(
     maxNewTokens = Math.max(1, ...longest) + 4;
   }
   const predictions: string[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    if (options.shouldStop?.()) break;
-    const [g] = await generate(model, tokenizer, [parts[i]!.prompt], {
-      maxNewTokens,
-      ...(options.numBeams ? { numBeams: options.numBeams } : {}),
-      ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
-    });
-    predictions.push(g!.text.trim());
-    options.onProgress?.(i + 1, parts.length);
+  // A registered task: a kernel interrupt or Ctrl-C stops it after the current example (no live view).
+  const task = beginTask("evaluateGeneration", { live: false });
+  let outcome: TaskOutcome | undefined;
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      if (options.shouldStop?.() || task.stopRequested) break;
+      const [g] = await generate(model, tokenizer, [parts[i]!.prompt], {
+        maxNewTokens,
+        ...(options.numBeams ? { numBeams: options.numBeams } : {}),
+        ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
+      });
+      predictions.push(g!.text.trim());
+      options.onProgress?.(i + 1, parts.length);
+      task.report({ step: i + 1, total: parts.length, unit: "example" });
+    }
+  } catch (e) {
+    outcome = { status: "failed", message: e instanceof Error ? e.message : String(e) };
+    throw e;
+  } finally {
+    task.end(outcome);
   }
   const out: Record<string, number> = {};
   const n = predictions.length;

@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compare } from "../../sdk/compare/compare.js";
 import { ConfigError } from "../../sdk/core/errors.js";
+import { interruptAll } from "../../sdk/core/interrupt.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import type { Example } from "../../sdk/data/types.js";
 import { devMetric, type RunContext } from "../../sdk/methods/runner.js";
@@ -67,6 +68,17 @@ describe("evaluateGeneration", () => {
     );
     expect(r.examples).toBe(2);
     expect(r.predictions).toHaveLength(2);
+    // a kernel interrupt (Ctrl-C) after the first example stops it there, scored on that one
+    const before = tf.memory().numTensors;
+    const i = await evaluateGeneration(
+      model,
+      tok,
+      ["a", "b", "c"].map((t) => ({ text: t, label: "q" })),
+      ["exact_match"],
+      { maxNewTokens: 2, onProgress: (d) => d === 1 && interruptAll() },
+    );
+    expect([i.examples, Object.keys(i.metrics)]).toEqual([1, ["exact_match"]]);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
     const cls = await loadPretrained("datasets/fixtures/hf/tiny-bert-seqcls");
     const bt = await loadTokenizer("datasets/fixtures/hf/tiny-bert-seqcls");

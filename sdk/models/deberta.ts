@@ -193,9 +193,6 @@ function debertaSequenceHead(store: ParamStore, o: HeadOptions & { poolerHidden:
  */
 export class DebertaModel extends HeadedModel implements Model {
   readonly config: DebertaConfig;
-  readonly head: HeadKind;
-  readonly params: ParamStore;
-  readonly linears = new Map<string, Linear>();
   readonly headModules: string[];
   readonly numLabels: number;
   protected readonly headImpl: Head;
@@ -208,12 +205,10 @@ export class DebertaModel extends HeadedModel implements Model {
   private readonly selectorCache = new Map<number, tf.Tensor2D>();
 
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
-    super();
+    super(head, store);
     const c = debertaConfig(config);
     this.config = c;
-    this.head = head;
     this.numLabels = numLabels;
-    this.params = store;
     const h = c.hidden_size;
     const std = c.initializer_range;
     this.maxRel = c.max_relative_positions < 1 ? c.max_position_embeddings : c.max_relative_positions;

@@ -113,9 +113,6 @@ interface DecoderBlock {
  */
 export class DecoderModel extends HeadedModel implements Model {
   readonly config: DecoderConfig;
-  readonly head: HeadKind;
-  readonly params: ParamStore;
-  readonly linears = new Map<string, Linear>();
   readonly headModules: string[];
   /** Outputs of the head: the vocabulary size for a causal LM, else the number of labels. */
   readonly numLabels: number;
@@ -127,11 +124,9 @@ export class DecoderModel extends HeadedModel implements Model {
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
-    super();
+    super(head, store);
     const c = decoderConfig(config);
     this.config = c;
-    this.head = head;
-    this.params = store;
     const h = c.n_embd;
     const inner = c.n_inner ?? 4 * h;
     const std = c.initializer_range;

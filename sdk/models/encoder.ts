@@ -129,9 +129,6 @@ interface EncoderLayer {
  */
 export class EncoderModel extends HeadedModel implements Model {
   readonly config: EncoderConfig;
-  readonly head: HeadKind;
-  readonly params: ParamStore;
-  readonly linears = new Map<string, Linear>();
   readonly headModules: string[];
   /** Number of outputs of the head (1: regression). */
   readonly numLabels: number;
@@ -144,12 +141,10 @@ export class EncoderModel extends HeadedModel implements Model {
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
-    super();
+    super(head, store);
     const c = encoderConfig(config);
     this.config = c;
-    this.head = head;
     this.numLabels = numLabels;
-    this.params = store;
     this.prefix = c.model_type;
     const p = this.prefix;
     const h = c.hidden_size;

@@ -11,7 +11,7 @@ import { saveFailure } from "../core/confine.js";
 import { ConfigError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import type { Head } from "./heads.js";
-import type { ForwardContext, Model, ModelInputs, ParamStore, PlainInputs, SaveModelOptions } from "./module.js";
+import type { ForwardContext, HeadKind, Linear, Model, ModelInputs, ParamStore, PlainInputs, SaveModelOptions } from "./module.js";
 import { type StoredTensor, writeSafetensors } from "./safetensors.js";
 
 /** The `torch_dtype` that names each stored dtype. */
@@ -95,7 +95,15 @@ export async function saveModel(model: Model & { readonly architecture: string }
  * its parameters and `headImpl` in its constructor, and says what its body is.
  */
 export abstract class HeadedModel {
-  abstract readonly params: ParamStore;
+  /** Every linear layer by module name (the body's and the head's): where adapters attach. */
+  readonly linears = new Map<string, Linear>();
+
+  /** @param head the head kind; @param params the store every parameter is declared in. */
+  constructor(
+    readonly head: HeadKind,
+    readonly params: ParamStore,
+  ) {}
+
   /** The HF class name written to `config.json` (`BertForSequenceClassification`, …). */
   abstract readonly architecture: string;
   protected abstract readonly headImpl: Head;

@@ -330,9 +330,6 @@ const NEG = -1e9;
  */
 export class LlamaModel extends HeadedModel implements Model, CachedCausalLm {
   readonly config: LlamaConfig;
-  readonly head: HeadKind;
-  readonly params: ParamStore;
-  readonly linears = new Map<string, Linear>();
   readonly headModules: string[];
   /** The vocabulary size for a causal LM, else the number of labels. */
   readonly numLabels: number;
@@ -346,11 +343,9 @@ export class LlamaModel extends HeadedModel implements Model, CachedCausalLm {
    * @param source supplies every declared parameter's values (a checkpoint, or a seeded init).
    */
   constructor(config: ModelConfig, head: HeadKind, numLabels: number, source: ParamSource, store = new ParamStore()) {
-    super();
+    super(head, store);
     const c = llamaConfig(config);
     this.config = c;
-    this.head = head;
-    this.params = store;
     this.rope = ropeParameters(c, "config.json");
     this.invFreq = ropeInvFreq(this.rope, c.head_dim);
     const h = c.hidden_size;

@@ -92,7 +92,7 @@ async function liveCost(session) {
     bytes += JSON.stringify({ msg_type: update ? "update_display_data" : "display_data", content }).length;
   };
   // The view's own time on the run's thread: every watcher call timed (reports, redraws, writes).
-  const { taskRegister } = await import(join(ROOT, "dist", "index.js"));
+  const { taskRegister } = await import(join(ROOT, "dist", "core", "index.js"));
   let viewMs = 0;
   for (const w of taskRegister().watchers) {
     for (const k of ["begin", "report", "end"]) {

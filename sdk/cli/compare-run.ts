@@ -29,7 +29,6 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
   const command = `autolora compare ${argv.join(" ")}`.trim();
   if (v.merge) {
     // Merge runs made by separate processes (e.g. one per seed) into one table.
-    const dir = checkOutDir(v.out);
     const parts = v.merge.map((d): Saved => {
       const f = join(d, "compare.json");
       if (!existsSync(f)) throw new CheckpointError(`--merge ${d}: no compare.json there; give folders written by autolora compare.`);
@@ -41,12 +40,23 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
         throw new CheckpointError(`--merge ${d}: ${f} is not a compare.json (${(e as Error).message}).`);
       }
     });
+    checkMergeable(v.merge, parts);
     const methods = [...new Set(parts.flatMap((p) => p.summaries.map((x) => x.method)))];
     const runs = parts.flatMap((p) => p.summaries.flatMap((x) => x.runs));
     const summaries = summarize(runs, methods);
-    const options = { ...parts[0]!.options, seeds: new Set(runs.map((r) => r.seed)).size };
-    const merged: CompareResult = { options, summaries, paired: pairedDifferences(summaries, options.baseline) };
-    const commands = parts.map((p) => `\`${p.command}\``).join(", ");
+    // --baseline with --merge picks the method the others are paired with (runs made one method
+    // per process each name their own method as baseline); without it, the first part's baseline.
+    if (v.baseline !== undefined && !methods.includes(v.baseline))
+      throw new UsageError(`--baseline ${v.baseline} is not one of the merged methods (${methods.join(",")}); name one of them.`);
+    const dir = checkOutDir(v.out);
+    const baseline = v.baseline ?? parts[0]!.options.baseline;
+    const options = { ...parts[0]!.options, baseline, seeds: new Set(runs.map((r) => r.seed)).size };
+    const merged: CompareResult = { options, summaries, paired: pairedDifferences(summaries, baseline) };
+    // Many parts (one per method and seed) are named by their first command; compare.json lists all.
+    const commands =
+      parts.length <= 3
+        ? parts.map((p) => `\`${p.command}\``).join(", ")
+        : `${parts.length} runs like \`${parts[0]!.command}\` (compare.json lists every command)`;
     const md = `# ${merged.options.task}: methods compared\n\nModel: \`${merged.options.modelDir}\`. Made by ${commands}, merged with \`autolora compare --merge ${v.merge.join(",")} --out ${v.out}\`.\n\n${toMarkdown(merged)}`;
     await writeOutputs(dir, merged, md, { commands: parts.map((p) => p.command), ...merged });
     process.stdout.write(md);
@@ -109,4 +119,34 @@ export async function runCompare(v: CompareFlags, ctx: CommandContext, argv: rea
   }
   log(`wrote ${join(dir, "compare.md")}, compare.json and compare.html`);
   return EXIT.ok;
+}
+
+/** Options that may differ between merged runs: which methods and seeds each ran, and its baseline. */
+const PER_PART_OPTIONS = new Set(["methods", "seeds", "firstSeed", "baseline"]);
+
+/**
+ * Runs merged into one table must share their setting (task, model, budget, data sizes, rank, …),
+ * and each (method, seed) may come from one folder only: a run counted twice would pair with
+ * itself and shrink the interval. Throws a UsageError naming the folders otherwise.
+ */
+function checkMergeable(dirs: readonly string[], parts: readonly Saved[]): void {
+  const setting = (p: Saved) => Object.fromEntries(Object.entries(p.options ?? {}).filter(([k]) => !PER_PART_OPTIONS.has(k)));
+  const first = setting(parts[0]!);
+  parts.forEach((p, i) => {
+    const s = setting(p);
+    for (const k of new Set([...Object.keys(first), ...Object.keys(s)]))
+      if (JSON.stringify(first[k]) !== JSON.stringify(s[k]))
+        throw new UsageError(
+          `--merge: ${dirs[i]} ran with ${k} = ${JSON.stringify(s[k])}, ${dirs[0]} with ${JSON.stringify(first[k])}; merge only runs of one setting.`,
+        );
+  });
+  const from = new Map<string, string>();
+  parts.forEach((p, i) => {
+    for (const r of p.summaries.flatMap((x) => x.runs)) {
+      const key = `${r.method} seed ${r.seed}`;
+      const prev = from.get(key);
+      if (prev !== undefined) throw new UsageError(`--merge: ${key} is in both ${prev} and ${dirs[i]}; give each run once.`);
+      from.set(key, dirs[i]!);
+    }
+  });
 }

@@ -25,6 +25,7 @@ export const COMPARE_METHODS = [
   "autolora-sigmoid",
   "autolora-unconstrained",
   "autolora-first-order",
+  "autolora-authors",
 ] as const;
 
 export type { CompareFlags } from "./flags.js";

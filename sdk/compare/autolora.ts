@@ -7,11 +7,18 @@
 import { BASELINE_WARMUP, checkInterrupted, type MethodRunner, mainMetric, RunInterrupted, withFreshModel } from "../methods/runner.js";
 import { Session } from "../session/index.js";
 
-/** AutoLoRA (search with the given options, then retrain with the ranks found); cost = both. */
+/**
+ * AutoLoRA (search with the given options, then retrain with the ranks found); cost = both.
+ * The budget knobs (inner lr, outer lr 1e-2, batch size, alpha = r, the retraining recipe) are
+ * the comparison's own for every AutoLoRA row, so with `preset: "authors-code"` the row differs
+ * from `autolora` only by the algorithm points of that preset (Betty's look-ahead and DARTS, the
+ * frozen head, dropout on, drop-last, the 70/30 split, outer betas (0.5, 0.999), ranks on β / Σβ;
+ * docs/DESIGN.md lists them), not by a different learning rate or number of epochs.
+ */
 export function autoloraRunner(
   name: string,
   description: string,
-  opts: { selection?: "softmax" | "sigmoid" | "unconstrained"; hypergradient?: "darts" | "exact" | "first-order" } = {},
+  opts: { selection?: "softmax" | "sigmoid" | "unconstrained"; hypergradient?: "darts" | "exact" | "first-order"; preset?: "paper" | "authors-code" } = {},
 ): MethodRunner {
   return {
     name,
@@ -81,4 +88,7 @@ export const AUTOLORA_RUNNERS: readonly MethodRunner[] = [
   autoloraRunner("autolora-sigmoid", "ablation: sigmoid α (threshold 0.5)", { selection: "sigmoid" }),
   autoloraRunner("autolora-unconstrained", "ablation: w/o constraint (α = β, threshold = mean)", { selection: "unconstrained" }),
   autoloraRunner("autolora-first-order", "ablation: η = 0 (first-order hypergradient)", { hypergradient: "first-order" }),
+  autoloraRunner("autolora-authors", "AutoLoRA with the authors-code preset's search (their Betty step, frozen head, ranks on β / Σβ), same budget", {
+    preset: "authors-code",
+  }),
 ];

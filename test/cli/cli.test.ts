@@ -173,13 +173,39 @@ describe("autolora CLI", () => {
     const html = await readFile(join(out, "compare.html"), "utf8");
     expect(html).toContain("Plotly");
     expect(html).not.toMatch(/<script[^>]+src=["']https?:/);
-    // --merge: runs made separately, one table (here the same folder twice: every run counted twice).
+    // --merge: runs made separately, one table (here split by method into two folders).
+    const byMethod = (m: string) => {
+      const d = join(tmp, `only-${m}`);
+      mkdirSync(d);
+      const summaries = json.summaries.filter((x: { method: string }) => x.method === m);
+      writeFileSync(join(d, "compare.json"), JSON.stringify({ ...json, options: { ...json.options, methods: [m], baseline: m }, summaries }));
+      return d;
+    };
+    const [onlyLora, onlyAuto] = [byMethod("lora"), byMethod("autolora")];
     const merged = join(tmp, "merged");
-    expect(await main(["compare", "--merge", `${out},${out}`, "--out", merged])).toBe(0);
+    expect(await main(["compare", "--merge", `${onlyLora},${onlyAuto}`, "--out", merged])).toBe(0);
     const m = JSON.parse(await readFile(join(merged, "compare.json"), "utf8"));
-    expect(m.summaries.map((s: { runs: unknown[] }) => s.runs.length)).toEqual([4, 4]);
+    expect(m.summaries.map((s: { runs: unknown[] }) => s.runs.length)).toEqual([2, 2]);
     expect(m.summaries[0].mean).toBeCloseTo(lora.mean, 12);
+    expect(m.paired[0].mean).toBeCloseTo(json.paired[0].mean, 12);
+    // A run given twice, or runs of different settings, are refused before anything is written.
+    expect(await main(["compare", "--merge", `${out},${onlyLora}`, "--out", join(tmp, "twice")])).toBe(2);
+    const other = join(tmp, "other-epochs");
+    mkdirSync(other);
+    writeFileSync(join(other, "compare.json"), JSON.stringify({ ...json, options: { ...json.options, epochs: 9, methods: ["lora"] }, summaries: [] }));
+    expect(await main(["compare", "--merge", `${onlyAuto},${other}`, "--out", join(tmp, "mixed")])).toBe(2);
+    expect(existsSync(join(tmp, "twice")) || existsSync(join(tmp, "mixed"))).toBe(false);
     expect(await readFile(join(merged, "compare.md"), "utf8")).toContain("merged with `autolora compare --merge");
+    expect(m.paired.map((d: { baseline: string; method: string }) => `${d.method}-${d.baseline}`)).toEqual(["autolora-lora"]);
+    // --baseline picks the pairing of merged runs (per-method processes each name their own).
+    const rebased = join(tmp, "rebased");
+    expect(await main(["compare", "--merge", out, "--baseline", "autolora", "--out", rebased])).toBe(0);
+    const r = JSON.parse(await readFile(join(rebased, "compare.json"), "utf8"));
+    expect(r.options.baseline).toBe("autolora");
+    expect(r.paired.map((d: { baseline: string; method: string }) => `${d.method}-${d.baseline}`)).toEqual(["lora-autolora"]);
+    expect(r.paired[0].mean).toBeCloseTo(-m.paired[0].mean, 12);
+    expect(await main(["compare", "--merge", out, "--baseline", "dylora", "--out", join(tmp, "bad")])).toBe(2);
+    expect(existsSync(join(tmp, "bad"))).toBe(false);
   });
 
   it("--help of the program and each subcommand: usage and exit codes, exit 0", () => {

@@ -111,8 +111,12 @@ export interface PairedDifference {
   wins: number;
   losses: number;
   ties: number;
-  /** `better` / `worse` when the interval excludes 0, `unresolved` when it spans 0, `too few seeds` below 2. */
-  verdict: "better" | "worse" | "unresolved" | "too few seeds";
+  /**
+   * `better` / `worse` when the interval excludes 0, `unresolved` when it spans 0, `too few seeds`
+   * below 2, `identical` when the two scored exactly the same on every seed (for example an
+   * ablation that reduces to the baseline: the same runs under common random numbers).
+   */
+  verdict: "better" | "worse" | "unresolved" | "too few seeds" | "identical";
 }
 
 /**
@@ -148,6 +152,7 @@ export function pairedDifference(
     const hi = Math.max(sign * ci95[0], sign * ci95[1]);
     verdict = lo > 0 ? "better" : hi < 0 ? "worse" : "unresolved";
   }
+  if (n > 0 && differences.every((d) => d === 0)) verdict = "identical";
   return { method, baseline, seeds, differences, mean, std, ci95, wins, losses, ties: n - wins - losses, verdict };
 }
 
@@ -163,6 +168,8 @@ export function describeDifference(d: PairedDifference, scale = 100, digits = 2)
         ? `${d.method} is worse than ${d.baseline}`
         : d.verdict === "unresolved"
           ? "not resolved: the interval contains 0"
-          : "too few seeds for an interval";
+          : d.verdict === "identical"
+            ? `identical to ${d.baseline} on every seed`
+            : "too few seeds for an interval";
   return `${d.method} − ${d.baseline}: ${f(d.mean)}${ci} over ${n} seed${n === 1 ? "" : "s"}, ${d.wins}/${n} wins: ${what}.`;
 }

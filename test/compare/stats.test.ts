@@ -93,6 +93,15 @@ describe("paired differences", () => {
     expect(pairedDifference("a", seeds([0.5]), "b", seeds([0.4])).verdict).toBe("too few seeds");
   });
 
+  it("the same score on every seed is `identical`, not an unresolved zero-width interval", () => {
+    const same = pairedDifference("autolora-sigmoid", seeds([0.9, 0.8, 0.85]), "lora", seeds([0.9, 0.8, 0.85]));
+    expect(same.ci95).toEqual([0, 0]);
+    expect(same.verdict).toBe("identical");
+    expect(describeDifference(same)).toContain("identical to lora on every seed");
+    // One seed apart is not identical.
+    expect(pairedDifference("a", seeds([0.9, 0.8, 0.85]), "b", seeds([0.9, 0.8, 0.84])).verdict).toBe("unresolved");
+  });
+
   it("compare's tables carry the paired differences from the baseline, with the verdict in words", () => {
     const run = (method: string, seed: number, metric: number): MethodResult => ({ method, seed, metric, metricName: "f1", trainableParams: 10, ms: 1 });
     const s = summarize([

@@ -3,7 +3,7 @@
 // registered through registerRunner; compare.ts defines none; a runner registered from outside runs.
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { AUTOLORA_RUNNERS } from "../../sdk/compare/autolora.js";
 import { compare, RUNNERS, registerRunner, runnerFor, toMarkdown } from "../../sdk/compare/compare.js";
 import type { Task } from "../../sdk/data/types.js";
@@ -13,6 +13,7 @@ import * as dylora from "../../sdk/methods/dylora/runner.js";
 import * as full from "../../sdk/methods/full/runner.js";
 import * as lora from "../../sdk/methods/lora/runner.js";
 import type { MethodRunner } from "../../sdk/methods/runner.js";
+import { Session } from "../../sdk/session/index.js";
 import { TINY, toyExamples } from "../session/helpers.js";
 
 beforeAll(async () => {
@@ -105,6 +106,23 @@ describe("compare's runners", () => {
     expect(runnerFor("lora@4")!.description).toMatch(/\(rank 4\)$/);
     for (const bad of ["lora@0", "lora@1.5", "full@2", "nope@3", "lora@"]) expect(runnerFor(bad), bad).toBeUndefined();
     await expect(compare({ modelDir: TINY, task: {} as Task, methods: ["full@2"], seeds: 1, live: false })).rejects.toThrow(/<method>@<rank>/);
+  });
+
+  it("autolora-authors searches with preset authors-code and the comparison's common budget, then retrains its ranks", async () => {
+    const create = vi.spyOn(Session, "create");
+    try {
+      const before = tf.memory().numTensors;
+      const out = await compare({ modelDir: TINY, task: toyTask(16, 4), methods: ["autolora-authors"], seeds: 1, epochs: 1, batchSize: 4, rank: 4, lr: 2e-3, live: false });
+      expect(create).toHaveBeenCalledTimes(1);
+      const opts = create.mock.calls[0]![0] as unknown as Record<string, unknown>;
+      expect(opts).toMatchObject({ preset: "authors-code", innerLr: 2e-3, outerLr: 1e-2, batchSize: 4, maxRank: 4, alpha: 4 });
+      const run = out.summaries[0]!.runs[0]!;
+      expect(run.ranks!.length).toBeGreaterThan(0);
+      for (const l of run.ranks!) expect(l.rank).toBeGreaterThanOrEqual(0);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      create.mockRestore();
+    }
   });
 
   it("curve: the dev metric after every epoch, the last one the run's own metric, averaged per epoch in the summary", async () => {

@@ -20,7 +20,7 @@ import { type MethodResult, type MethodRunner, type RunContext, RunInterrupted, 
 import { selectTargets, type TargetModules } from "../methods/targets.js";
 import type { Figure } from "../viz/types.js";
 import { AUTOLORA_RUNNERS } from "./autolora.js";
-import { describeDifference, type PairedDifference, pairedDifference } from "./stats.js";
+import { describeDifference, holmAdjust, type PairedDifference, pairedDifference } from "./stats.js";
 
 // The runner contract and the runners, where compare's users found them before they moved.
 export { adaloraRunner } from "../methods/adalora/runner.js";
@@ -186,6 +186,12 @@ export function pickBaseline(summaries: MethodSummary[], requested?: string): st
   return ran.includes("lora") ? "lora" : ran[0];
 }
 
+/** A p-value as the tables print it: 2 significant digits, "< 0.001" below, "n/a" when there is none. */
+function pText(p: number | null): string {
+  if (p === null) return "n/a";
+  return p < 0.001 ? "< 0.001" : p.toPrecision(2);
+}
+
 /**
  * Every method minus the baseline, seed by seed. On a seed the methods share the data order, the
  * head's init and, where shapes match, the LoRA init (common random numbers: see the runners), so
@@ -207,7 +213,10 @@ export function pairedDifferences(summaries: MethodSummary[], baseline?: string)
   if (!base) return [];
   const bySeed = (s: MethodSummary) => new Map(s.runs.map((r) => [r.seed, r.metric]));
   const higherIsBetter = base.metricName !== "loss";
-  return summaries.filter((s) => s !== base).map((s) => pairedDifference(s.method, bySeed(s), base.method, bySeed(base), higherIsBetter));
+  const ds = summaries.filter((s) => s !== base).map((s) => pairedDifference(s.method, bySeed(s), base.method, bySeed(base), higherIsBetter));
+  // The table is one family: Holm's adjustment says which differences survive all of them.
+  const holm = holmAdjust(ds.map((d) => d.p));
+  return ds.map((d, i) => ({ ...d, pHolm: holm[i]! }));
 }
 
 /**
@@ -404,12 +413,14 @@ export function toMarkdown(out: Pick<CompareResult, "summaries"> & Partial<Compa
       "",
       `Paired differences from **${paired[0]!.baseline}**, seed by seed (on a seed every method has the same data order, head init and, where shapes match, LoRA init):`,
       "",
-      `| method | Δ ${s[0]?.metricName ?? "metric"} ×100 (mean) | 95% CI | wins | verdict |`,
-      "| --- | --- | --- | --- | --- |",
+      `| method | Δ ${s[0]?.metricName ?? "metric"} ×100 (mean) | 95% CI | wins | verdict | p | p (Holm, ${paired.length} row${paired.length === 1 ? "" : "s"}) |`,
+      "| --- | --- | --- | --- | --- | --- | --- |",
       ...paired.map(
         (d) =>
-          `| ${d.method} | ${f(d.mean)} | ${d.ci95 ? `${f(d.ci95[0])} to ${f(d.ci95[1])}` : "n/a"} | ${d.wins}/${d.seeds.length} | ${d.verdict === "unresolved" ? "not resolved" : d.verdict} |`,
+          `| ${d.method} | ${f(d.mean)} | ${d.ci95 ? `${f(d.ci95[0])} to ${f(d.ci95[1])}` : "n/a"} | ${d.wins}/${d.seeds.length} | ${d.verdict === "unresolved" ? "not resolved" : d.verdict} | ${pText(d.p)} | ${pText(d.pHolm ?? null)} |`,
       ),
+      "",
+      "The verdict reads each row on its own (its 95% interval); with several rows, some interval will exclude 0 by chance. The Holm column adjusts the rows' paired t-test p-values for the whole table: a row is resolved for the table when it is below 0.05.",
       "",
       ...paired.map((d) => `- ${describeDifference(d)}`),
     );

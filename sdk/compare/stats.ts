@@ -112,6 +112,17 @@ export interface PairedDifference {
   losses: number;
   ties: number;
   /**
+   * Two-sided p-value of the paired t-test (mean difference 0, n − 1 df); null below 2 seeds or
+   * when every difference is the same (std 0: no t).
+   */
+  p: number | null;
+  /**
+   * `p` adjusted by Holm's step-down method over the comparisons of one table (every method
+   * against the same baseline: {@link holmAdjust}); `null` where `p` is. A difference is
+   * resolved for the whole table, not only on its own, when this is below 0.05.
+   */
+  pHolm?: number | null;
+  /**
    * `better` / `worse` when the interval excludes 0, `unresolved` when it spans 0, `too few seeds`
    * below 2, `identical` when the two scored exactly the same on every seed (for example an
    * ablation that reduces to the baseline: the same runs under common random numbers).
@@ -153,7 +164,31 @@ export function pairedDifference(
     verdict = lo > 0 ? "better" : hi < 0 ? "worse" : "unresolved";
   }
   if (n > 0 && differences.every((d) => d === 0)) verdict = "identical";
-  return { method, baseline, seeds, differences, mean, std, ci95, wins, losses, ties: n - wins - losses, verdict };
+  const p = n > 1 && std > 0 ? 2 * (1 - studentTCdf(Math.abs(mean) / (std / Math.sqrt(n)), n - 1)) : null;
+  return { method, baseline, seeds, differences, mean, std, ci95, wins, losses, ties: n - wins - losses, p, verdict };
+}
+
+/**
+ * Holm's step-down adjustment of a family of p-values (Holm 1979): sort ascending, multiply the
+ * i-th smallest (from 0) by (m − i), carry the running maximum, cap at 1. Controls the chance of
+ * any false "resolved" in the family at the level used, under any dependence. `null`s are kept
+ * and do not count in m.
+ *
+ * @example
+ * ```ts
+ * holmAdjust([0.01, 0.04, 0.03]); // [0.03, 0.06, 0.06]
+ * ```
+ */
+export function holmAdjust(ps: readonly (number | null)[]): (number | null)[] {
+  const idx = ps.map((p, i) => [p, i] as const).filter((x): x is readonly [number, number] => x[0] !== null);
+  idx.sort((a, b) => a[0] - b[0]);
+  const out: (number | null)[] = ps.map(() => null);
+  let running = 0;
+  idx.forEach(([p, i], k) => {
+    running = Math.max(running, Math.min(1, (idx.length - k) * p));
+    out[i] = running;
+  });
+  return out;
 }
 
 /** One sentence for a paired difference, e.g. "autolora vs lora: −1.20 (95% CI −3.10 to 0.70) over 10 seeds, 4/10 wins: not resolved." */

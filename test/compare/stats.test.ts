@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loraRunner, type MethodResult, pairedDifferences, type RunContext, summarize, toMarkdown } from "../../sdk/compare/compare.js";
-import { describeDifference, incompleteBeta, pairedDifference, studentTCdf, studentTQuantile } from "../../sdk/compare/stats.js";
+import { describeDifference, holmAdjust, incompleteBeta, pairedDifference, studentTCdf, studentTQuantile } from "../../sdk/compare/stats.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
@@ -91,6 +91,32 @@ describe("paired differences", () => {
     );
     expect(some.seeds).toEqual([0, 2]);
     expect(pairedDifference("a", seeds([0.5]), "b", seeds([0.4])).verdict).toBe("too few seeds");
+  });
+
+  it("p: the paired t-test's two-sided p-value, at the t table's critical values", () => {
+    // Differences whose t statistic is the table's t_{0.995, 9} = 3.250 (NIST/SEMATECH 1.3.6.7.2): p = 0.01.
+    const n = 10;
+    const base = [1, -1, 1, -1, 1, -1, 1, -1, 1, -1]; // mean 0, sd √(10/9)
+    const sd = Math.sqrt(10 / 9);
+    const shift = (3.25 * 0.01 * sd) / Math.sqrt(n); // the differences are shift ± 0.01
+    const d = pairedDifference("a", seeds(base.map((x) => 0.5 + shift + x * 0.01)), "b", seeds(base.map(() => 0.5)));
+    expect(d.p).toBeCloseTo(0.01, 4);
+    // t_{0.975, 4} = 2.776: p = 0.05 with 5 seeds.
+    const five = [0.02, -0.02, 0.01, -0.01, 0];
+    const sd5 = Math.sqrt(five.reduce((s, x) => s + x * x, 0) / 4);
+    const d5 = pairedDifference("a", seeds(five.map((x) => 0.6 + x + (2.776 * sd5) / Math.sqrt(5))), "b", seeds(five.map(() => 0.6)));
+    expect(d5.p).toBeCloseTo(0.05, 3);
+    expect(pairedDifference("a", seeds([0.5]), "b", seeds([0.4])).p).toBeNull();
+    expect(pairedDifference("a", seeds([0.5, 0.6]), "b", seeds([0.4, 0.5])).p).toBeNull(); // std 0
+  });
+
+  it("holmAdjust matches R's p.adjust(p, 'holm')", () => {
+    // R 4.x: p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") → 0.03 0.06 0.06 0.02
+    const adj = holmAdjust([0.01, 0.04, 0.03, 0.005]);
+    [0.03, 0.06, 0.06, 0.02].forEach((x, i) => expect(adj[i]).toBeCloseTo(x, 12));
+    // capped at 1, nulls kept out of the family: p.adjust(c(0.5, 0.9), "holm") → 1 1
+    expect(holmAdjust([0.5, null, 0.9])).toEqual([1, null, 1]);
+    expect(holmAdjust([])).toEqual([]);
   });
 
   it("the same score on every seed is `identical`, not an unresolved zero-width interval", () => {

@@ -56,7 +56,7 @@ export function compareCommand(ctx: CommandContext, argv: readonly string[] = []
       "causal-LM tasks: score N dev examples by greedy decoding with the task's metrics (exact_match, BLEU, …), not the dev loss",
       positiveInt,
     )
-    .option("--curve", "also report the dev metric after every epoch (LoRA, lora-grid, adapters, full): is the budget on a plateau?")
+    .option("--curve", "also report the dev metric after every epoch (AutoLoRA: of its retraining): is the budget on a plateau?")
     .option("--target-modules <a,b>", "layers the LoRA family adapts: module-name suffixes, or all-linear (default: the architecture's)", csvList)
     .option("--merge <dirs>", "merge the compare.json of runs made separately (comma-separated folders) into one table; runs nothing", csvList)
     .option("--out <dir>", "output folder (created)", "runs/compare")

@@ -4,7 +4,7 @@
  * (docs/ARCHITECTURE.md, "Method contract"); every other method's runner is in its folder.
  * @module
  */
-import { BASELINE_WARMUP, checkInterrupted, type MethodRunner, mainMetric, RunInterrupted, withFreshModel } from "../methods/runner.js";
+import { BASELINE_WARMUP, checkInterrupted, epochEvaluation, type MethodRunner, mainMetric, RunInterrupted, withFreshModel } from "../methods/runner.js";
 import { Session } from "../session/index.js";
 
 /**
@@ -51,6 +51,7 @@ export function autoloraRunner(
           if (run.aborted) throw new RunInterrupted(name);
           checkInterrupted(ctx, name);
           const ranks = session.ranks();
+          const curve = epochEvaluation(ctx);
           // Common random numbers: the retraining sees the examples in LoRA's order, with LoRA's
           // adapter init (where a layer's rank equals r) and dropout draws: seeded like loraRunner.
           const r = await session.retrain({
@@ -65,12 +66,17 @@ export function autoloraRunner(
             weightDecay: session.config.weightDecay,
             signal: ctx.signal,
             onProgress: ({ step, total }) => ctx.onProgress?.({ note: `${name} retrain ${step}/${total}`, fraction: 0.6 + (0.4 * step) / Math.max(1, total) }),
+            // The curve is the retraining's: the dev metric after each of its epochs.
+            ...(ctx.curve ? { evalEvery: curve.evalEvery, evaluate: curve.evaluate } : {}),
           });
           try {
             if ((r as { aborted?: boolean }).aborted) throw new RunInterrupted(name);
             checkInterrupted(ctx, name);
             const { metric, metricName } = mainMetric(ctx.task.metrics, r.eval);
-            return { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks };
+            return curve.finish(
+              { method: name, seed: ctx.seed, metric, metricName, trainableParams: r.trainableParams, ms: performance.now() - t0, ranks: r.ranks },
+              r.evals,
+            );
           } finally {
             r.model.dispose();
           }

@@ -27,8 +27,8 @@ export interface RunContext {
   targetModules?: TargetModules;
   /**
    * Evaluate the main dev metric after every epoch too (into {@link MethodResult.curve}), to see
-   * whether a budget has reached a plateau. Methods trained by {@link trainAndEvaluate} (LoRA,
-   * lora-grid, adapters, full) report it; DyLoRA, AdaLoRA and AutoLoRA (their own loops) do not.
+   * whether a budget has reached a plateau. Every bundled method reports it ({@link epochEvaluation});
+   * AutoLoRA's is its retraining's (the search is not a model being trained to the metric).
    * Default false.
    */
   curve?: boolean;
@@ -187,6 +187,33 @@ export function stepProgress(method: string, ctx: RunContext, share: [number, nu
 }
 
 /**
+ * A run's per-epoch evaluation when it was asked for a curve ({@link RunContext.curve}):
+ * `trainOptions(model)` are {@link trainModel}'s `evalEvery` (one epoch of `ctx.task.train`) and
+ * `evaluate` (the main dev metric of `model`, timed apart), none without `ctx.curve`; `finish`
+ * puts the evaluations into the result as its `curve` and takes their time out of its cost. A
+ * runner spreads `trainOptions(model)` into its training call and returns
+ * `finish(result, trainResult.evals)` (see {@link trainAndEvaluate}).
+ */
+export function epochEvaluation(ctx: RunContext) {
+  let evalMs = 0;
+  const evalEvery = Math.ceil(ctx.task.train.length / ctx.batchSize);
+  const evaluate = async (model: Model): Promise<Record<string, number>> => {
+    const e0 = performance.now();
+    const metric = (await devMetric(model, ctx)).metric;
+    evalMs += performance.now() - e0;
+    return { metric };
+  };
+  return {
+    evalEvery,
+    evaluate,
+    trainOptions: (model: Model): { evalEvery?: number; evaluate?: () => Promise<Record<string, number>> } =>
+      ctx.curve ? { evalEvery, evaluate: () => evaluate(model) } : {},
+    finish: (result: MethodResult, evals: readonly { metrics: Record<string, number> }[]): MethodResult =>
+      ctx.curve ? { ...result, curve: evals.map((e) => e.metrics.metric!), ms: result.ms - evalMs } : result,
+  };
+}
+
+/**
  * Train whatever is trainable in `model` with the shared budget, evaluate, time it. `share` maps
  * this training's progress into the run's (`[from, to]` of the run; default all of it).
  */
@@ -199,22 +226,10 @@ export async function trainAndEvaluate(
 ): Promise<MethodResult> {
   const t0 = performance.now();
   // The per-epoch evaluations are timed apart, so that the run's cost stays its training's.
-  let evalMs = 0;
-  const perEpoch = ctx.curve
-    ? {
-        evalEvery: Math.ceil(ctx.task.train.length / ctx.batchSize),
-        evaluate: async () => {
-          const e0 = performance.now();
-          const metric = (await devMetric(model, ctx)).metric;
-          evalMs += performance.now() - e0;
-          return { metric };
-        },
-      }
-    : {};
-  const r = await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), ...perEpoch, onProgress: stepProgress(method, ctx, share) });
+  const curve = epochEvaluation(ctx);
+  const r = await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), ...curve.trainOptions(model), onProgress: stepProgress(method, ctx, share) });
   checkInterrupted(ctx, method);
-  const result = { ...(await resultOf(method, model, ctx, t0)), ...extra };
-  return ctx.curve ? { ...result, curve: r.evals.map((e) => e.metrics.metric!), ms: result.ms - evalMs } : result;
+  return curve.finish({ ...(await resultOf(method, model, ctx, t0)), ...extra }, r.evals);
 }
 
 /** A run's result after training: the dev metric of `model`, its trainable parameters, the time since `t0`. */

@@ -50,6 +50,8 @@ export interface RetrainResult {
   /** Loss and metrics on the dev set (D_val when the data has none). */
   eval: { split: "dev" | "val"; loss: number; metrics: Record<string, number> };
   losses: number[];
+  /** What `evaluate` returned every `evalEvery` steps (empty without them). */
+  evals: { step: number; metrics: Record<string, number> }[];
   /** Optimiser steps taken (fewer than planned when `aborted`). */
   steps: number;
   /**
@@ -107,6 +109,10 @@ export async function retrain(from: RetrainSource, opts: RetrainOptions & { rank
     throw new ConfigError(`retrain: seed ${String(opts.seed)} must be an integer ≥ 0.`);
   if (opts.examples !== undefined && !(Array.isArray(opts.examples) && opts.examples.length > 0))
     throw new ConfigError("retrain: examples must be a non-empty array of examples (default: D_tr ∪ D_val).");
+  if ((opts.evalEvery === undefined) !== (opts.evaluate === undefined))
+    throw new ConfigError("retrain: evalEvery and evaluate go together: give both (evaluate every evalEvery steps) or neither.");
+  if (opts.evalEvery !== undefined && !(Number.isSafeInteger(opts.evalEvery) && opts.evalEvery >= 1))
+    throw new ConfigError(`retrain: evalEvery ${String(opts.evalEvery)} must be an integer ≥ 1.`);
   const alpha = opts.alpha ?? cfg.alpha;
   const task = beginTask("retrain", { signal: opts.signal, live: opts.live !== false });
   from.onTask?.(task);
@@ -188,6 +194,7 @@ async function retrainModel(
         if (task.stopRequested) ac.abort();
       },
       signal: ac.signal,
+      ...(opts.evalEvery !== undefined && opts.evaluate ? { evalEvery: opts.evalEvery, evaluate: () => opts.evaluate!(model) } : {}),
     });
     if (result.aborted)
       note(
@@ -202,6 +209,7 @@ async function retrainModel(
       trainableParams: countTrainable(model),
       eval: { split, ...ev },
       losses: result.losses,
+      evals: result.evals,
       steps: result.steps,
       aborted: result.aborted,
       ms: performance.now() - t0,

@@ -225,6 +225,13 @@ export interface RetrainOptions {
    */
   warmupRatio?: number;
   onProgress?: (p: { step: number; total: number; loss: number }) => void;
+  /**
+   * Evaluate the model being retrained every this many steps (and after the last one) with
+   * `evaluate`; the results are the result's `evals` (e.g. the dev metric per epoch: steps per
+   * epoch = ⌈examples / batchSize⌉). Both or neither.
+   */
+  evalEvery?: number;
+  evaluate?: (model: Model) => Promise<Record<string, number>>;
   /** Pauses the retraining between steps when it aborts (as `session.stop()` and a kernel interrupt do). */
   signal?: AbortSignal;
   /**

@@ -125,21 +125,24 @@ describe("compare's runners", () => {
     }
   });
 
-  it("curve: the dev metric after every epoch, the last one the run's own metric, averaged per epoch in the summary", async () => {
-    const task = toyTask(12, 8);
-    const out = await compare({ modelDir: TINY, task, methods: ["lora@2", "dylora"], seeds: 2, epochs: 3, batchSize: 4, curve: true, live: false });
-    const lora = out.summaries.find((x) => x.method === "lora@2")!;
-    for (const run of lora.runs) {
-      expect(run.curve).toHaveLength(3);
-      expect(run.curve!.at(-1)).toBe(run.metric); // evaluated after the last epoch: the same model
+  it("curve: every method's dev metric after every epoch, the last one the run's own metric, averaged per epoch in the summary", async () => {
+    const task = toyTask(8, 4);
+    const methods = ["lora@2", "dylora", "adalora", "autolora"];
+    const out = await compare({ modelDir: TINY, task, methods, seeds: 2, epochs: 3, batchSize: 4, curve: true, live: false });
+    for (const m of methods) {
+      const s = out.summaries.find((x) => x.method === m)!;
+      for (const run of s.runs) {
+        expect(run.curve, m).toHaveLength(3);
+        expect(run.curve!.at(-1), m).toBe(run.metric); // evaluated after the last epoch: the same model (AutoLoRA: its retraining)
+      }
+      expect(s.curve!.map((c) => c.epoch)).toEqual([1, 2, 3]);
+      expect(s.curve![1]!.mean).toBeCloseTo((s.runs[0]!.curve![1]! + s.runs[1]!.curve![1]!) / 2, 12);
     }
-    expect(lora.curve!.map((c) => c.epoch)).toEqual([1, 2, 3]);
-    expect(lora.curve![1]!.mean).toBeCloseTo((lora.runs[0]!.curve![1]! + lora.runs[1]!.curve![1]!) / 2, 12);
-    // DyLoRA trains in its own loop and reports no curve: its row is left out of the per-epoch table
-    expect(out.summaries.find((x) => x.method === "dylora")!.curve).toBeUndefined();
     const md = toMarkdown(out);
     expect(md).toMatch(/after each epoch/);
-    expect(md).toMatch(/\| lora@2 \|( [\d.]+ ± [\d.]+ \|){3}/);
-    expect(md).not.toMatch(/\| dylora \|( [\d.]+ ± [\d.]+ \|){3}\n/);
+    for (const m of methods) expect(md).toMatch(new RegExp(`\\| ${m} \\|( [\\d.]+ ± [\\d.]+ \\|){3}`));
+    // Evaluating along the way changes nothing: the same final metrics without the curve.
+    const plain = await compare({ modelDir: TINY, task, methods, seeds: 1, epochs: 3, batchSize: 4, live: false });
+    for (const m of methods) expect(plain.summaries.find((x) => x.method === m)!.runs[0]!.metric, m).toBe(out.summaries.find((x) => x.method === m)!.runs[0]!.metric);
   });
 });

@@ -285,6 +285,33 @@ describe("Session", () => {
     s.dispose();
   });
 
+  it("retrain evaluates every evalEvery steps with evaluate (and after the last); one without the other is refused", async () => {
+    const s = await make();
+    await s.step();
+    const ranks = s.ranks();
+    const seen: number[] = [];
+    const r = await s.retrain({
+      ranks,
+      epochs: 1,
+      evalEvery: 2,
+      evaluate: async (model) => {
+        seen.push(model.params.list((p) => p.trainable).length);
+        return { n: seen.length };
+      },
+    });
+    const steps = r.steps;
+    expect(r.evals.map((e) => e.step)).toEqual([...Array.from({ length: Math.floor(steps / 2) }, (_, i) => 2 * (i + 1)), ...(steps % 2 ? [steps] : [])]);
+    expect(r.evals.map((e) => e.metrics.n)).toEqual(seen.map((_, i) => i + 1));
+    expect(seen.every((n) => n > 0)).toBe(true); // the model being retrained, with its LoRA factors
+    const none = await s.retrain({ ranks, epochs: 1 });
+    expect(none.evals).toEqual([]);
+    none.model.dispose();
+    await expect(s.retrain({ ranks, evalEvery: 2 })).rejects.toThrow(/evalEvery and evaluate go together/);
+    await expect(s.retrain({ ranks, evalEvery: 0, evaluate: async () => ({}) })).rejects.toThrow(/evalEvery 0/);
+    r.model.dispose();
+    s.dispose();
+  });
+
   it("retrain with warmStart and every component kept starts where the gated model is", async () => {
     const s = await make({ data: { train: toyExamples(16, 1), dev: toyExamples(4, 2) } });
     for (let i = 0; i < 2; i++) await s.step();

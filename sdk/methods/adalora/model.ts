@@ -146,6 +146,9 @@ export interface AdaLoraTrainOptions {
   warmupSteps?: number;
   /** Which parameters to train (default: `p.trainable`). */
   params?: (p: Param) => boolean;
+  /** Call `evaluate` every this many steps (and after the last one): the result's `evals`. */
+  evalEvery?: number;
+  evaluate?: () => Promise<Record<string, number>>;
   /** Called after every step with the step's progress and allocation. */
   onProgress?: (p: TrainProgress & { allocation: AllocationStep }) => void | Promise<void>;
   /** Stops the loop between steps; the result says `aborted`. */
@@ -159,6 +162,8 @@ export interface AdaLoraTrainResult {
   losses: number[];
   /** The allocation of every step. */
   allocations: AllocationStep[];
+  /** What `evaluate` returned every `evalEvery` steps (empty without them). */
+  evals: { step: number; metrics: Record<string, number> }[];
   /** Final rank per module. */
   ranks: Record<string, number>;
   aborted: boolean;
@@ -193,7 +198,7 @@ export async function trainAdaLoRA(model: Model, handle: AdaLoraHandle, options:
     ...adaloraHooks(handle, (a) => allocations.push(a)),
     onProgress: onProgress && ((p) => onProgress({ ...p, allocation: allocations.at(-1)! })),
   });
-  return { steps: r.steps, losses: r.losses, allocations, ranks: handle.ranks(), aborted: r.aborted };
+  return { steps: r.steps, losses: r.losses, allocations, evals: r.evals, ranks: handle.ranks(), aborted: r.aborted };
 }
 
 /**

@@ -3,7 +3,7 @@
  * @module
  */
 import { Rng } from "../../core/rng.js";
-import { checkInterrupted, epochBatches, type MethodRunner, resultOf, stepProgress, withFreshModel } from "../runner.js";
+import { checkInterrupted, epochBatches, epochEvaluation, type MethodRunner, resultOf, stepProgress, withFreshModel } from "../runner.js";
 import { attachAdaLoRA, trainAdaLoRA } from "./model.js";
 
 /** AdaLoRA from initR = 1.5·r down to targetR = r (PEFT's schedule, tinit/tfinal 10% of steps). */
@@ -33,15 +33,20 @@ export const adaloraRunner: MethodRunner = {
       // (a run whose schedule ends before its final allocation step would otherwise keep them).
       try {
         // PEFT's AdaLoRA recipe: no warm-up, its own step count (not the shared baselineTraining).
+        const curve = epochEvaluation(ctx);
         const res = await trainAdaLoRA(model, h, {
           batches,
           rng,
+          ...curve.trainOptions(model),
           optimizer: { lr: ctx.lr, weightDecay: 0 },
           signal: ctx.signal,
           onProgress: stepProgress("adalora", ctx),
         });
         checkInterrupted(ctx, "adalora");
-        return { ...(await resultOf("adalora", model, ctx, t0)), ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })) };
+        return curve.finish(
+          { ...(await resultOf("adalora", model, ctx, t0)), ranks: Object.entries(res.ranks).map(([name, rank]) => ({ name, rank })) },
+          res.evals,
+        );
       } finally {
         h.detach();
       }

@@ -227,7 +227,11 @@ export async function trainAndEvaluate(
   const t0 = performance.now();
   // The per-epoch evaluations are timed apart, so that the run's cost stays its training's.
   const curve = epochEvaluation(ctx);
-  const r = await trainModel(model, { ...baselineTraining(ctx, new Rng(ctx.seed)), ...curve.trainOptions(model), onProgress: stepProgress(method, ctx, share) });
+  const r = await trainModel(model, {
+    ...baselineTraining(ctx, new Rng(ctx.seed)),
+    ...curve.trainOptions(model),
+    onProgress: stepProgress(method, ctx, share),
+  });
   checkInterrupted(ctx, method);
   return curve.finish({ ...(await resultOf(method, model, ctx, t0)), ...extra }, r.evals);
 }

@@ -112,7 +112,17 @@ describe("compare's runners", () => {
     const create = vi.spyOn(Session, "create");
     try {
       const before = tf.memory().numTensors;
-      const out = await compare({ modelDir: TINY, task: toyTask(16, 4), methods: ["autolora-authors"], seeds: 1, epochs: 1, batchSize: 4, rank: 4, lr: 2e-3, live: false });
+      const out = await compare({
+        modelDir: TINY,
+        task: toyTask(16, 4),
+        methods: ["autolora-authors"],
+        seeds: 1,
+        epochs: 1,
+        batchSize: 4,
+        rank: 4,
+        lr: 2e-3,
+        live: false,
+      });
       expect(create).toHaveBeenCalledTimes(1);
       const opts = create.mock.calls[0]![0] as unknown as Record<string, unknown>;
       expect(opts).toMatchObject({ preset: "authors-code", innerLr: 2e-3, outerLr: 1e-2, batchSize: 4, maxRank: 4, alpha: 4 });
@@ -143,6 +153,7 @@ describe("compare's runners", () => {
     for (const m of methods) expect(md).toMatch(new RegExp(`\\| ${m} \\|( [\\d.]+ ± [\\d.]+ \\|){3}`));
     // Evaluating along the way changes nothing: the same final metrics without the curve.
     const plain = await compare({ modelDir: TINY, task, methods, seeds: 1, epochs: 3, batchSize: 4, live: false });
-    for (const m of methods) expect(plain.summaries.find((x) => x.method === m)!.runs[0]!.metric, m).toBe(out.summaries.find((x) => x.method === m)!.runs[0]!.metric);
+    for (const m of methods)
+      expect(plain.summaries.find((x) => x.method === m)!.runs[0]!.metric, m).toBe(out.summaries.find((x) => x.method === m)!.runs[0]!.metric);
   });
 });

@@ -3,7 +3,17 @@
  * @module
  */
 import { Rng } from "../../core/rng.js";
-import { baselineTraining, checkInterrupted, devMetric, epochEvaluation, type MethodRunner, resultOf, stepProgress, uniformRanks, withFreshModel } from "../runner.js";
+import {
+  baselineTraining,
+  checkInterrupted,
+  devMetric,
+  epochEvaluation,
+  type MethodRunner,
+  resultOf,
+  stepProgress,
+  uniformRanks,
+  withFreshModel,
+} from "../runner.js";
 import { attachDyLoRA, evaluateRanks, trainDyLoRA } from "./model.js";
 
 /** DyLoRA trained with a rank sampled per step; reported at rMax, with the best rank in `extra`. */
@@ -16,7 +26,11 @@ export const dyloraRunner: MethodRunner = {
       const h = attachDyLoRA(model, { rMax: ctx.rank, alpha: ctx.rank, seed: ctx.seed, ...(ctx.targetModules ? { targetModules: ctx.targetModules } : {}) });
       // The curve is evaluated at rMax (trainDyLoRA's evaluate runs there), the rank reported.
       const curve = epochEvaluation(ctx);
-      const r = await trainDyLoRA(model, h, { ...baselineTraining(ctx, new Rng(ctx.seed)), ...curve.trainOptions(model), onProgress: stepProgress("dylora", ctx) });
+      const r = await trainDyLoRA(model, h, {
+        ...baselineTraining(ctx, new Rng(ctx.seed)),
+        ...curve.trainOptions(model),
+        onProgress: stepProgress("dylora", ctx),
+      });
       checkInterrupted(ctx, "dylora");
       const scores = await evaluateRanks(model, h, async () => (await devMetric(model, ctx)).metric);
       h.setRank(ctx.rank);

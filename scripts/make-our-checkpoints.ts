@@ -5,7 +5,11 @@
  *
  * - `llama-lm-bf16/`, `gpt2-lm-f16/`: the tiny HF fixtures re-saved as BF16 / F16 by `model.save`;
  * - `llama-tiny.json`: prompts, our tokenizer's ids, logits and greedy continuations of our own
- *   pretrained `datasets/models/llama-tiny`;
+ *   pretrained `datasets/models/llama-tiny`. The committed copy has no `logits` (they were
+ *   removed by hand after the GPU check, to keep the fixture small, and a `note` added): the
+ *   check's result is `check.json` (`llama_tiny.max_abs_diff`), and the slices of transformers'
+ *   logits kept there are what test/pretrain/checkpoints.test.ts compares ours against. Re-running
+ *   this script writes the logits again;
  * - `dtype_values.json`: float32 values (as bits) whose F16/BF16 rounding torch is asked for.
  *
  *     npx vite-node scripts/make-our-checkpoints.ts   # → datasets/fixtures/ours-checkpoints/

@@ -7,7 +7,7 @@
  * @module
  */
 import { type FileHandle, open } from "node:fs/promises";
-import { CheckpointError } from "../core/errors.js";
+import { CheckpointError, ConfigError } from "../core/errors.js";
 import { writeFileAtomicWith } from "../core/fs.js";
 
 /** One tensor as stored: its shape and its values (float32, or int32 for integer dtypes). */
@@ -313,7 +313,8 @@ function encodeTensor(data: Float32Array | Int32Array, dtype: FloatDtype): Uint8
 /** The header bytes (names sorted, padded to 8 bytes as the Python library writes them) and the names in data order. */
 function buildHeader(tensors: Map<string, StoredTensor>, o: WriteSafetensorsOptions): { head: Uint8Array; names: string[]; dataBytes: number } {
   const dtype = o.dtype ?? "F32";
-  if (!(dtype in DTYPE_BYTES)) throw new CheckpointError(`safetensors: dtype must be F32, F16 or BF16, got ${JSON.stringify(dtype)}.`);
+  // A caller's option, not a bad file: ConfigError, as saveModel's own dtype check.
+  if (!(dtype in DTYPE_BYTES)) throw new ConfigError(`writeSafetensors: dtype must be F32, F16 or BF16, got ${JSON.stringify(dtype)}.`);
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = { __metadata__: o.metadata ?? { format: "pt" } };
   let offset = 0;

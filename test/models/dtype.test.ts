@@ -98,6 +98,7 @@ describe("writeSafetensors in F16 / BF16", () => {
   it("refuses an unknown dtype before writing anything", async () => {
     const path = join(dir, "never.safetensors");
     await expect(writeSafetensors(path, tensors, { dtype: "F8" as never })).rejects.toThrow(/dtype must be F32, F16 or BF16/);
+    await expect(writeSafetensors(path, tensors, { dtype: "F8" as never })).rejects.toBeInstanceOf(ConfigError); // an option, like saveModel's
     expect(() => statSync(path)).toThrow();
   });
 });

@@ -7,7 +7,7 @@
 // body (checked here for every file; otherwise the text is kept whole), and the splits are checked
 // to come out identical from the copy.
 //   node scripts/gpu/slim-spam.mjs OUT_DIR      (run from the repo root, after npm run build)
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import module from "node:module";
 import { dirname, join, relative } from "node:path";
 

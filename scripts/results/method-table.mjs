@@ -1,14 +1,14 @@
 // One Markdown table from merged comparisons that differ only in their baseline
 // (docs/results/README.md): per method its metric, then for each baseline the paired difference,
 // its 95% CI, wins and the Holm-adjusted p of that table.
-//   node scripts/results/method-table.mjs A/compare.json B/compare.json …
+//   npm run build && node scripts/results/method-table.mjs A/compare.json B/compare.json …
 import { readFileSync } from "node:fs";
+import { formatP as pText } from "../../dist/compare/index.js";
 
 const files = process.argv.slice(2);
 if (!files.length) throw new Error("usage: node scripts/results/method-table.mjs A/compare.json [B/compare.json …]");
 const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")));
 const f2 = (x) => (100 * x).toFixed(2).replace(/^-/, "−");
-const pText = (p) => (p === null || p === undefined ? "n/a" : p < 0.001 ? "< 0.001" : p.toPrecision(2));
 const first = runs[0];
 const bases = runs.map((r) => r.options.baseline);
 const head = [`| method | ${first.summaries[0].metricName} ×100 (mean ± std) | seeds | trainable params | wall time per run (s) |`];

@@ -20,7 +20,7 @@ import { type MethodResult, type MethodRunner, type RunContext, RunInterrupted, 
 import { selectTargets, type TargetModules } from "../methods/targets.js";
 import type { Figure } from "../viz/types.js";
 import { AUTOLORA_RUNNERS } from "./autolora.js";
-import { describeDifference, holmAdjust, type PairedDifference, pairedDifference } from "./stats.js";
+import { describeDifference, formatP, holmAdjust, type PairedDifference, pairedDifference } from "./stats.js";
 
 // The runner contract and the runners, where compare's users found them before they moved.
 export { adaloraRunner } from "../methods/adalora/runner.js";
@@ -184,12 +184,6 @@ export function pickBaseline(summaries: MethodSummary[], requested?: string): st
   const ran = summaries.map((s) => s.method);
   if (requested !== undefined && ran.includes(requested)) return requested;
   return ran.includes("lora") ? "lora" : ran[0];
-}
-
-/** A p-value as the tables print it: 2 significant digits, "< 0.001" below, "n/a" when there is none. */
-function pText(p: number | null): string {
-  if (p === null) return "n/a";
-  return p < 0.001 ? "< 0.001" : p.toPrecision(2);
 }
 
 /**
@@ -417,7 +411,7 @@ export function toMarkdown(out: Pick<CompareResult, "summaries"> & Partial<Compa
       "| --- | --- | --- | --- | --- | --- | --- |",
       ...paired.map(
         (d) =>
-          `| ${d.method} | ${f(d.mean)} | ${d.ci95 ? `${f(d.ci95[0])} to ${f(d.ci95[1])}` : "n/a"} | ${d.wins}/${d.seeds.length} | ${d.verdict === "unresolved" ? "not resolved" : d.verdict} | ${pText(d.p)} | ${pText(d.pHolm ?? null)} |`,
+          `| ${d.method} | ${f(d.mean)} | ${d.ci95 ? `${f(d.ci95[0])} to ${f(d.ci95[1])}` : "n/a"} | ${d.wins}/${d.seeds.length} | ${d.verdict === "unresolved" ? "not resolved" : d.verdict} | ${formatP(d.p)} | ${formatP(d.pHolm)} |`,
       ),
       "",
       "The verdict reads each row on its own (its 95% interval); with several rows, some interval will exclude 0 by chance. The Holm column adjusts the rows' paired t-test p-values for the whole table: a row is resolved for the table when it is below 0.05.",

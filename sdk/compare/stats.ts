@@ -169,6 +169,19 @@ export function pairedDifference(
 }
 
 /**
+ * A p-value as the tables print it: 2 significant digits, "< 0.001" below, "n/a" for none.
+ *
+ * @example
+ * ```ts
+ * formatP(0.0234); // "0.023"
+ * ```
+ */
+export function formatP(p: number | null | undefined): string {
+  if (p === null || p === undefined) return "n/a";
+  return p < 0.001 ? "< 0.001" : p.toPrecision(2);
+}
+
+/**
  * Holm's step-down adjustment of a family of p-values (Holm 1979): sort ascending, multiply the
  * i-th smallest (from 0) by (m − i), carry the running maximum, cap at 1. Controls the chance of
  * any false "resolved" in the family at the level used, under any dependence. `null`s are kept

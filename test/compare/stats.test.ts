@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loraRunner, type MethodResult, pairedDifferences, type RunContext, summarize, toMarkdown } from "../../sdk/compare/compare.js";
-import { describeDifference, holmAdjust, incompleteBeta, pairedDifference, studentTCdf, studentTQuantile } from "../../sdk/compare/stats.js";
+import { describeDifference, formatP, holmAdjust, incompleteBeta, pairedDifference, studentTCdf, studentTQuantile } from "../../sdk/compare/stats.js";
 import { loadTokenizer } from "../../sdk/data/tokenizer.js";
 import { loadPretrained } from "../../sdk/models/pretrained.js";
 import { Session } from "../../sdk/session/index.js";
@@ -117,6 +117,7 @@ describe("paired differences", () => {
     // capped at 1, nulls kept out of the family: p.adjust(c(0.5, 0.9), "holm") → 1 1
     expect(holmAdjust([0.5, null, 0.9])).toEqual([1, null, 1]);
     expect(holmAdjust([])).toEqual([]);
+    expect([0.0234, 0.5, 0.0004, null, undefined].map(formatP)).toEqual(["0.023", "0.50", "< 0.001", "n/a", "n/a"]);
   });
 
   it("the same score on every seed is `identical`, not an unresolved zero-width interval", () => {

@@ -58,7 +58,11 @@ export function compareCommand(ctx: CommandContext, argv: readonly string[] = []
     )
     .option("--curve", "also report the dev metric after every epoch (AutoLoRA: of its retraining): is the budget on a plateau?")
     .option("--target-modules <a,b>", "layers the LoRA family adapts: module-name suffixes, or all-linear (default: the architecture's)", csvList)
-    .option("--merge <dirs>", "merge the compare.json of runs made separately (comma-separated folders; one setting, each run once) into one table, paired with --baseline; runs nothing", csvList)
+    .option(
+      "--merge <dirs>",
+      "merge the compare.json of runs made separately (comma-separated folders; one setting, each run once) into one table, paired with --baseline; runs nothing",
+      csvList,
+    )
     .option("--out <dir>", "output folder (created)", "runs/compare")
     .addOption(backendOption("auto"))
     .action(async (flags: CompareFlags) => {
